@@ -1,0 +1,78 @@
+"""creditlab: credit assignment and reward design in reinforcement learning.
+
+The importable library behind the creditlab book. Importing it needs only numpy; torch
+is imported lazily, when a torch tensor is passed in.
+
+Main modules
+------------
+returns     sum-form and min-form returns, GAE, lambda-returns (one reverse-scan core)
+advantages  group advantages (GRPO, RLOO, Dr.GRPO) and masked whitening
+reference   the plain-Python loops every kernel is checked against (what the book shows)
+envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
+plot        the book's matplotlib style
+exercises   homework stubs, graded by :func:`creditlab.check`
+"""
+
+__version__ = "0.1.0"
+
+from creditlab import advantages, reference, returns
+from creditlab._backend import backend_info, use_backend
+from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
+from creditlab.exercises.check import check
+from creditlab.returns import (
+    discounted_returns,
+    gae,
+    lambda_returns,
+    min_form_returns,
+    softmin_transform,
+)
+
+from creditlab import envs  # noqa: E402,F401  (registers the gymnasium environments)
+
+__all__ = [
+    "__version__",
+    "advantages",
+    "backend_info",
+    "check",
+    "discounted_returns",
+    "dr_grpo",
+    "envs",
+    "gae",
+    "grpo",
+    "lambda_returns",
+    "masked_whiten",
+    "min_form_returns",
+    "reference",
+    "require",
+    "returns",
+    "rloo",
+    "softmin_transform",
+    "use_backend",
+]
+
+
+def require(version: str) -> None:
+    """Check that the installed creditlab is at least ``version`` (same major).
+
+    Every chapter calls this first, so a notebook written for 0.1 fails loudly on an
+    older or incompatible library instead of computing something subtly different.
+
+    Parameters
+    ----------
+    version : str
+        ``"MAJOR.MINOR"`` or ``"MAJOR.MINOR.PATCH"`` the chapter was written for.
+    """
+
+    def parse(v: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(p) for p in v.split(".")[:3])
+        except ValueError:
+            raise ValueError(f"version must look like '0.1' or '0.1.0', got {v!r}") from None
+
+    want, have = parse(version), parse(__version__)
+    if have[0] != want[0] or have < want:
+        raise RuntimeError(
+            f"this material needs creditlab {version} (same major version, or newer); "
+            f"creditlab {__version__} is installed. Reinstall with `pip install -e .` "
+            "from the book's repository."
+        )

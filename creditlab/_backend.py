@@ -1,0 +1,179 @@
+"""Array plumbing shared by every public function: numpy / torch in, same kind out.
+
+The public functions call :func:`to_numpy` on each argument (detaching torch tensors,
+refusing other devices with a clear message), compute on numpy arrays, and call
+:func:`like` to hand back the caller's kind. The compiled module ``creditlab._C`` is
+used when it imported and the active backend is ``"cpp"``; otherwise the pure-Python
+references in :mod:`creditlab.reference` run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+try:
+    from creditlab import _C  # type: ignore[attr-defined]
+except ImportError as _err:  # no compiler at install time, or CREDITLAB_NO_EXT=1
+    _C = None
+    _IMPORT_ERROR: str | None = str(_err)
+    warnings.warn(
+        "creditlab._C is not available; using the pure-Python reference kernels "
+        "(correct, slower). Reinstall with a C++ compiler for the fast path.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+else:
+    _IMPORT_ERROR = None
+
+_BACKENDS = ("cpp", "python")
+_backend = os.environ.get("CREDITLAB_BACKEND", "cpp" if _C is not None else "python")
+if _backend not in _BACKENDS:
+    raise ValueError(f"CREDITLAB_BACKEND must be one of {_BACKENDS}, got {_backend!r}")
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def active_backend() -> str:
+    """``"cpp"`` when calls go to ``creditlab._C``, ``"python"`` for the references."""
+    return _backend
+
+
+def compiled() -> Any:
+    """The compiled module if the active backend uses it, else ``None``."""
+    return _C if _backend == "cpp" else None
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Run a block on one backend: ``"cpp"`` (compiled kernels) or ``"python"``.
+
+    Examples
+    --------
+    >>> with creditlab.use_backend("python"):
+    ...     adv, ret = creditlab.gae(r, v, 0.99, 0.95)
+    """
+    global _backend
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
+    if name == "cpp" and _C is None:
+        raise RuntimeError(f"the compiled backend is not available: {_IMPORT_ERROR}")
+    previous, _backend = _backend, name
+    try:
+        yield
+    finally:
+        _backend = previous
+
+
+def backend_info() -> dict[str, Any]:
+    """What was built and what is in use.
+
+    Returns
+    -------
+    dict
+        ``backend`` (``"cpp"`` or ``"python"``), ``compiled`` (whether ``creditlab._C``
+        imported), ``import_error``, ``openmp``, ``threads``, ``built_with_cuda``,
+        ``cuda_devices`` and ``torch`` (version string if torch is importable, else None).
+    """
+    info: dict[str, Any] = {
+        "backend": _backend,
+        "compiled": _C is not None,
+        "import_error": _IMPORT_ERROR,
+        "openmp": bool(getattr(_C, "openmp", False)),
+        "threads": _C.max_threads() if _C is not None else 1,
+        "built_with_cuda": bool(getattr(_C, "built_with_cuda", False)),
+        "cuda_devices": _C.cuda_device_count() if _C is not None else 0,
+    }
+    try:
+        import importlib.metadata
+
+        info["torch"] = importlib.metadata.version("torch")
+    except Exception:
+        info["torch"] = None
+    return info
+
+
+# --------------------------------------------------------------------------------------
+# numpy / torch conversion
+
+
+def is_torch(x: Any) -> bool:
+    """True for a torch.Tensor, checked without importing torch."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def to_numpy(x: Any, name: str) -> np.ndarray:
+    """View ``x`` as a numpy array without copying when possible.
+
+    torch tensors are detached (``requires_grad`` is fine) and must live on the CPU.
+    Lists and scalars go through ``np.asarray``.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if is_torch(x):
+        if x.device.type != "cpu":
+            raise ValueError(
+                f"{name} is a torch tensor on device {x.device}; creditlab's kernels take CPU "
+                "tensors in this build (built_with_cuda="
+                f"{backend_info()['built_with_cuda']}). Move it with .cpu() first."
+            )
+        x = x.detach()
+        if x.is_conj() or x.is_neg():
+            x = x.resolve_conj().resolve_neg()
+        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
+            raise TypeError(
+                f"{name} has dtype {x.dtype}; creditlab kernels take float32 or float64. "
+                "Cast with .float() first."
+            )
+        return x.numpy()
+    if hasattr(x, "__array__") or isinstance(x, (list, tuple, int, float, bool, np.generic)):
+        return np.asarray(x)
+    raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def like(result: np.ndarray, template: Any) -> Any:
+    """Return ``result`` as the kind of ``template`` (torch tensor or numpy array)."""
+    if is_torch(template):
+        import torch
+
+        return torch.from_numpy(result)
+    return result
+
+
+def float_array(x: Any, name: str) -> np.ndarray:
+    """A float32/float64 numpy array, or a TypeError naming ``name``."""
+    a = to_numpy(x, name)
+    if a.dtype not in FLOAT_DTYPES:
+        hint = " (cast integer data with .astype(np.float32))" if a.dtype.kind in "iub" else ""
+        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}{hint}")
+    return a
+
+
+def bool_array(x: Any, name: str) -> np.ndarray:
+    """A bool numpy array, or a TypeError naming ``name``."""
+    a = to_numpy(x, name)
+    if a.dtype != np.bool_:
+        raise TypeError(
+            f"{name} must be a bool array (numpy bool / torch.bool), got {a.dtype}; "
+            f"convert a 0/1 mask with `{name}.astype(bool)` or `{name}.bool()`"
+        )
+    return a
+
+
+def check_unit_interval(value: Any, name: str) -> float:
+    """A Python float in [0, 1], or a ValueError/TypeError naming ``name``."""
+    if is_torch(value) or isinstance(value, np.ndarray):
+        if getattr(value, "ndim", 0) != 0:
+            raise ValueError(f"{name} must be a scalar, got shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be a finite number in [0, 1], got {v}")
+    return v

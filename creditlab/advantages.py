@@ -1,0 +1,144 @@
+"""Advantages from outcome scores and normalisation: GRPO, RLOO, Dr.GRPO, masked whitening.
+
+The group helpers take one scalar score per sequence and an ``index`` naming each
+sequence's group (the prompt it answers), and return one advantage per sequence; they
+are segment reductions (``np.bincount``), not Python loops. Broadcast a result over a
+sequence's tokens with ``adv[:, None] * response_mask``. They follow verl's
+``core_algos`` conventions (checked in ``tests/test_advantages.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from creditlab._backend import bool_array, float_array, like
+
+__all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo"]
+
+
+def _groups(scores: Any, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = float_array(scores, "scores")
+    if s.ndim != 1:
+        raise ValueError(
+            f"scores must be 1-D [N] (one score per sequence), got shape {tuple(s.shape)}; "
+            "sum token-level rewards first, e.g. rewards.sum(-1)"
+        )
+    idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+    if idx.ndim != 1 or len(idx) != len(s):
+        raise ValueError(
+            f"index must be 1-D with one group id per score ({len(s)}), got shape {idx.shape}"
+        )
+    _, group = np.unique(idx, return_inverse=True)
+    group = group.reshape(-1)
+    counts = np.bincount(group)
+    return s, group, counts
+
+
+def _group_mean(s: np.ndarray, group: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.bincount(group, weights=s.astype(np.float64)) / np.maximum(counts, 1)
+
+
+def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True) -> Any:
+    r"""GRPO outcome advantages (Shao et al. 2024, arXiv:2402.03300).
+
+    .. math:: A_i = \frac{s_i - \mathrm{mean}_{g(i)}(s)}{\mathrm{std}_{g(i)}(s) + \epsilon}
+
+    with the unbiased (n-1) standard deviation of the group. A group of one sequence
+    has mean 0 and std 1 (verl's convention). ``norm_by_std=False`` gives Dr.GRPO.
+
+    Parameters
+    ----------
+    scores : array [N], float32/float64
+    index : array-like [N]
+        Group id of each sequence (ints or strings).
+    eps : float
+    norm_by_std : bool
+
+    Returns
+    -------
+    array [N] like ``scores``
+    """
+    s, group, counts = _groups(scores, index)
+    mean = _group_mean(s, group, counts)
+    n = counts[group]
+    mu = np.where(n > 1, mean[group], 0.0)
+    adv = s - mu
+    if norm_by_std:
+        sq = np.bincount(group, weights=(s - mean[group]) ** 2)
+        std = np.sqrt(sq / np.maximum(counts - 1, 1))
+        sd = np.where(n > 1, std[group], 1.0)
+        adv = adv / (sd + eps)
+    return like(adv.astype(s.dtype), scores)
+
+
+def dr_grpo(scores: Any, index: Any) -> Any:
+    r"""Dr.GRPO advantages (Liu et al. 2025, arXiv:2503.20783): :math:`s_i - \mathrm{mean}_{g(i)}(s)`.
+
+    GRPO without the division by the group's standard deviation. Same arguments as
+    :func:`grpo`.
+    """
+    return grpo(scores, index, norm_by_std=False)
+
+
+def rloo(scores: Any, index: Any) -> Any:
+    r"""REINFORCE leave-one-out advantages (Ahmadian et al. 2024, arXiv:2402.14740).
+
+    .. math:: A_i = s_i - \frac{1}{n-1}\sum_{j \ne i, g(j) = g(i)} s_j
+              = \frac{n}{n-1}(s_i - \mathrm{mean}_{g(i)}(s))
+
+    A group of one sequence keeps its score (no baseline), as in verl.
+    """
+    s, group, counts = _groups(scores, index)
+    mean = _group_mean(s, group, counts)
+    n = counts[group].astype(np.float64)
+    adv = np.where(n > 1, (s - mean[group]) * n / np.maximum(n - 1, 1), s)
+    return like(adv.astype(s.dtype), scores)
+
+
+def masked_whiten(
+    x: Any, mask: Any, *, unbiased: bool = True, eps: float = 1e-8, shift_mean: bool = True
+) -> Any:
+    r"""Whiten ``x`` with the mean and variance of its unmasked entries (verl/TRL).
+
+    .. math:: \hat x = (x - \mu)\,/\sqrt{\sigma^2 + \epsilon}
+
+    with :math:`\mu, \sigma^2` over entries where ``mask`` is True (variance with Bessel's
+    correction when ``unbiased``). ``shift_mean=False`` adds :math:`\mu` back. Masked
+    entries are transformed too, not zeroed, as in verl; the loss masks them later.
+
+    Parameters
+    ----------
+    x : array, float32/float64
+    mask : bool array, same shape as ``x``
+    unbiased : bool
+    eps : float >= 0
+    shift_mean : bool
+
+    Returns
+    -------
+    array like ``x``
+
+    Raises
+    ------
+    ValueError
+        If the mask selects no entry, or only one with ``unbiased=True``.
+    """
+    a = float_array(x, "x")
+    m = bool_array(mask, "mask")
+    if m.shape != a.shape:
+        raise ValueError(f"mask must have the same shape as x {a.shape}, got {m.shape}")
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+    n = int(m.sum())
+    if n == 0:
+        raise ValueError("mask selects no entry: cannot whiten")
+    if unbiased and n == 1:
+        raise ValueError("mask selects one entry: the unbiased variance is undefined")
+    mean = a.sum(where=m, dtype=np.float64) / n
+    var = ((a - mean) ** 2).sum(where=m, dtype=np.float64) / (n - 1 if unbiased else n)
+    out = (a - mean) / np.sqrt(var + eps)
+    if not shift_mean:
+        out = out + mean
+    return like(out.astype(a.dtype), x)

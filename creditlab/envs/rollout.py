@@ -1,0 +1,73 @@
+"""Collect rollouts from a gymnasium environment into time-major arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass
+class Rollout:
+    """``num_steps`` consecutive transitions, episodes back to back (auto-reset).
+
+    All arrays are [T] (time-major for one environment). ``next_obs[t]`` is the
+    observation after step t: the final observation of the episode when step t ended
+    it, so V(next_obs) is the value to bootstrap from at a truncation.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    next_obs: np.ndarray
+
+    @property
+    def dones(self) -> np.ndarray:
+        return self.terminated | self.truncated
+
+
+def rollout(
+    env: gym.Env,
+    policy: Callable[[Any, np.random.Generator], int],
+    num_steps: int,
+    *,
+    seed: int | None = None,
+) -> Rollout:
+    """Run ``policy(obs, rng) -> action`` for ``num_steps`` steps, resetting at episode ends.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+    policy : callable
+        Gets the observation and a ``numpy.random.Generator``; returns an action.
+    num_steps : int >= 0
+    seed : int, optional
+        Seeds both the environment's first reset and the policy's generator.
+    """
+    if int(num_steps) != num_steps or num_steps < 0:
+        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    cols: dict[str, list[Any]] = {k: [] for k in Rollout.__dataclass_fields__}
+    for _ in range(int(num_steps)):
+        action = policy(obs, rng)
+        nxt, reward, term, trunc, _ = env.step(action)
+        for k, v in (
+            ("obs", obs), ("actions", action), ("rewards", reward),
+            ("terminated", term), ("truncated", trunc), ("next_obs", nxt),
+        ):
+            cols[k].append(v)
+        obs = env.reset()[0] if (term or trunc) else nxt
+    return Rollout(
+        obs=np.asarray(cols["obs"]),
+        actions=np.asarray(cols["actions"]),
+        rewards=np.asarray(cols["rewards"], dtype=np.float64),
+        terminated=np.asarray(cols["terminated"], dtype=bool),
+        truncated=np.asarray(cols["truncated"], dtype=bool),
+        next_obs=np.asarray(cols["next_obs"]),
+    )

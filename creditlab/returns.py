@@ -1,0 +1,544 @@
+"""Returns: sum-form (discounted, GAE, lambda) and min-form, on one reverse-scan core.
+
+All of them are the reverse recurrence ``x_t = a_t (*) x_{t+1} (+) b_t``: the affine
+form (``*`` = times, ``+`` = plus) for sum-form returns, GAE and lambda-returns, and the
+(min, +) form for min-form returns. The compiled kernels live in ``csrc/scan.h``; the
+plain-Python loops they are tested against live in :mod:`creditlab.reference`.
+
+Conventions
+-----------
+Arrays
+    ``[B, T]`` (batch-major, time last) by default, as LLM RL pipelines use; pass
+    ``time_dim=0`` for time-major ``[T, B]`` rollouts. A 1-D ``[T]`` array is one
+    sequence. float32 or float64 (mixed inputs are promoted); flags and masks are bool.
+    numpy in, numpy out; torch CPU tensor in, torch tensor out (``requires_grad`` inputs
+    are detached). Inputs are never modified. ``out=`` writes into a caller's buffer.
+Episode ends
+    ``terminated[t]``: step t ended in a terminal state, nothing is bootstrapped after it.
+    ``truncated[t]``: step t hit a time limit; bootstrap from ``next_values[t]`` = V(s_{t+1})
+    (so ``truncated`` needs ``next_values``). ``dones=`` treats every end as terminated,
+    as CleanRL does; it drops the truncation bootstrap and biases values low.
+    The end of the array is not an episode end: the last step bootstraps from
+    ``bootstrap`` (one value per row; default 0) or ``next_values[..., -1]``.
+LLM sequences
+    ``response_mask`` uses verl's "skip" semantics: a masked step (False) carries the
+    recurrence through unchanged, and its reward and flags are ignored. Trailing padding
+    therefore bootstraps 0 after the last token, and ``gae`` equals verl's
+    ``compute_gae_advantage_return`` before whitening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from creditlab import reference
+from creditlab._backend import (
+    bool_array,
+    check_unit_interval,
+    compiled,
+    float_array,
+    is_torch,
+    like,
+    to_numpy,
+)
+
+__all__ = [
+    "discounted_returns",
+    "gae",
+    "lambda_returns",
+    "min_form_returns",
+    "softmin_transform",
+]
+
+
+@dataclass
+class _Batch:
+    """Validated inputs: 2-D, contiguous, one float dtype, in the caller's layout."""
+
+    template: Any
+    squeeze: bool
+    time_major: bool
+    B: int
+    T: int
+    dtype: np.dtype
+    arrays: dict[str, np.ndarray | None] = field(default_factory=dict)
+    values_len: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.T, self.B) if self.time_major else (self.B, self.T)
+
+    def batch_major(self, name: str) -> np.ndarray | None:
+        """An input as [B, T] (a transposed view for time-major data)."""
+        a = self.arrays.get(name)
+        return a.T if (a is not None and self.time_major and a.ndim == 2) else a
+
+
+def _describe_layout(ndim: int) -> str:
+    return "[T]" if ndim == 1 else "[B, T] (time_dim=-1) or [T, B] (time_dim=0)"
+
+
+def _prepare(
+    rewards: Any,
+    time_dim: int,
+    *,
+    floats: dict[str, Any] | None = None,
+    flags: dict[str, Any] | None = None,
+    values: Any = None,
+    bootstrap: Any = None,
+) -> _Batch:
+    r = float_array(rewards, "rewards")
+    if r.ndim not in (1, 2):
+        raise ValueError(
+            f"rewards must be 1-D [T] or 2-D [B, T] / [T, B], got shape {tuple(r.shape)}"
+        )
+    if isinstance(time_dim, bool) or not isinstance(time_dim, (int, np.integer)):
+        raise TypeError(f"time_dim must be an int, got {type(time_dim).__name__}")
+    if r.ndim == 1:
+        if time_dim not in (0, -1):
+            raise ValueError(f"time_dim must be 0 or -1 for 1-D rewards, got {time_dim}")
+        time_major = False
+    else:
+        if time_dim not in (0, 1, -1, -2):
+            raise ValueError(f"time_dim must be one of 0, 1, -1, -2 for 2-D rewards, got {time_dim}")
+        time_major = time_dim in (0, -2)
+    shape = tuple(r.shape)
+    tax = 0 if (time_major or r.ndim == 1) else 1  # time axis in the caller's layout
+
+    named_floats = {"rewards": r}
+    for name, x in (floats or {}).items():
+        if x is None:
+            continue
+        a = float_array(x, name)
+        if tuple(a.shape) != shape:
+            raise ValueError(
+                f"{name} must have the same shape as rewards {shape}, got {tuple(a.shape)}"
+            )
+        named_floats[name] = a
+    v = None
+    if values is not None:
+        v = float_array(values, "values")
+        ok = [shape, tuple(n + (i == tax) for i, n in enumerate(shape))]
+        if tuple(v.shape) not in ok:
+            raise ValueError(
+                f"values must have shape {ok[0]} or {ok[1]} (one extra time step, the "
+                f"bootstrap value), got {tuple(v.shape)}; layout {_describe_layout(r.ndim)}"
+            )
+    boot = None
+    if bootstrap is not None:
+        boot = float_array(bootstrap, "bootstrap")
+        want = () if r.ndim == 1 else (shape[1 - tax],)
+        if tuple(boot.shape) != want and not (r.ndim == 1 and tuple(boot.shape) == (1,)):
+            raise ValueError(
+                f"bootstrap must have shape {want} (one value per sequence), "
+                f"got {tuple(boot.shape)}"
+            )
+    dtype = np.result_type(
+        *named_floats.values(), *(x for x in (v, boot) if x is not None)
+    )
+
+    squeeze = r.ndim == 1
+    T = shape[tax]
+    B = 1 if squeeze else shape[1 - tax]
+    batch = _Batch(rewards, squeeze, time_major, B, T, dtype)
+
+    def norm(a: np.ndarray, dt: Any) -> np.ndarray:
+        a = np.ascontiguousarray(a, dtype=dt)
+        return a.reshape(1, -1) if squeeze else a
+
+    for name, a in named_floats.items():
+        batch.arrays[name] = norm(a, dtype)
+    for name, x in (flags or {}).items():
+        if x is None:
+            batch.arrays[name] = None
+            continue
+        a = bool_array(x, name)
+        if tuple(a.shape) != shape:
+            raise ValueError(
+                f"{name} must have the same shape as rewards {shape}, got {tuple(a.shape)}"
+            )
+        batch.arrays[name] = norm(a, np.bool_)
+    if v is not None:
+        batch.arrays["values"] = norm(v, dtype)
+        batch.values_len = v.shape[tax]
+    if boot is not None:
+        batch.arrays["bootstrap"] = np.ascontiguousarray(boot, dtype=dtype).reshape(B)
+    return batch
+
+
+def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[np.ndarray, Any]:
+    """(numpy array to write into, object to return) for an ``out=`` argument or None."""
+    full_shape = (batch.T,) if batch.squeeze else batch.shape
+    if out is None:
+        a = np.empty(full_shape, batch.dtype)
+        return a, like(a, batch.template)
+    if is_torch(batch.template) != is_torch(out):
+        raise TypeError(f"{name} must be the same kind (numpy/torch) as rewards")
+    a = to_numpy(out, name)
+    if a.dtype != batch.dtype:
+        raise TypeError(f"{name} must have dtype {batch.dtype}, got {a.dtype}")
+    if tuple(a.shape) != full_shape:
+        raise ValueError(f"{name} must have shape {full_shape}, got {tuple(a.shape)}")
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous array")
+    return a, out
+
+
+def _as2d(a: np.ndarray, batch: _Batch) -> np.ndarray:
+    return a.reshape(1, -1) if batch.squeeze else a
+
+
+def _u8(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else a.view(np.uint8)
+
+
+def _merge_dones(
+    dones: Any, terminated: Any, truncated: Any
+) -> tuple[Any, Any]:
+    if dones is None:
+        return terminated, truncated
+    if terminated is not None or truncated is not None:
+        raise ValueError("pass either dones= or terminated=/truncated=, not both")
+    return dones, None
+
+
+def _check_episode_args(batch: _Batch, *, needs_bootstrap_choice: bool = True) -> None:
+    a = batch.arrays
+    if a.get("truncated") is not None and a.get("next_values") is None:
+        raise ValueError(
+            "truncated needs next_values: a time-limit end bootstraps from V(s_{t+1}) of the "
+            "final observation. Pass next_values=, or use terminated=/dones= to cut the "
+            "return instead (biased)."
+        )
+    if needs_bootstrap_choice and a.get("next_values") is not None and a.get("bootstrap") is not None:
+        raise ValueError("pass either next_values= or bootstrap=, not both")
+
+
+def discounted_returns(
+    rewards: Any,
+    gamma: float,
+    *,
+    terminated: Any = None,
+    truncated: Any = None,
+    dones: Any = None,
+    next_values: Any = None,
+    bootstrap: Any = None,
+    response_mask: Any = None,
+    time_dim: int = -1,
+    out: Any = None,
+) -> Any:
+    r"""Sum-form discounted returns ("rewards-to-go").
+
+    .. math:: G_t = r_t + \gamma (1 - \mathrm{term}_t)\,
+              [\mathrm{trunc}_t\; V(s_{t+1}) + (1 - \mathrm{trunc}_t)\, G_{t+1}]
+
+    Introduced in book Part I, Chapter 1.
+
+    Parameters
+    ----------
+    rewards : array [B, T] (or [T, B] with ``time_dim=0``, or [T]), float32/float64
+    gamma : float in [0, 1]
+    terminated, truncated, dones : bool arrays like ``rewards``, optional
+        Episode ends; see the module docstring. ``dones`` is an alias that treats every
+        end as terminated.
+    next_values : float array like ``rewards``, optional
+        V(s_{t+1}) for each step; read at truncated steps and at the last step.
+    bootstrap : float array [B] (scalar for 1-D rewards), optional
+        Value after the last step of each row; default 0.
+    response_mask : bool array like ``rewards``, optional
+        False marks steps to skip (verl semantics).
+    time_dim : int
+        Axis of time: -1/1 (default, [B, T]) or 0/-2 ([T, B]).
+    out : array like ``rewards``, optional
+        Buffer for the result (same kind, shape, dtype; C-contiguous).
+
+    Returns
+    -------
+    array like ``rewards``
+    """
+    gamma = check_unit_interval(gamma, "gamma")
+    terminated, truncated = _merge_dones(dones, terminated, truncated)
+    batch = _prepare(
+        rewards,
+        time_dim,
+        floats={"next_values": next_values},
+        flags={"terminated": terminated, "truncated": truncated, "response_mask": response_mask},
+        bootstrap=bootstrap,
+    )
+    _check_episode_args(batch)
+    res, ret = _out_buffer(out, batch)
+    a = batch.arrays
+    C = compiled()
+    if C is not None:
+        fn = C.discounted_returns_f32 if batch.dtype == np.float32 else C.discounted_returns_f64
+        fn(
+            a["rewards"], a.get("next_values"), a.get("bootstrap"), _u8(a["terminated"]),
+            _u8(a["truncated"]), _u8(a["response_mask"]), gamma, _as2d(res, batch),
+            batch.B, batch.T, batch.time_major,
+        )
+    else:
+        g = reference.discounted_returns(
+            batch.batch_major("rewards"), gamma,
+            terminated=batch.batch_major("terminated"),
+            truncated=batch.batch_major("truncated"),
+            next_values=batch.batch_major("next_values"),
+            bootstrap=a.get("bootstrap"),
+            response_mask=batch.batch_major("response_mask"),
+        )
+        _store(res, g, batch)
+    return ret
+
+
+def _store(res: np.ndarray, result_bt: np.ndarray, batch: _Batch) -> None:
+    """Write a [B, T] reference result into ``res`` (caller layout)."""
+    if batch.squeeze:
+        res[...] = result_bt.reshape(-1)
+    elif batch.time_major:
+        res[...] = result_bt.T
+    else:
+        res[...] = result_bt
+
+
+def _gae_impl(
+    rewards: Any, values: Any, gamma: float, lam: float, *, terminated: Any, truncated: Any,
+    dones: Any, next_values: Any, bootstrap: Any, response_mask: Any, time_dim: int,
+    want_adv: bool, out_adv: Any, out_ret: Any,
+) -> tuple[Any, Any]:
+    gamma = check_unit_interval(gamma, "gamma")
+    lam = check_unit_interval(lam, "lam")
+    if values is None:
+        raise TypeError("values is required (V(s_t) for every step)")
+    terminated, truncated = _merge_dones(dones, terminated, truncated)
+    batch = _prepare(
+        rewards,
+        time_dim,
+        floats={"next_values": next_values},
+        flags={"terminated": terminated, "truncated": truncated, "response_mask": response_mask},
+        values=values,
+        bootstrap=bootstrap,
+    )
+    _check_episode_args(batch)
+    a = batch.arrays
+    if batch.values_len == batch.T + 1 and (
+        a.get("bootstrap") is not None or a.get("next_values") is not None
+    ):
+        raise ValueError(
+            "values has T+1 steps, so its last step is the bootstrap; do not also pass "
+            "bootstrap= or next_values="
+        )
+    adv = ret_adv = None
+    if want_adv:
+        adv, ret_adv = _out_buffer(out_adv, batch, "out[0]" if out_ret is not None else "out")
+    res, ret_ret = _out_buffer(out_ret, batch, "out[1]" if want_adv else "out")
+    C = compiled()
+    if C is not None:
+        fn = C.gae_f32 if batch.dtype == np.float32 else C.gae_f64
+        fn(
+            a["rewards"], a["values"], batch.values_len, a.get("next_values"), a.get("bootstrap"),
+            _u8(a["terminated"]), _u8(a["truncated"]), _u8(a["response_mask"]), gamma, lam,
+            None if adv is None else _as2d(adv, batch), _as2d(res, batch),
+            batch.B, batch.T, batch.time_major,
+        )
+    else:
+        A, G = reference.gae(
+            batch.batch_major("rewards"), batch.batch_major("values"), gamma, lam,
+            terminated=batch.batch_major("terminated"),
+            truncated=batch.batch_major("truncated"),
+            next_values=batch.batch_major("next_values"),
+            bootstrap=a.get("bootstrap"),
+            response_mask=batch.batch_major("response_mask"),
+        )
+        if adv is not None:
+            _store(adv, A, batch)
+        _store(res, G, batch)
+    return ret_adv, ret_ret
+
+
+def _split_out(out: Any) -> tuple[Any, Any]:
+    if out is None:
+        return None, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError("out must be a tuple (advantages_out, returns_out)")
+    return out[0], out[1]
+
+
+def gae(
+    rewards: Any,
+    values: Any,
+    gamma: float,
+    lam: float,
+    *,
+    terminated: Any = None,
+    truncated: Any = None,
+    dones: Any = None,
+    next_values: Any = None,
+    bootstrap: Any = None,
+    response_mask: Any = None,
+    time_dim: int = -1,
+    out: Any = None,
+) -> tuple[Any, Any]:
+    r"""Generalised advantage estimation (Schulman et al. 2016, arXiv:1506.02438).
+
+    .. math::
+        \delta_t = r_t + \gamma (1 - \mathrm{term}_t) V^+_t - V_t, \qquad
+        A_t = \delta_t + \gamma\lambda (1 - \mathrm{done}_t) A_{t+1}
+
+    with :math:`\mathrm{done} = \mathrm{term} \lor \mathrm{trunc}` and
+    :math:`V^+_t` = ``next_values[t]`` if given, else the value of the next step (the
+    bootstrap after the last one). ``lam=1`` gives Monte-Carlo advantages
+    (:func:`discounted_returns` minus values), ``lam=0`` the one-step TD error.
+    Introduced in book Part I, Chapter 1.
+
+    Parameters
+    ----------
+    rewards : array [B, T] (or [T, B] with ``time_dim=0``, or [T]), float32/float64
+    values : array like ``rewards``, or with one extra time step (the bootstrap value)
+        V(s_t) for each step.
+    gamma, lam : float in [0, 1]
+    terminated, truncated, dones, next_values, bootstrap, response_mask, time_dim
+        As in :func:`discounted_returns`. ``bootstrap`` and ``next_values`` are not
+        allowed together with ``values`` of T+1 steps.
+    out : tuple of two arrays like ``rewards``, optional
+        Buffers for ``(advantages, returns)``.
+
+    Returns
+    -------
+    advantages, returns : arrays like ``rewards``
+        ``returns = advantages + values`` (the lambda-returns), computed before any
+        whitening (see :func:`creditlab.masked_whiten`).
+    """
+    out_adv, out_ret = _split_out(out)
+    return _gae_impl(
+        rewards, values, gamma, lam, terminated=terminated, truncated=truncated, dones=dones,
+        next_values=next_values, bootstrap=bootstrap, response_mask=response_mask,
+        time_dim=time_dim, want_adv=True, out_adv=out_adv, out_ret=out_ret,
+    )
+
+
+def lambda_returns(
+    rewards: Any,
+    values: Any,
+    gamma: float,
+    lam: float,
+    *,
+    terminated: Any = None,
+    truncated: Any = None,
+    dones: Any = None,
+    next_values: Any = None,
+    bootstrap: Any = None,
+    response_mask: Any = None,
+    time_dim: int = -1,
+    out: Any = None,
+) -> Any:
+    r"""TD(:math:`\lambda`) returns, :math:`G^\lambda_t = A^{GAE}_t + V_t`.
+
+    Within an episode, :math:`G^\lambda_t = r_t + \gamma[(1-\lambda) V^+_t + \lambda
+    G^\lambda_{t+1}]`: ``lam=1`` is the Monte-Carlo return (bootstrapped at the end),
+    ``lam=0`` the one-step TD target. Same arguments as :func:`gae`; ``out`` is one
+    array. Computed by the GAE kernel without writing the advantages.
+    """
+    return _gae_impl(
+        rewards, values, gamma, lam, terminated=terminated, truncated=truncated, dones=dones,
+        next_values=next_values, bootstrap=bootstrap, response_mask=response_mask,
+        time_dim=time_dim, want_adv=False, out_adv=None, out_ret=out,
+    )[1]
+
+
+def min_form_returns(
+    rewards: Any,
+    *,
+    terminated: Any = None,
+    response_mask: Any = None,
+    time_dim: int = -1,
+    out: Any = None,
+) -> Any:
+    r"""Min-form returns: the smallest reward from each step to the end of its episode.
+
+    .. math:: m_t = \min(r_t, m_{t+1}), \qquad m_t = r_t \text{ at terminated steps}
+
+    PURE's min-form value (Cheng et al. 2025, "Stop Summation: Min-Form Credit
+    Assignment Is All Process Reward Model Needs for Reasoning", arXiv:2504.15275): a
+    trajectory is only as good as its worst step, so adding steps can never raise the
+    value. It is the (min, +) reverse scan, the counterpart of :func:`discounted_returns`
+    (undiscounted). NaN rewards propagate. With ``response_mask``, masked steps carry
+    the minimum through; positions with no unmasked step at or after them get 0.
+    Introduced in book Part I, Chapter 1; the subject of Part II.
+
+    Parameters
+    ----------
+    rewards : array [B, T] (or [T, B] with ``time_dim=0``, or [T]), float32/float64
+    terminated : bool array like ``rewards``, optional
+    response_mask : bool array like ``rewards``, optional
+    time_dim : int
+    out : array like ``rewards``, optional
+
+    Returns
+    -------
+    array like ``rewards``
+    """
+    batch = _prepare(
+        rewards, time_dim, flags={"terminated": terminated, "response_mask": response_mask}
+    )
+    res, ret = _out_buffer(out, batch)
+    a = batch.arrays
+    C = compiled()
+    if C is not None:
+        fn = C.min_form_returns_f32 if batch.dtype == np.float32 else C.min_form_returns_f64
+        fn(
+            a["rewards"], _u8(a["terminated"]), _u8(a["response_mask"]), _as2d(res, batch),
+            batch.B, batch.T, batch.time_major,
+        )
+    else:
+        m = reference.min_form_returns(
+            batch.batch_major("rewards"),
+            terminated=batch.batch_major("terminated"),
+            response_mask=batch.batch_major("response_mask"),
+        )
+        _store(res, m, batch)
+    return ret
+
+
+def softmin_transform(
+    rewards: Any,
+    temperature: float = 0.1,
+    *,
+    response_mask: Any = None,
+    time_dim: int = -1,
+) -> Any:
+    r"""PURE's softmin reward transform, as released with the paper.
+
+    .. math:: r^*_k = \frac{\exp(-r_k / T)}{\sum_j \exp(-r_j / T)}\, r_k
+
+    over each sequence's unmasked steps (masked steps get 0). The sum of :math:`r^*`
+    over a sequence is a soft minimum of its rewards: it tends to the minimum as
+    ``temperature`` -> 0 and to the mean as ``temperature`` -> inf, so ordinary
+    sum-form returns of :math:`r^*` approximate min-form credit assignment.
+
+    Parameters
+    ----------
+    rewards : array [B, T] (or [T, B] with ``time_dim=0``, or [T]), float32/float64
+    temperature : float > 0
+    response_mask : bool array like ``rewards``, optional
+    time_dim : int
+
+    Returns
+    -------
+    array like ``rewards``
+    """
+    if isinstance(temperature, bool) or not isinstance(
+        temperature, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"temperature must be a positive number, got {type(temperature).__name__}")
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    batch = _prepare(rewards, time_dim, flags={"response_mask": response_mask})
+    res = reference.softmin_transform(
+        batch.batch_major("rewards"), float(temperature),
+        response_mask=batch.batch_major("response_mask"),
+    )
+    out = np.empty((batch.T,) if batch.squeeze else batch.shape, batch.dtype)
+    _store(out, res, batch)
+    return like(out, batch.template)

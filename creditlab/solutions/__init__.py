@@ -1,0 +1,1 @@
+"""Reference solutions to the exercises (instructors may delete this package)."""
