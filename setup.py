@@ -33,14 +33,17 @@ class CMakeExtension(Extension):
 class CMakeBuild(build_ext):
     def build_extension(self, ext: CMakeExtension) -> None:
         if os.environ.get("CREDITLAB_NO_EXT"):
-            warnings.warn("CREDITLAB_NO_EXT is set: skipping creditlab._C (pure-Python path)")
+            warnings.warn(
+                "CREDITLAB_NO_EXT is set: skipping creditlab._C (pure-Python path)", stacklevel=2
+            )
             return
         try:
             self._cmake_build(ext)
         except (OSError, subprocess.CalledProcessError) as err:
             warnings.warn(
                 f"creditlab._C could not be built ({err}); creditlab will use its "
-                "pure-Python reference kernels, which are correct but slower."
+                "pure-Python reference kernels, which are correct but slower.",
+                stacklevel=2,
             )
 
     def _cmake_build(self, ext: CMakeExtension) -> None:

@@ -15,7 +15,12 @@ exercises   homework stubs, graded by :func:`creditlab.check`
 
 __version__ = "0.1.0"
 
-from creditlab import advantages, reference, returns
+from creditlab import (
+    advantages,
+    envs,  # registers the gymnasium environments
+    reference,
+    returns,
+)
 from creditlab._backend import backend_info, use_backend
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.exercises.check import check
@@ -26,8 +31,6 @@ from creditlab.returns import (
     min_form_returns,
     softmin_transform,
 )
-
-from creditlab import envs  # noqa: E402,F401  (registers the gymnasium environments)
 
 __all__ = [
     "__version__",

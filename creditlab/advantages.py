@@ -74,7 +74,9 @@ def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True
 
 
 def dr_grpo(scores: Any, index: Any) -> Any:
-    r"""Dr.GRPO advantages (Liu et al. 2025, arXiv:2503.20783): :math:`s_i - \mathrm{mean}_{g(i)}(s)`.
+    r"""Dr.GRPO advantages (Liu et al. 2025, arXiv:2503.20783).
+
+    :math:`A_i = s_i - \mathrm{mean}_{g(i)}(s)`.
 
     GRPO without the division by the group's standard deviation. Same arguments as
     :func:`grpo`.

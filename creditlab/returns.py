@@ -103,7 +103,9 @@ def _prepare(
         time_major = False
     else:
         if time_dim not in (0, 1, -1, -2):
-            raise ValueError(f"time_dim must be one of 0, 1, -1, -2 for 2-D rewards, got {time_dim}")
+            raise ValueError(
+                f"time_dim must be one of 0, 1, -1, -2 for 2-D rewards, got {time_dim}"
+            )
         time_major = time_dim in (0, -2)
     shape = tuple(r.shape)
     tax = 0 if (time_major or r.ndim == 1) else 1  # time axis in the caller's layout
@@ -205,7 +207,7 @@ def _merge_dones(
     return dones, None
 
 
-def _check_episode_args(batch: _Batch, *, needs_bootstrap_choice: bool = True) -> None:
+def _check_episode_args(batch: _Batch) -> None:
     a = batch.arrays
     if a.get("truncated") is not None and a.get("next_values") is None:
         raise ValueError(
@@ -213,7 +215,7 @@ def _check_episode_args(batch: _Batch, *, needs_bootstrap_choice: bool = True) -
             "final observation. Pass next_values=, or use terminated=/dones= to cut the "
             "return instead (biased)."
         )
-    if needs_bootstrap_choice and a.get("next_values") is not None and a.get("bootstrap") is not None:
+    if a.get("next_values") is not None and a.get("bootstrap") is not None:
         raise ValueError("pass either next_values= or bootstrap=, not both")
 
 

@@ -47,11 +47,14 @@ def rollout(
         Gets the observation and a ``numpy.random.Generator``; returns an action.
     num_steps : int >= 0
     seed : int, optional
-        Seeds both the environment's first reset and the policy's generator.
+        Seeds the environment's first reset and, independently, the policy's generator.
     """
     if int(num_steps) != num_steps or num_steps < 0:
         raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
-    rng = np.random.default_rng(seed)
+    # The policy's generator is a child of the seed, not the seed itself: gymnasium seeds
+    # env.np_random with the same PCG64 stream as default_rng(seed), and sharing it would
+    # correlate the policy's choices with the environment's transitions.
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     obs, _ = env.reset(seed=seed)
     cols: dict[str, list[Any]] = {k: [] for k in Rollout.__dataclass_fields__}
     for _ in range(int(num_steps)):

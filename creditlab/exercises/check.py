@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 DATA = Path(__file__).with_name("data")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cases(chapter: str) -> dict[str, np.ndarray]:
     with np.load(DATA / f"{chapter}.npz") as f:
         return {k: f[k] for k in f.files}
@@ -58,8 +58,12 @@ def _compare(name: str, got: np.ndarray, expected: np.ndarray, kwargs: dict[str,
         raise AssertionError(f"{name}: expected shape {expected.shape}, got {got.shape}")
     if not np.allclose(got, expected, rtol=1e-6, atol=1e-8, equal_nan=True):
         i = int(np.argmax(~np.isclose(got, expected, rtol=1e-6, atol=1e-8)))
-        shown = {k: (np.round(v, 3).tolist() if isinstance(v, np.ndarray) and v.size <= 8 else v)
-                 for k, v in kwargs.items()}
+        def show(v: Any) -> Any:
+            if isinstance(v, np.ndarray) and v.size <= 8:
+                return (np.round(v, 3) if v.dtype.kind == "f" else v).tolist()
+            return f"<array of shape {v.shape}>" if isinstance(v, np.ndarray) else v
+
+        shown = {k: show(v) for k, v in kwargs.items()}
         raise AssertionError(
             f"{name}: wrong value at index {i}: expected {expected.flat[i]:.6g}, "
             f"got {got.flat[i]:.6g} (inputs: {shown})"

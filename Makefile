@@ -1,0 +1,55 @@
+# creditlab: `make book` builds the HTML book, `make test` runs every check.
+# Both create .venv (with $(PYTHON), 3.10+) and install what they need from this repo.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch for the book. 2.13.0 resolves to a local CPU wheel on the project's machines;
+# elsewhere e.g.  make book TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
+STAMP := $(VENV)/.creditlab-installed
+SOURCES := setup.py pyproject.toml CMakeLists.txt $(wildcard csrc/*.h csrc/*.cpp csrc/cuda/*.cu)
+
+.PHONY: help install test lint unit book lab bench clean
+
+help:
+	@echo "make book   set up .venv, execute every notebook, build book/_build/html"
+	@echo "make test   set up .venv, then ruff, pytest (unit + property), nbstripout --verify, nbval"
+	@echo "make lab    JupyterLab on the book"
+	@echo "make bench  benchmarks/bench_returns.py (writes benchmarks/results/returns.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMP): $(BIN)/python $(SOURCES)
+	$(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[book,test]"
+	$(BIN)/python -c "import creditlab, json; print(json.dumps(creditlab.backend_info()))"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/nbstripout --verify $(NOTEBOOKS)
+	$(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env --nbval-cell-timeout=180
+
+unit: install
+	$(BIN)/python -m pytest tests
+
+book: install
+	$(BIN)/jupyter-book build book --warningiserror --keep-going
+	@echo "open book/_build/html/index.html"
+
+lab: install
+	$(BIN)/jupyter lab book
+
+bench: install
+	$(BIN)/python benchmarks/bench_returns.py
+
+clean:
+	rm -rf build book/_build creditlab/_C*.so *.egg-info

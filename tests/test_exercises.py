@@ -1,0 +1,65 @@
+"""Every solution passes its check; every stub fails it; stored answers are current."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import creditlab as cl
+from creditlab.exercises import check as check_mod
+from creditlab.exercises import make_data
+
+NAMES = check_mod.exercises()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_passes(name):
+    chapter, ex = name.split(".")
+    sol = getattr(importlib.import_module(f"creditlab.solutions.{chapter}"), ex)
+    assert cl.check(name, sol, verbose=False) is True
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_fails(name):
+    with pytest.raises(AssertionError, match="not implemented"):
+        cl.check(name)
+
+
+def test_wrong_answers_fail_with_a_message():
+    def off_by_one(rewards, gamma):
+        G, out = 0.0, np.zeros(len(rewards))
+        for t in reversed(range(len(rewards))):
+            out[t] = G  # forgot r_t
+            G = rewards[t] + gamma * G
+        return out
+
+    with pytest.raises(AssertionError, match="wrong value"):
+        cl.check("ch01.discounted_returns", off_by_one)
+
+    def mutating(rewards):
+        rewards.sort()
+        return rewards
+
+    with pytest.raises(AssertionError, match="modified its input"):
+        cl.check("ch01.min_form_returns", mutating)
+
+    def gae_ignoring_dones(rewards, values, gamma, lam, terminated):
+        return cl.gae(rewards, values, gamma, lam)[0]
+
+    with pytest.raises(AssertionError):
+        cl.check("ch01.gae", gae_ignoring_dones)
+
+
+def test_unknown_exercise():
+    with pytest.raises(KeyError, match="unknown exercise"):
+        cl.check("ch99.nothing", lambda: None)
+
+
+def test_stored_answers_match_the_library():
+    fresh = make_data.ch01_cases()
+    stored = check_mod._cases("ch01")
+    assert fresh.keys() == stored.keys()
+    for k in fresh:
+        np.testing.assert_allclose(stored[k], fresh[k], rtol=1e-12, err_msg=k)
