@@ -35,7 +35,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install lint
-	$(BIN)/nbstripout --verify $(NOTEBOOKS)
+	$(if $(NOTEBOOKS),$(BIN)/nbstripout --verify $(NOTEBOOKS))
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env --nbval-cell-timeout=180
 
 unit: install
