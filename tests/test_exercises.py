@@ -9,7 +9,7 @@ import pytest
 
 import creditlab as cl
 from creditlab.exercises import check as check_mod
-from creditlab.exercises import make_data
+from creditlab.exercises.checks import ch01 as ch01_checks
 
 NAMES = check_mod.exercises()
 
@@ -58,7 +58,7 @@ def test_unknown_exercise():
 
 
 def test_stored_answers_match_the_library():
-    fresh = make_data.ch01_cases()
+    fresh = ch01_checks.make_cases()
     stored = check_mod._cases("ch01")
     assert fresh.keys() == stored.keys()
     for k in fresh:

@@ -202,18 +202,23 @@ def test_discounted_returns_matches_scalar_loop(backend, p, time_major):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@given(p=problems(), time_major=st.booleans())
-def test_gae_matches_scalar_loop(backend, p, time_major):
+@given(p=problems(), time_major=st.booleans(), kind=st.sampled_from(["numpy", "torch"]))
+def test_gae_matches_scalar_loop(backend, p, time_major, kind):
     term, trunc, mask = p.filled()
     want_adv, want_ret = scalar_gae(
         p.r.astype(np.float64), p.v.astype(np.float64), p.gamma, p.lam, term, trunc,
         None if p.nv is None else p.nv.astype(np.float64), p.boot, mask,
     )
-    conv = (lambda x: np.ascontiguousarray(x.T)) if time_major else (lambda x: x)
+    to_kind = (lambda x: _torch().from_numpy(x)) if kind == "torch" else (lambda x: x)
+    conv = (lambda x: to_kind(np.ascontiguousarray(x.T))) if time_major else to_kind
+    kw = p.kwargs(time_major, to_kind)
     adv, ret = _run(backend, cl.gae, conv(p.r), conv(p.v), p.gamma, p.lam,
-                    time_dim=0 if time_major else -1, **p.kwargs(time_major))
+                    time_dim=0 if time_major else -1, **kw)
     lam_ret = _run(backend, cl.lambda_returns, conv(p.r), conv(p.v), p.gamma, p.lam,
-                   time_dim=0 if time_major else -1, **p.kwargs(time_major))
+                   time_dim=0 if time_major else -1, **kw)
+    if kind == "torch":
+        assert all(isinstance(x, _torch().Tensor) for x in (adv, ret, lam_ret))
+        adv, ret, lam_ret = adv.numpy(), ret.numpy(), lam_ret.numpy()
     if time_major:
         adv, ret, lam_ret = adv.T, ret.T, lam_ret.T
     scale = np.concatenate([p.r.ravel(), p.v.ravel()])

@@ -4,6 +4,7 @@ Each check runs a student function on stored, seeded inputs and compares with st
 answers (``data/chNN.npz``, written by :mod:`creditlab.exercises.make_data` from the
 library's reference implementations), then tests invariants that any correct answer
 satisfies (e.g. the last return equals the last reward). It never imports solutions.
+The checks of chapter NN live in :mod:`creditlab.exercises.checks.chNN`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _stored(chapter: str, exercise: str) -> list[tuple[dict[str, Any], np.ndarra
     return out
 
 
-def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> np.ndarray:
+def call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> np.ndarray:
     frozen = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
     result = fn(**frozen)
     for k, v in kwargs.items():
@@ -70,56 +71,19 @@ def _compare(name: str, got: np.ndarray, expected: np.ndarray, kwargs: dict[str,
         )
 
 
-# --------------------------------------------------------------------------------------
-# invariants per exercise: callables (fn) -> None that raise AssertionError
+def chapters() -> list[str]:
+    """Chapters that have exercise checks (modules in ``creditlab/exercises/checks``)."""
+    here = Path(__file__).with_name("checks")
+    return sorted(p.stem for p in here.glob("ch*.py"))
 
 
-def _inv_discounted(fn: Callable[..., Any]) -> None:
-    r = np.array([1.0, -2.0, 0.5])
-    g = _call(fn, {"rewards": r, "gamma": 0.0})
-    assert np.allclose(g, r), "with gamma=0 the return is the reward itself"
-    g = _call(fn, {"rewards": r, "gamma": 1.0})
-    assert np.allclose(g, [-0.5, -1.5, 0.5]), "with gamma=1 the return is the sum to the end"
-    g = _call(fn, {"rewards": np.zeros(0), "gamma": 0.9})
-    assert g.shape == (0,), "an empty episode has no returns"
-
-
-def _inv_td(fn: Callable[..., Any]) -> None:
-    r, v = np.array([0.0, 1.0]), np.array([0.5, 0.5, 0.5])
-    d = _call(fn, {"rewards": r, "values": v, "gamma": 1.0})
-    assert np.allclose(d, [0.0, 1.0]), "a constant value function makes delta = r when gamma=1"
-
-
-def _inv_gae(fn: Callable[..., Any]) -> None:
-    rng = np.random.default_rng(7)
-    r, v = rng.normal(size=6), rng.normal(size=7)
-    none = np.zeros(6, bool)
-    a0 = _call(fn, {"rewards": r, "values": v, "gamma": 0.9, "lam": 0.0, "terminated": none})
-    assert np.allclose(a0, r + 0.9 * v[1:] - v[:-1]), "lam=0 must give the TD errors"
-    a1 = _call(fn, {"rewards": r, "values": v, "gamma": 0.9, "lam": 1.0, "terminated": none})
-    mc = np.array([sum(0.9**k * r[t + k] for k in range(6 - t)) + 0.9 ** (6 - t) * v[6]
-                   for t in range(6)])
-    assert np.allclose(a1, mc - v[:-1]), "lam=1 must give the bootstrapped return minus V"
-
-
-def _inv_min(fn: Callable[..., Any]) -> None:
-    m = _call(fn, {"rewards": np.full(4, 0.3)})
-    assert np.allclose(m, 0.3), "the min-form return of a constant sequence is that constant"
-    m = _call(fn, {"rewards": np.array([0.2, 0.9, 0.5])})
-    assert np.allclose(m, [0.2, 0.5, 0.5]), "m_t is the minimum from t to the end"
-
-
-_INVARIANTS: dict[str, Callable[[Callable[..., Any]], None]] = {
-    "ch01.discounted_returns": _inv_discounted,
-    "ch01.td_errors": _inv_td,
-    "ch01.gae": _inv_gae,
-    "ch01.min_form_returns": _inv_min,
-}
+def checks_module(chapter: str) -> Any:
+    return importlib.import_module(f"creditlab.exercises.checks.{chapter}")
 
 
 def exercises() -> list[str]:
-    """Names accepted by :func:`check`."""
-    return sorted(_INVARIANTS)
+    """Names accepted by :func:`check`, e.g. ``"ch01.gae"``."""
+    return sorted(f"{c}.{e}" for c in chapters() for e in checks_module(c).INVARIANTS)
 
 
 def check(name: str, fn: Callable[..., Any] | None = None, *, verbose: bool = True) -> bool:
@@ -144,16 +108,17 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, verbose: bool = Tr
     KeyError
         For an unknown exercise name.
     """
-    if name not in _INVARIANTS:
-        raise KeyError(f"unknown exercise {name!r}; known: {', '.join(exercises())}")
+    known = exercises()
+    if name not in known:
+        raise KeyError(f"unknown exercise {name!r}; known: {', '.join(known)}")
     chapter, exercise = name.split(".")
     if fn is None:
         fn = getattr(importlib.import_module(f"creditlab.exercises.{chapter}"), exercise)
     try:
         cases = _stored(chapter, exercise)
         for kwargs, expected in cases:
-            _compare(name, _call(fn, kwargs), expected, kwargs)
-        _INVARIANTS[name](fn)
+            _compare(name, call(fn, kwargs), expected, kwargs)
+        checks_module(chapter).INVARIANTS[exercise](fn)
     except NotImplementedError:
         raise AssertionError(f"{name} is not implemented yet") from None
     if verbose:
