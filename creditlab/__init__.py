@@ -11,15 +11,23 @@ reference   the plain-Python loops every kernel is checked against (what the boo
 envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
 plot        the book's matplotlib style
 exercises   homework stubs, graded by :func:`creditlab.check`
+tabular     exact and sample-based methods for tabular MDPs (value iteration, Q-learning)
+shaping     potential-based shaping (and naive bonuses for contrast), ShapedReward wrapper
+metrics     reward distances (EPIC, STARC) and regret
+constrained Lagrangian methods with a user-set cost threshold
 """
 
 __version__ = "0.1.0"
 
-from creditlab import (
+from creditlab import (  # noqa: E402, I001
     advantages,
+    constrained,
     envs,  # registers the gymnasium environments
+    metrics,
     reference,
     returns,
+    shaping,
+    tabular,
 )
 from creditlab._backend import backend_info, use_backend
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
@@ -51,6 +59,10 @@ __all__ = [
     "rloo",
     "softmin_transform",
     "use_backend",
+    "constrained",
+    "metrics",
+    "shaping",
+    "tabular",
 ]
 
 

@@ -63,3 +63,20 @@ def test_stored_answers_match_the_library():
     assert fresh.keys() == stored.keys()
     for k in fresh:
         np.testing.assert_allclose(stored[k], fresh[k], rtol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("chapter", ["ch02", "ch03"])
+def test_stored_answers_match_the_library_ch02_ch03(chapter):
+    fresh = importlib.import_module(f"creditlab.exercises.checks.{chapter}").make_cases()
+    stored = check_mod._cases(chapter)
+    assert fresh.keys() == stored.keys()
+    for k in fresh:
+        np.testing.assert_allclose(stored[k], fresh[k], rtol=1e-12, err_msg=k)
+
+
+def test_wrong_shaping_terminal_convention_fails():
+    def keeps_terminal_potential(rewards, phi, next_phi, gamma, terminated):
+        return rewards + gamma * next_phi - phi
+
+    with pytest.raises(AssertionError):
+        cl.check("ch02.potential_shaping", keeps_terminal_potential)

@@ -18,3 +18,22 @@ if "creditlab/Chain-v0" not in registry:
         entry_point="creditlab.envs.chain:ChainEnv",
         max_episode_steps=100,
     )
+
+# Gridworld family (creditlab.envs.gridworld): sparse goal, key-door, lava, cycle.
+from creditlab.envs.gridworld import GridWorldEnv  # noqa: E402
+
+__all__ += ["GridWorldEnv"]
+
+for _id, _layout in (
+    ("creditlab/GridWorld-v0", "sparse"),
+    ("creditlab/GridWorldKeyDoor-v0", "key_door"),
+    ("creditlab/GridWorldLava-v0", "lava"),
+    ("creditlab/GridWorldCycle-v0", "cycle"),
+):
+    if _id not in registry:
+        register(
+            id=_id,
+            entry_point="creditlab.envs.gridworld:GridWorldEnv",
+            kwargs={"layout": _layout},
+            max_episode_steps=200,
+        )

@@ -1,0 +1,209 @@
+"""Reward shaping: potential-based (Ng, Harada & Russell 1999) and naive bonuses for contrast.
+
+Potential-based shaping adds :math:`F(s, a, s') = \\gamma \\Phi(s') - \\Phi(s)` to the
+reward. Along any episode the added terms telescope,
+
+.. math:: \\sum_{t=0}^{T-1} \\gamma^t F_t = \\gamma^T \\Phi(s_T) - \\Phi(s_0),
+
+so every policy's value changes by the same :math:`-\\Phi(s_0)` and the optimal policy is
+unchanged (Ng et al. 1999, Theorem 1; they also show that no other state-based additive
+form is safe for every MDP).
+
+Terminal-state convention
+-------------------------
+The potential of a terminal state is taken to be 0: on a step that ends the episode
+(``terminated=True``) the shaping term is :math:`-\\Phi(s_t)`, whatever ``next_phi`` holds.
+This is what makes the telescoped sum :math:`-\\Phi(s_0)` for *every* terminating episode;
+if :math:`\\Phi(s_T) \\neq 0` were kept, episodes ending in different terminal states
+would get different bonuses and the optimal policy could change. A *truncated* step (a
+time limit) is not an end of the task, so it keeps :math:`\\gamma \\Phi(s_{t+1})`.
+
+Naive shaping (for contrast)
+----------------------------
+:func:`progress_bonus_table` pays a bonus for each step that gets closer to the goal and
+nothing for stepping away; :func:`checkpoint_bonus_table` pays for entering a milestone
+cell. Both create positive-reward cycles (step away, step back) that an agent can farm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from creditlab._backend import bool_array, check_unit_interval, float_array, like
+
+__all__ = [
+    "ShapedReward",
+    "checkpoint_bonus_table",
+    "potential_shaping",
+    "potential_shaping_fn",
+    "potential_shaping_table",
+    "progress_bonus_table",
+]
+
+
+def potential_shaping(
+    rewards: Any,
+    phi: Any,
+    next_phi: Any,
+    gamma: float,
+    *,
+    terminated: Any = None,
+) -> Any:
+    r"""Potential-shaped rewards :math:`r_t + \gamma (1 - d_t) \Phi(s_{t+1}) - \Phi(s_t)`.
+
+    Elementwise over arrays of any (equal) shape, e.g. [B, T] or [T].
+
+    Parameters
+    ----------
+    rewards : float array
+        :math:`r_t`.
+    phi : float array, same shape
+        :math:`\Phi(s_t)`.
+    next_phi : float array, same shape
+        :math:`\Phi(s_{t+1})` (for a truncated step: the potential of the final observation).
+    gamma : float in [0, 1]
+        The discount of the task (shaping with another gamma is not policy-invariant).
+    terminated : bool array, same shape, optional
+        :math:`d_t`: step t ended the episode in a terminal state, whose potential counts
+        as 0 (see the module docstring). Default: no step terminates.
+
+    Returns
+    -------
+    Array of the shape of ``rewards`` (numpy in, numpy out; torch in, torch out), in the
+    promoted float dtype of the inputs. Inputs are not modified.
+    """
+    r = float_array(rewards, "rewards")
+    p = float_array(phi, "phi")
+    pn = float_array(next_phi, "next_phi")
+    for name, a in (("phi", p), ("next_phi", pn)):
+        if a.shape != r.shape:
+            raise ValueError(f"{name} must have the shape of rewards {r.shape}, got {a.shape}")
+    g = check_unit_interval(gamma, "gamma")
+    dtype = np.result_type(r, p, pn)
+    keep = 1.0
+    if terminated is not None:
+        d = bool_array(terminated, "terminated")
+        if d.shape != r.shape:
+            raise ValueError(f"terminated must have the shape of rewards {r.shape}, got {d.shape}")
+        keep = ~d
+    out = (r + np.where(keep, g * pn, 0.0) - p).astype(dtype, copy=False)
+    return like(np.ascontiguousarray(out), rewards)
+
+
+def potential_shaping_table(phi: Any, gamma: float, terminal: Any = None) -> np.ndarray:
+    r"""The shaping term as a table :math:`F[s, a, s'] = \gamma \Phi(s') [s' \notin T] - \Phi(s)`.
+
+    Shape [S, 1, S] (broadcasts against ``R[s, a, s']``). Rows of terminal states are 0
+    (nothing is collected there), and a terminal ``s'`` has potential 0, as in
+    :func:`potential_shaping`.
+    """
+    p = float_array(phi, "phi").astype(np.float64)
+    if p.ndim != 1:
+        raise ValueError(f"phi must be a 1-D array [S], got shape {p.shape}")
+    g = check_unit_interval(gamma, "gamma")
+    term = np.zeros(p.shape, bool) if terminal is None else bool_array(terminal, "terminal")
+    if term.shape != p.shape:
+        raise ValueError(f"terminal must have the shape of phi {p.shape}, got {term.shape}")
+    F = g * np.where(term, 0.0, p)[None, :] - p[:, None]
+    F[term] = 0.0
+    return F[:, None, :]
+
+
+def progress_bonus_table(distance: Any, bonus: float, terminal: Any = None) -> np.ndarray:
+    """Naive shaping: ``+bonus`` for each step with ``distance[s'] < distance[s]``, else 0.
+
+    It looks like "reward progress", but it is not potential-based: stepping away costs
+    nothing, so away-and-back is a positive cycle worth ``bonus`` every two steps. Shape
+    [S, 1, S]; rows of terminal states are 0.
+    """
+    d = float_array(distance, "distance").astype(np.float64)
+    if d.ndim != 1:
+        raise ValueError(f"distance must be a 1-D array [S], got shape {d.shape}")
+    F = np.where(d[None, :] < d[:, None], float(bonus), 0.0)
+    if terminal is not None:
+        F[bool_array(terminal, "terminal")] = 0.0
+    return F[:, None, :]
+
+
+def checkpoint_bonus_table(checkpoints: Any, bonus: float, terminal: Any = None) -> np.ndarray:
+    """Naive milestone shaping: ``+bonus`` every time a checkpoint state is entered.
+
+    Entering it again pays again, so leaving and re-entering is a positive cycle (the
+    boat-race failure). Shape [S, 1, S].
+    """
+    c = bool_array(checkpoints, "checkpoints")
+    if c.ndim != 1:
+        raise ValueError(f"checkpoints must be a 1-D bool array [S], got shape {c.shape}")
+    F = np.where(c[None, :] & ~c[:, None], float(bonus), 0.0)
+    if terminal is not None:
+        F[bool_array(terminal, "terminal")] = 0.0
+    return F[:, None, :]
+
+
+ShapingFn = Callable[[Any, Any, float, Any, bool], float]
+
+
+def potential_shaping_fn(phi: Callable[[Any], float] | Any, gamma: float) -> ShapingFn:
+    """A shaping function for :class:`ShapedReward` from a potential.
+
+    ``phi`` is a callable ``phi(obs) -> float`` or an array indexed by (discrete) obs.
+    The returned ``fn(obs, action, reward, next_obs, terminated)`` applies
+    :func:`potential_shaping`'s convention (potential 0 after termination).
+    """
+    g = check_unit_interval(gamma, "gamma")
+    table = None if callable(phi) else float_array(phi, "phi")
+
+    def value(o: Any) -> float:
+        return float(phi(o)) if table is None else float(table[o])
+
+    def fn(obs: Any, action: Any, reward: float, next_obs: Any, terminated: bool) -> float:
+        nxt = 0.0 if terminated else g * value(next_obs)
+        return float(reward) + nxt - value(obs)
+
+    return fn
+
+
+class ShapedReward(gym.Wrapper):
+    """Replace an environment's reward by ``shaping(obs, action, reward, next_obs, terminated)``.
+
+    The original reward is kept in ``info["true_reward"]`` so learning curves can report
+    the task's return while the agent learns from the shaped one.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+    shaping : callable
+        ``(obs, action, reward, next_obs, terminated) -> float``, e.g.
+        :func:`potential_shaping_fn`.
+
+    Examples
+    --------
+    >>> env = gym.make("creditlab/GridWorld-v0")
+    >>> phi = -env.unwrapped.goal_distance
+    >>> shaped = ShapedReward(env, potential_shaping_fn(phi, gamma=0.95))
+    """
+
+    def __init__(self, env: gym.Env, shaping: ShapingFn) -> None:
+        if not callable(shaping):
+            raise TypeError(f"shaping must be callable, got {type(shaping).__name__}")
+        super().__init__(env)
+        self.shaping = shaping
+        self._obs: Any = None
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._obs = obs
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = dict(info, true_reward=float(reward))
+        shaped = self.shaping(self._obs, action, float(reward), obs, bool(terminated))
+        self._obs = obs
+        return obs, float(shaped), terminated, truncated, info
