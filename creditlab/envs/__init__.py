@@ -37,3 +37,11 @@ for _id, _layout in (
             kwargs={"layout": _layout},
             max_episode_steps=200,
         )
+
+# Real-time bidding (creditlab.envs.rtb): budget-constrained auctions, Cai et al. 2017.
+from creditlab.envs.rtb import RTBEnv  # noqa: E402
+
+__all__ += ["RTBEnv"]
+
+if "creditlab/RealTimeBidding-v0" not in registry:
+    register(id="creditlab/RealTimeBidding-v0", entry_point="creditlab.envs.rtb:RTBEnv")
