@@ -222,6 +222,8 @@ class RLBValue:
         shape = t.shape
         t, b, th = t.ravel(), b.ravel(), th.ravel()
         K = self.max_price
+        if K == 0 or t.size == 0:
+            return np.zeros(shape, dtype=np.int64)
         k = np.arange(1, K + 1)
         idx = b[:, None] - k[None, :]
         valid = k[None, :] <= b[:, None]
