@@ -275,3 +275,43 @@ def test_evaluate_validation(toy):
 def test_dp_memory_guard():
     with pytest.raises(ValueError, match="GB"):
         dpmod.value_dp(100_000, 10**5, np.ones(3) / 3, 0.1)
+
+
+def test_map_a_equals_exact_within_the_table_and_maps_beyond(toy):
+    from creditlab.rtb.nn import MapA
+
+    tr, te, val = toy
+    rng = np.random.default_rng(0)
+    t = rng.integers(1, val.T + 1, 100)
+    b = rng.integers(0, val.B + 1, 100)
+    p = rng.uniform(0, 0.02, 100)
+    np.testing.assert_array_equal(MapA(val)(t, b, p), val.bid(t, b, p))
+    # twice the table's horizon and twice the budget: same budget rate, same bid as at T0
+    t2, b2 = np.full(100, val.T), rng.integers(0, val.B, 100)
+    np.testing.assert_array_equal(MapA(val)(2 * t2, 2 * b2, p), val.bid(t2, b2, p))
+
+
+def test_d_policy_with_the_exact_table_equals_rlb(toy):
+    from creditlab.rtb.nn import DPolicy
+
+    tr, te, val = toy
+
+    def exact(t, b):
+        return val.D[t.astype(int), np.minimum(b.astype(int), val.B - 1)]
+
+    rng = np.random.default_rng(1)
+    t = rng.integers(1, val.T + 1, 60)
+    b = rng.integers(0, val.B + 1, 60)
+    p = rng.uniform(0, 0.05, 60)
+    np.testing.assert_array_equal(DPolicy(exact, val.T, mode="nn")(t, b, p), val.bid(t, b, p))
+
+
+def test_fit_d_network_learns_the_table(toy):
+    pytest.importorskip("torch")
+    from creditlab.rtb.nn import fit_d_network
+
+    tr, te, val = toy
+    net = fit_d_network(val, n_points=3000, steps=800, seed=0)
+    spread = float(np.std(val.D[20:].astype(np.float64) / val.theta_avg))
+    assert net.rmse < 0.5 * spread  # far better than predicting the mean
+    assert (net(np.array([100.0]), np.array([500.0])) >= 0).all()
