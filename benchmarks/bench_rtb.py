@@ -53,10 +53,10 @@ def main() -> None:
     rows = []
     for B in Bs:
         set_threads(1)
-        c1 = best_of(lambda: rtb.value_dp(T, B, m, theta), args.repeats)
+        c1 = best_of(lambda B=B: rtb.value_dp(T, B, m, theta), args.repeats)
         set_threads(threads)
-        cn = best_of(lambda: rtb.value_dp(T, B, m, theta), args.repeats)
-        npy = (best_of(lambda: rtb.value_dp_reference(T, B, m, theta), 1)
+        cn = best_of(lambda B=B: rtb.value_dp(T, B, m, theta), args.repeats)
+        npy = (best_of(lambda B=B: rtb.value_dp_reference(T, B, m, theta), 1)
                if B <= 30_000 else float("nan"))
         v = rtb.value_dp(T, B, m, theta)
         rows.append((B, npy, c1, cn, v.VB[T - 1]))

@@ -15,6 +15,7 @@ tabular     exact and sample-based methods for tabular MDPs (value iteration, Q-
 shaping     potential-based shaping (and naive bonuses for contrast), ShapedReward wrapper
 metrics     reward distances (EPIC, STARC) and regret
 constrained Lagrangian methods with a user-set cost threshold
+rtb         real-time bidding as an MDP (RLB): auction logs, the budget DP, bidders
 """
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ from creditlab import (  # noqa: E402, I001
     metrics,
     reference,
     returns,
+    rtb,
     shaping,
     tabular,
 )
@@ -63,6 +65,7 @@ __all__ = [
     "metrics",
     "shaping",
     "tabular",
+    "rtb",
 ]
 
 
