@@ -44,8 +44,12 @@ inline F nan_min(F a, F b) {
 
 #if defined(_OPENMP)
 #define CREDITLAB_TREES_PARALLEL _Pragma("omp parallel for schedule(dynamic, 16) if (B > 1 && M >= 4096)")
+// The MCTS loop opens a parallel region twice per simulation; only worth it for many trees
+// (a small batch pays more in barrier and wake-up cost than it gains).
+#define CREDITLAB_MCTS_PARALLEL _Pragma("omp parallel for schedule(static) if (B >= 512)")
 #else
 #define CREDITLAB_TREES_PARALLEL
+#define CREDITLAB_MCTS_PARALLEL
 #endif
 
 // K1: leaf-to-root backup of one path per tree, MuZero/mctx style. Starting from
@@ -469,7 +473,7 @@ void mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>
   const std::int64_t B = t.B, N = t.N, A = t.A, M = B * N;
   (void)M;
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
-    CREDITLAB_TREES_PARALLEL
+    CREDITLAB_MCTS_PARALLEL
     for (std::int64_t b = 0; b < B; ++b) {
       node_t node = 0;
       std::int64_t depth = 0;
@@ -487,7 +491,7 @@ void mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>
       io.node_index[b] = existing >= 0 ? existing : static_cast<node_t>(sim + 1);
     }
     eval(sim);
-    CREDITLAB_TREES_PARALLEL
+    CREDITLAB_MCTS_PARALLEL
     for (std::int64_t b = 0; b < B; ++b) {
       const node_t p = io.parent_index[b], a = io.action[b], c = io.node_index[b];
       const std::int64_t crow = b * N + c, prow = b * N + p;
@@ -521,7 +525,7 @@ void mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>
   }
 }
 
-#undef CREDITLAB_TREES_PARALLEL
+#undef CREDITLAB_MCTS_PARALLEL
 
 }  // namespace trees
 }  // namespace creditlab
