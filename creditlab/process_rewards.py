@@ -31,7 +31,9 @@ from creditlab._backend import bool_array, float_array, is_torch, like
 __all__ = ["clip_process", "delta_process", "gated_accumulate"]
 
 
-def _rows(rewards: Any, response_mask: Any, name: str = "rewards") -> tuple[np.ndarray, np.ndarray, bool]:
+def _rows(
+    rewards: Any, response_mask: Any, name: str = "rewards"
+) -> tuple[np.ndarray, np.ndarray, bool]:
     r = float_array(rewards, name)
     if r.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D [T] or 2-D [B, T], got shape {tuple(r.shape)}")

@@ -89,7 +89,7 @@ class ProcessRewardModel:
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 <= d <= 1.0:
             raise ValueError(f"detect must be a number in [0, 1], got {d!r}")
         n = self.noise
-        if isinstance(n, bool) or not isinstance(n, (int, float)) or not (np.isfinite(n) and n >= 0):
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not np.isfinite(n) or n < 0:
             raise ValueError(f"noise must be a finite number >= 0, got {n!r}")
 
     # the score an event gets when nothing is detected, and whether it can be detected

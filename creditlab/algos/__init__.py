@@ -15,8 +15,10 @@ from creditlab.algos.stepchain_pg import (
     advantages,
     credit_returns,
     evaluate,
+    run_arms,
     sample_episodes,
     sft_init,
+    summarize,
     train,
 )
 
@@ -28,7 +30,9 @@ __all__ = [
     "advantages",
     "credit_returns",
     "evaluate",
+    "run_arms",
     "sample_episodes",
+    "summarize",
     "sft_init",
     "train",
 ]

@@ -24,13 +24,18 @@ slower with more).
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to a text bar
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 from creditlab.advantages import grpo, masked_whiten, rloo
 from creditlab.envs.stepchain import EVENT_ID, StepChainBatch, StepChainConfig
@@ -46,7 +51,9 @@ __all__ = [
     "advantages",
     "credit_returns",
     "evaluate",
+    "run_arms",
     "sample_episodes",
+    "summarize",
     "sft_init",
     "train",
 ]
@@ -157,7 +164,9 @@ class MLPPolicy(nn.Module):
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_actions))
+        self.net = nn.Sequential(
+            nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_actions)
+        )
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)
@@ -247,7 +256,7 @@ def sample_episodes(
     if verifier is not None:
         has_vr = np.repeat(verifier.assign(n_prompts, rng), group_size)
     obs = core.reset(diff)
-    O = np.zeros((B, H, config.obs_dim), np.float32)
+    X = np.zeros((B, H, config.obs_dim), np.float32)
     A = np.zeros((B, H), np.int64)
     E = np.full((B, H), -1, np.int64)
     M = np.zeros((B, H), bool)
@@ -262,12 +271,12 @@ def sample_episodes(
             cdf = np.cumsum(np.exp(logp_all), 1)
             a = (rng.random((B, 1)) * cdf[:, -1:] > cdf).sum(1)
             a = np.minimum(a, config.n_actions - 1)
-            O[:, t], A[:, t], M[:, t] = obs, a, active
+            X[:, t], A[:, t], M[:, t] = obs, a, active
             L[:, t] = logp_all[np.arange(B), a]
             obs, ev, _ = core.step(a)
             E[:, t] = ev
     P = prm.score(E, rng)
-    return Episodes(O, A, E, M, P, core.correct.copy(), has_vr, diff, L)
+    return Episodes(X, A, E, M, P, core.correct.copy(), has_vr, diff, L)
 
 
 # --------------------------------------------------------------------------------------
@@ -495,3 +504,47 @@ def _update(policy: MLPPolicy, opt: torch.optim.Optimizer, ep: Episodes, A: np.n
 
 def config_dict(config: PGConfig) -> dict[str, Any]:
     return asdict(config)
+
+
+def run_arms(
+    arms: dict[str, dict[str, Any]],
+    seeds: Iterable[int],
+    env_config: StepChainConfig | None = None,
+    prm: ProcessRewardModel | str = "filler",
+    **common: Any,
+) -> dict[str, list[TrainResult]]:
+    """Train every arm (a dict of :class:`PGConfig` overrides) on every seed.
+
+    Shows one progress bar over all runs. ``common`` holds overrides shared by all arms.
+
+    Returns
+    -------
+    dict
+        ``{arm name: [TrainResult per seed]}``.
+    """
+    seeds = list(seeds)
+    out: dict[str, list[TrainResult]] = {name: [] for name in arms}
+    with tqdm(total=len(arms) * len(seeds), desc="runs") as bar:
+        for name, kw in arms.items():
+            for s in seeds:
+                bar.set_postfix_str(f"{name}, seed {s}")
+                out[name].append(train(env_config, prm, progress=False, seed=s,
+                                       **{**common, **kw}))
+                bar.update()
+    return out
+
+
+def summarize(results: dict[str, list[TrainResult]],
+              keys: Iterable[str] = ("accuracy", "steps", "filler", "premature", "truncated"),
+              ) -> dict[str, dict[str, np.ndarray]]:
+    """Final metrics as arrays over seeds: ``{arm: {key: array [n_seeds]}}``; also prints a
+    table of mean +- sd."""
+    keys = list(keys)
+    table = {arm: {k: np.array([r.final[k] for r in runs]) for k in keys}
+             for arm, runs in results.items()}
+    width = max(len(a) for a in table) + 2
+    print("arm".ljust(width) + "".join(k.rjust(14) for k in keys))
+    for arm, cols in table.items():
+        print(arm.ljust(width) + "".join(
+            f"{cols[k].mean():8.3f}±{cols[k].std():.3f}".rjust(14) for k in keys))
+    return table
