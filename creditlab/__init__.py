@@ -11,6 +11,9 @@ reference   the plain-Python loops every kernel is checked against (what the boo
 envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
 plot        the book's matplotlib style
 exercises   homework stubs, graded by :func:`creditlab.check`
+rewards     StepChain's hackable process reward models and verifiable outcome (Part II)
+shaping     reward transforms: Clip, Delta, gated accumulation (Part II)
+algos       small training loops (needs torch; imported on its own, not here)
 """
 
 __version__ = "0.1.0"
@@ -18,8 +21,11 @@ __version__ = "0.1.0"
 from creditlab import (
     advantages,
     envs,  # registers the gymnasium environments
+    process_rewards,
     reference,
     returns,
+    rewards,
+    shaping,
 )
 from creditlab._backend import backend_info, use_backend
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
@@ -45,10 +51,13 @@ __all__ = [
     "lambda_returns",
     "masked_whiten",
     "min_form_returns",
+    "process_rewards",
     "reference",
     "require",
     "returns",
+    "rewards",
     "rloo",
+    "shaping",
     "softmin_transform",
     "use_backend",
 ]
