@@ -12,6 +12,7 @@ from creditlab.envs.chain import ChainEnv
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
 from creditlab.envs.rollout import Rollout, rollout
+from creditlab.envs.stepchain import StepChainBatch, StepChainConfig, StepChainEnv
 
 __all__ = [
     "BlocksworldEnv",
@@ -19,11 +20,14 @@ __all__ = [
     "DeceptiveChainEnv",
     "GridWorldEnv",
     "Rollout",
+    "StepChainBatch",
+    "StepChainConfig",
+    "StepChainEnv",
     "rollout",
 ]
 
-_REGISTRY: list[tuple[str, str, dict, int]] = [
-    # (id, entry point, kwargs, time limit)
+_REGISTRY: list[tuple[str, str, dict, int | None]] = [
+    # (id, entry point, kwargs, time limit; None: the environment ends episodes itself)
     ("creditlab/Chain-v0", "creditlab.envs.chain:ChainEnv", {}, 100),
     # gridworld family: sparse goal, key-door, lava (with a cost signal), positive cycle
     ("creditlab/GridWorld-v0", "creditlab.envs.gridworld:GridWorldEnv", {"layout": "sparse"}, 200),
@@ -33,6 +37,9 @@ _REGISTRY: list[tuple[str, str, dict, int]] = [
      {"layout": "lava"}, 200),
     ("creditlab/GridWorldCycle-v0", "creditlab.envs.gridworld:GridWorldEnv",
      {"layout": "cycle"}, 200),
+    # Part II: a synthetic reasoning MDP for process rewards
+    ("creditlab/StepChain-v0", "creditlab.envs.stepchain:StepChainEnv", {}, None),
+    # Part VI: planning
     ("creditlab/Blocksworld-v0", "creditlab.envs.blocksworld:BlocksworldEnv", {}, 50),
     ("creditlab/DeceptiveChain-v0", "creditlab.envs.deceptive_chain:DeceptiveChainEnv", {}, 200),
 ]
