@@ -12,9 +12,13 @@ envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
 plot        the book's matplotlib style
 exercises   homework stubs, graded by :func:`creditlab.check`
 tabular     exact and sample-based methods for tabular MDPs (value iteration, Q-learning)
-shaping     potential-based shaping (and naive bonuses for contrast), ShapedReward wrapper
+shaping     reward transforms: potential-based shaping (and naive bonuses for contrast),
+            ShapedReward wrapper; Clip, Delta and gated accumulation of process rewards
 metrics     reward distances (EPIC, STARC) and regret
 constrained Lagrangian methods with a user-set cost threshold
+rewards     StepChain's hackable process reward models and verifiable outcome (Part II)
+trees       array trees and backup kernels; planning: batched MCTS, lookahead (Part VI)
+algos       small training loops (needs torch; imported on its own, not here)
 rtb         real-time bidding as an MDP (RLB): auction logs, the budget DP, bidders
 """
 
@@ -25,8 +29,10 @@ from creditlab import (  # noqa: E402, I001
     constrained,
     envs,  # registers the gymnasium environments
     metrics,
+    process_rewards,
     reference,
     returns,
+    rewards,
     rtb,
     shaping,
     tabular,
@@ -47,6 +53,7 @@ __all__ = [
     "advantages",
     "backend_info",
     "check",
+    "constrained",
     "discounted_returns",
     "dr_grpo",
     "envs",
@@ -54,18 +61,19 @@ __all__ = [
     "grpo",
     "lambda_returns",
     "masked_whiten",
+    "metrics",
     "min_form_returns",
+    "process_rewards",
     "reference",
     "require",
     "returns",
+    "rewards",
     "rloo",
-    "softmin_transform",
-    "use_backend",
-    "constrained",
-    "metrics",
     "shaping",
+    "softmin_transform",
     "tabular",
     "rtb",
+    "use_backend",
 ]
 
 

@@ -162,3 +162,74 @@ def softmin_transform(
     w = np.exp(z - zmax)
     w = w / np.maximum(w.sum(axis=-1, keepdims=True), np.finfo(rewards.dtype).tiny)
     return np.where(mask, w * rewards, 0).astype(rewards.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Bounding accumulated process reward (book Part II, Chapter 6): the loops that
+# creditlab.process_rewards vectorises.
+
+
+def clip_process(
+    rewards: np.ndarray, eta: float, *, response_mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Gao et al. (2024) Clip: r~_k = min(r_k - eta, 0) at unmasked steps, 0 elsewhere."""
+    B, T = rewards.shape
+    mask = np.ones((B, T), bool) if response_mask is None else response_mask
+    out = np.zeros_like(rewards)
+    for b in range(B):
+        for t in range(T):
+            if mask[b, t]:
+                out[b, t] = min(rewards[b, t] - eta, 0.0) if not np.isnan(rewards[b, t]) \
+                    else np.nan
+    return out
+
+
+def delta_process(
+    rewards: np.ndarray, *, response_mask: np.ndarray | None = None, final_step: str = "zero"
+) -> np.ndarray:
+    """Gao et al. (2024) Delta: r~_k = r_k - r_{k+1} over each row's unmasked steps.
+
+    The last unmasked step gets 0 (``final_step="zero"``) or keeps r_K (``"keep"``).
+    """
+    B, T = rewards.shape
+    mask = np.ones((B, T), bool) if response_mask is None else response_mask
+    out = np.zeros_like(rewards)
+    for b in range(B):
+        nxt = None  # reward of the next unmasked step, scanning backwards
+        for t in reversed(range(T)):
+            if not mask[b, t]:
+                continue
+            if nxt is None:
+                out[b, t] = 0.0 if final_step == "zero" else rewards[b, t]
+            else:
+                out[b, t] = rewards[b, t] - nxt
+            nxt = rewards[b, t]
+    return out
+
+
+def gated_accumulate(
+    step_rewards: np.ndarray,
+    outcome_reward: np.ndarray,
+    threshold: float,
+    *,
+    response_mask: np.ndarray | None = None,
+    include_outcome: bool = True,
+) -> np.ndarray:
+    """G-RA (Sun et al. 2025): step rewards count only if the outcome reaches the threshold.
+
+    r~_t = 1[o >= threshold] r_t at unmasked steps, plus o on each row's last unmasked
+    step when ``include_outcome``; the row sums to o + 1[o >= threshold] sum_t r_t.
+    """
+    B, T = step_rewards.shape
+    mask = np.ones((B, T), bool) if response_mask is None else response_mask
+    out = np.zeros_like(step_rewards)
+    for b in range(B):
+        gate = 1.0 if outcome_reward[b] >= threshold else 0.0
+        last = -1
+        for t in range(T):
+            if mask[b, t]:
+                out[b, t] = gate * step_rewards[b, t]
+                last = t
+        if include_outcome and last >= 0:
+            out[b, last] += outcome_reward[b]
+    return out

@@ -18,6 +18,13 @@ if :math:`\\Phi(s_T) \\neq 0` were kept, episodes ending in different terminal s
 would get different bonuses and the optimal policy could change. A *truncated* step (a
 time limit) is not an end of the task, so it keeps :math:`\\gamma \\Phi(s_{t+1})`.
 
+Bounding accumulated process reward
+-----------------------------------
+:func:`clip_process`, :func:`delta_process` (Gao et al. 2024, arXiv:2410.15115) and
+:func:`gated_accumulate` (G-RA) bound what a policy can collect from a process reward
+model (book Part II, Chapter 6); they live in :mod:`creditlab.process_rewards` and are
+re-exported here.
+
 Naive shaping (for contrast)
 ----------------------------
 :func:`progress_bonus_table` pays a bonus for each step that gets closer to the goal and
@@ -34,8 +41,12 @@ import gymnasium as gym
 import numpy as np
 
 from creditlab._backend import bool_array, check_unit_interval, float_array, like
+from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
 
 __all__ = [
+    "clip_process",
+    "delta_process",
+    "gated_accumulate",
     "ShapedReward",
     "checkpoint_bonus_table",
     "potential_shaping",

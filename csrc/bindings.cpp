@@ -16,6 +16,7 @@
 
 #include "scan.h"
 #include "rtb.h"
+#include "trees.h"
 
 namespace py = pybind11;
 using namespace creditlab;
@@ -141,6 +142,215 @@ void min_form_returns(const py::object& rewards, const py::object& terminated,
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// Tree kernels (csrc/trees.h). Validation for users lives in creditlab/trees.py and
+// creditlab/planning.py; here only dtype / size / contiguity promises are re-checked.
+namespace tk = creditlab::trees;
+
+template <class F>
+void tree_backup_path(const py::object& parent, const py::object& r, const py::object& g,
+                      const py::object& V, const py::object& N, const py::object& tree_ptr,
+                      const py::object& leaf, const py::object& v_leaf, int op) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr",
+                                                py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* rr = data_of<const F>(r, "r", M);
+  const F* gg = data_of<const F>(g, "g", M);
+  F* vv = data_of<F>(V, "V", M);
+  tk::count_t* nn = data_of<tk::count_t>(N, "N", M);
+  const auto* lf = data_of<const tk::node_t>(leaf, "leaf", B);
+  const F* vl = data_of<const F>(v_leaf, "v_leaf", B);
+  py::gil_scoped_release release;
+  tk::backup_path<F>(pa, rr, gg, vv, nn, ptr, B, lf, vl, op);
+}
+
+template <class F>
+void tree_backup_returns(const py::object& parent, const py::object& r, const py::object& g,
+                         const py::object& tree_ptr, const py::object& leaf, int op,
+                         const py::object& count, const py::object& qsum,
+                         const py::object& qmax, const py::object& qmin,
+                         const py::object& root_out) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr", py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* rr = data_of<const F>(r, "r", M);
+  const F* gg = data_of<const F>(g, "g", M);
+  const auto* lf = data_of<const tk::node_t>(leaf, "leaf", B);
+  auto* cnt = data_of<tk::count_t>(count, "count", M);
+  F* qs = data_of<F>(qsum, "qsum", M);
+  F* qx = data_of<F>(qmax, "qmax", M);
+  F* qn = data_of<F>(qmin, "qmin", M);
+  F* ro = data_of<F>(root_out, "root_out", B);
+  py::gil_scoped_release release;
+  tk::backup_returns<F>(pa, rr, gg, ptr, B, lf, op, cnt, qs, qx, qn, ro);
+}
+
+template <class F>
+void tree_reduce_up(const py::object& parent, const py::object& leaf_value, const py::object& r,
+                    const py::object& g, const py::object& w, const py::object& v_self,
+                    const py::object& w_self, double T, int op, const py::object& tree_ptr,
+                    const py::object& out) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr", py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* lv = data_of<const F>(leaf_value, "leaf_value", M);
+  const F* rr = data_of<const F>(r, "r", M);
+  const F* gg = data_of<const F>(g, "g", M);
+  const F* ww = data_of<const F>(w, "w", M);
+  const F* vs = data_of<const F>(v_self, "v_self", M);
+  const F* ws = data_of<const F>(w_self, "w_self", M);
+  F* vo = data_of<F>(out, "out", M);
+  std::vector<F> acc(static_cast<size_t>(M)), wsum(static_cast<size_t>(M));
+  py::gil_scoped_release release;
+  tk::reduce_up<F>(pa, lv, rr, gg, ww, vs, ws, static_cast<F>(T), op, ptr, B, vo, acc.data(),
+                   wsum.data());
+}
+
+template <class F>
+void tree_scan_down(const py::object& parent, const py::object& x, int op,
+                    const py::object& tree_ptr, const py::object& out) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr", py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* xx = data_of<const F>(x, "x", M);
+  F* yy = data_of<F>(out, "out", M);
+  py::gil_scoped_release release;
+  tk::scan_down<F>(pa, xx, op, ptr, B, yy);
+}
+
+template <class F>
+void tree_leaf_stats(const py::object& parent, const py::object& x, const py::object& is_leaf,
+                     const py::object& tree_ptr, const py::object& cnt, const py::object& mean,
+                     const py::object& m2) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr", py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* xx = data_of<const F>(x, "x", M);
+  const auto* il = data_of<const tk::flag8_t>(is_leaf, "is_leaf", M);
+  F* c = data_of<F>(cnt, "cnt", M);
+  F* mu = data_of<F>(mean, "mean", M);
+  F* m = data_of<F>(m2, "m2", M);
+  std::vector<tk::flag8_t> haschild(static_cast<size_t>(M));
+  py::gil_scoped_release release;
+  tk::leaf_stats<F>(pa, xx, il, ptr, B, c, mu, m, haschild.data());
+}
+
+template <class F>
+void tree_sibling_stats(const py::object& parent, const py::object& x,
+                        const py::object& tree_ptr, const py::object& cnt,
+                        const py::object& mean, const py::object& stdev) {
+  const auto* ptr = data_of<const tk::offset_t>(tree_ptr, "tree_ptr", py::len(tree_ptr));
+  const index_t B = static_cast<index_t>(py::len(tree_ptr)) - 1, M = ptr[B];
+  const auto* pa = data_of<const tk::node_t>(parent, "parent", M);
+  const F* xx = data_of<const F>(x, "x", M);
+  F* c = data_of<F>(cnt, "cnt", M);
+  F* mu = data_of<F>(mean, "mean", M);
+  F* sd = data_of<F>(stdev, "std", M);
+  py::gil_scoped_release release;
+  tk::sibling_stats<F>(pa, xx, ptr, B, c, mu, sd);
+}
+
+// kind: 0 min-max (a = lo, b = hi), 1 parent-and-siblings (a = eps), 2 completed by mixed
+// value (a = value_scale, b = maxvisit_init, eps, rescale, use_mixed).
+template <class F>
+void tree_qtransform(int kind, const py::object& q, const py::object& visits,
+                     const py::object& logits, const py::object& raw_value,
+                     const py::object& node_value, index_t R, index_t A, double a, double b,
+                     double eps, bool rescale, bool use_mixed, const py::object& out) {
+  const F* qq = data_of<const F>(q, "q", R * A);
+  const auto* nn = data_of<const tk::count_t>(visits, "visits", R * A);
+  const F* lg = data_of<const F>(logits, "prior_logits", R * A);
+  const F* rv = data_of<const F>(raw_value, "raw_value", R);
+  const F* nv = data_of<const F>(node_value, "node_value", R);
+  F* o = data_of<F>(out, "out", R * A);
+  py::gil_scoped_release release;
+  for (index_t i = 0; i < R; ++i) {
+    if (kind == 0)
+      tk::qtransform_min_max_row<F>(qq + i * A, nn + i * A, A, F(a), F(b), o + i * A);
+    else if (kind == 1)
+      tk::qtransform_parent_siblings_row<F>(qq + i * A, nn + i * A, A, nv[i], F(a), o + i * A);
+    else
+      tk::qtransform_mix_value_row<F>(qq + i * A, nn + i * A, lg + i * A, A, rv[i], nv[i], F(a),
+                                      F(b), rescale, use_mixed, F(eps), o + i * A);
+  }
+}
+
+template <class F>
+void tree_mcts(const py::dict& tree, const py::dict& io, index_t B, index_t N, index_t A,
+               int gumbel, index_t num_simulations, index_t max_depth, double pb_c_init,
+               double pb_c_base, double value_scale, double maxvisit_init, bool rescale_values,
+               bool use_mixed_value, const py::object& gumbel_noise,
+               const py::object& considered_table, index_t table_rows,
+               index_t max_num_considered, const py::function& callback) {
+  tk::SearchTreeView<F> t;
+  t.B = B; t.N = N; t.A = A;
+  const index_t BN = B * N, BNA = B * N * A;
+  t.node_visits = data_of<tk::count_t>(tree["node_visits"], "node_visits", BN);
+  t.raw_values = data_of<F>(tree["raw_values"], "raw_values", BN);
+  t.node_values = data_of<F>(tree["node_values"], "node_values", BN);
+  t.parents = data_of<tk::node_t>(tree["parents"], "parents", BN);
+  t.action_from_parent = data_of<tk::node_t>(tree["action_from_parent"], "action_from_parent", BN);
+  t.children_index = data_of<tk::node_t>(tree["children_index"], "children_index", BNA);
+  t.children_prior_logits = data_of<F>(tree["children_prior_logits"], "children_prior_logits", BNA);
+  t.children_visits = data_of<tk::count_t>(tree["children_visits"], "children_visits", BNA);
+  t.children_rewards = data_of<F>(tree["children_rewards"], "children_rewards", BNA);
+  t.children_discounts = data_of<F>(tree["children_discounts"], "children_discounts", BNA);
+  t.children_values = data_of<F>(tree["children_values"], "children_values", BNA);
+  t.root_invalid_actions =
+      data_of<const tk::flag8_t>(tree["root_invalid_actions"], "root_invalid_actions", B * A);
+  tk::MctsConfig<F> cfg;
+  cfg.gumbel = gumbel;
+  cfg.num_simulations = num_simulations;
+  cfg.max_depth = max_depth;
+  cfg.pb_c_init = F(pb_c_init); cfg.pb_c_base = F(pb_c_base);
+  cfg.value_scale = F(value_scale); cfg.maxvisit_init = F(maxvisit_init);
+  cfg.rescale_values = rescale_values; cfg.use_mixed_value = use_mixed_value;
+  cfg.gumbel_noise = data_of<const F>(gumbel_noise, "gumbel_noise", B * A);
+  cfg.considered_table = data_of<const tk::count_t>(considered_table, "considered_table",
+                                                    table_rows * num_simulations);
+  cfg.table_rows = table_rows;
+  cfg.max_num_considered = max_num_considered;
+  if (gumbel && (!cfg.gumbel_noise || !cfg.considered_table))
+    throw std::invalid_argument("gumbel search needs gumbel_noise and considered_table");
+  if (gumbel && max_num_considered >= table_rows)
+    throw std::invalid_argument("considered_table has too few rows");
+  tk::MctsIO<F> o;
+  o.parent_index = data_of<tk::node_t>(io["parent_index"], "parent_index", B);
+  o.action = data_of<tk::node_t>(io["action"], "action", B);
+  o.node_index = data_of<tk::node_t>(io["node_index"], "node_index", B);
+  o.reward = data_of<F>(io["reward"], "reward", B);
+  o.discount = data_of<F>(io["discount"], "discount", B);
+  o.prior_logits = data_of<F>(io["prior_logits"], "prior_logits", B * A);
+  o.value = data_of<F>(io["value"], "value", B);
+  std::vector<F> scratch(static_cast<size_t>(B * 2 * A));
+  auto eval = [&](std::int64_t sim) {
+    py::gil_scoped_acquire acquire;
+    callback(sim);
+  };
+  py::gil_scoped_release release;
+  tk::mcts_search<F>(t, cfg, o, eval, scratch.data());
+}
+
+void bind_trees(py::module_& m) {
+  m.def("tree_backup_path_f32", &tree_backup_path<float>);
+  m.def("tree_backup_path_f64", &tree_backup_path<double>);
+  m.def("tree_backup_returns_f32", &tree_backup_returns<float>);
+  m.def("tree_backup_returns_f64", &tree_backup_returns<double>);
+  m.def("tree_reduce_up_f32", &tree_reduce_up<float>);
+  m.def("tree_reduce_up_f64", &tree_reduce_up<double>);
+  m.def("tree_scan_down_f32", &tree_scan_down<float>);
+  m.def("tree_scan_down_f64", &tree_scan_down<double>);
+  m.def("tree_leaf_stats_f32", &tree_leaf_stats<float>);
+  m.def("tree_leaf_stats_f64", &tree_leaf_stats<double>);
+  m.def("tree_sibling_stats_f32", &tree_sibling_stats<float>);
+  m.def("tree_sibling_stats_f64", &tree_sibling_stats<double>);
+  m.def("tree_qtransform_f32", &tree_qtransform<float>);
+  m.def("tree_qtransform_f64", &tree_qtransform<double>);
+  m.def("tree_mcts_f32", &tree_mcts<float>);
+  m.def("tree_mcts_f64", &tree_mcts<double>);
+}
+
 int max_threads() {
 #if defined(_OPENMP)
   return omp_get_max_threads();
@@ -213,6 +423,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("min_form_returns_f64", &min_form_returns<double>);
   m.def("rtb_value_dp", &rtb_value_dp);
   m.def("rtb_bid", &rtb_bid);
+  bind_trees(m);  // csrc/trees.h
   m.def("max_threads", &max_threads, "OpenMP threads the kernels may use (1 without OpenMP).");
 #if defined(_OPENMP)
   m.attr("openmp") = true;

@@ -7,41 +7,47 @@ Each environment with a finite state space exposes its tabular model so exact me
 
 from gymnasium.envs.registration import register, registry
 
+from creditlab.envs.blocksworld import BlocksworldEnv
 from creditlab.envs.chain import ChainEnv
+from creditlab.envs.deceptive_chain import DeceptiveChainEnv
+from creditlab.envs.gridworld import GridWorldEnv
 from creditlab.envs.rollout import Rollout, rollout
+from creditlab.envs.rtb import RTBEnv
+from creditlab.envs.stepchain import StepChainBatch, StepChainConfig, StepChainEnv
 
-__all__ = ["ChainEnv", "Rollout", "rollout"]
+__all__ = [
+    "BlocksworldEnv",
+    "ChainEnv",
+    "DeceptiveChainEnv",
+    "GridWorldEnv",
+    "RTBEnv",
+    "Rollout",
+    "StepChainBatch",
+    "StepChainConfig",
+    "StepChainEnv",
+    "rollout",
+]
 
-if "creditlab/Chain-v0" not in registry:
-    register(
-        id="creditlab/Chain-v0",
-        entry_point="creditlab.envs.chain:ChainEnv",
-        max_episode_steps=100,
-    )
+_REGISTRY: list[tuple[str, str, dict, int | None]] = [
+    # (id, entry point, kwargs, time limit; None: the environment ends episodes itself)
+    ("creditlab/Chain-v0", "creditlab.envs.chain:ChainEnv", {}, 100),
+    # gridworld family: sparse goal, key-door, lava (with a cost signal), positive cycle
+    ("creditlab/GridWorld-v0", "creditlab.envs.gridworld:GridWorldEnv", {"layout": "sparse"}, 200),
+    ("creditlab/GridWorldKeyDoor-v0", "creditlab.envs.gridworld:GridWorldEnv",
+     {"layout": "key_door"}, 200),
+    ("creditlab/GridWorldLava-v0", "creditlab.envs.gridworld:GridWorldEnv",
+     {"layout": "lava"}, 200),
+    ("creditlab/GridWorldCycle-v0", "creditlab.envs.gridworld:GridWorldEnv",
+     {"layout": "cycle"}, 200),
+    # Part II: a synthetic reasoning MDP for process rewards
+    ("creditlab/StepChain-v0", "creditlab.envs.stepchain:StepChainEnv", {}, None),
+    # Part VI: planning
+    ("creditlab/Blocksworld-v0", "creditlab.envs.blocksworld:BlocksworldEnv", {}, 50),
+    ("creditlab/DeceptiveChain-v0", "creditlab.envs.deceptive_chain:DeceptiveChainEnv", {}, 200),
+    # Chapter 4: real-time bidding (budget-constrained auctions, Cai et al. 2017)
+    ("creditlab/RealTimeBidding-v0", "creditlab.envs.rtb:RTBEnv", {}, None),
+]
 
-# Gridworld family (creditlab.envs.gridworld): sparse goal, key-door, lava, cycle.
-from creditlab.envs.gridworld import GridWorldEnv  # noqa: E402
-
-__all__ += ["GridWorldEnv"]
-
-for _id, _layout in (
-    ("creditlab/GridWorld-v0", "sparse"),
-    ("creditlab/GridWorldKeyDoor-v0", "key_door"),
-    ("creditlab/GridWorldLava-v0", "lava"),
-    ("creditlab/GridWorldCycle-v0", "cycle"),
-):
+for _id, _entry, _kwargs, _limit in _REGISTRY:
     if _id not in registry:
-        register(
-            id=_id,
-            entry_point="creditlab.envs.gridworld:GridWorldEnv",
-            kwargs={"layout": _layout},
-            max_episode_steps=200,
-        )
-
-# Real-time bidding (creditlab.envs.rtb): budget-constrained auctions, Cai et al. 2017.
-from creditlab.envs.rtb import RTBEnv  # noqa: E402
-
-__all__ += ["RTBEnv"]
-
-if "creditlab/RealTimeBidding-v0" not in registry:
-    register(id="creditlab/RealTimeBidding-v0", entry_point="creditlab.envs.rtb:RTBEnv")
+        register(id=_id, entry_point=_entry, kwargs=_kwargs, max_episode_steps=_limit)

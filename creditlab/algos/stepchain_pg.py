@@ -1,0 +1,550 @@
+"""A small, readable policy-gradient trainer for StepChain (book Part II).
+
+One iteration:
+
+1. draw ``n_prompts`` prompts (difficulties) and which of them carry a verifiable answer;
+   sample ``group_size`` responses per prompt from the policy (:class:`StepChainBatch`);
+2. score every step with the process reward model (PRM) and the outcome with the
+   verifier;
+3. turn step rewards into returns-to-go with the chosen *credit assignment*
+   (:func:`credit_returns`): sum-form, exact min-form, PURE's softmin, mean, Clip,
+   Delta, gated accumulation, or outcome only;
+4. turn returns into advantages (:func:`advantages`): one group-baselined score per
+   response (``"traj"``), or per-step returns minus a group baseline (``"token"``,
+   ``"pure_verl"``), optionally whitened over the batch;
+5. one policy-gradient update with a token-mean loss: REINFORCE, or PPO's clipped
+   surrogate over a few epochs, optionally with a KL penalty to the initial policy.
+
+The policy starts from an "SFT" initialisation (:func:`sft_init`): cross-entropy toward
+a sensible but imperfect step distribution. Everything is seeded; the same config and
+seed give the same learning curve. torch runs with one thread (tiny models are much
+slower with more).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to a text bar
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
+
+from creditlab.advantages import grpo, masked_whiten, rloo
+from creditlab.envs.stepchain import EVENT_ID, StepChainBatch, StepChainConfig
+from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
+from creditlab.returns import discounted_returns, min_form_returns, softmin_transform
+from creditlab.rewards import OutcomeVerifier, ProcessRewardModel, make_prm
+
+__all__ = [
+    "CREDITS",
+    "MLPPolicy",
+    "PGConfig",
+    "TrainResult",
+    "advantages",
+    "credit_returns",
+    "evaluate",
+    "run_arms",
+    "sample_episodes",
+    "summarize",
+    "sft_init",
+    "train",
+]
+
+#: credit-assignment modes understood by :func:`credit_returns`
+CREDITS = ("sum", "min", "softmin", "mean", "clip", "delta", "gated", "none")
+ESTIMATORS = ("traj", "token", "pure_verl")
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """Trainer settings (defaults: the PURE toy of ``research/pure.md`` §8).
+
+    Parameters
+    ----------
+    credit : str
+        One of :data:`CREDITS`. ``"none"`` ignores the PRM (verifier-only training).
+    temperature : float
+        PURE softmin temperature (``credit="softmin"``).
+    eta : float
+        Clip threshold (``credit="clip"``).
+    delta_final : {"zero", "keep"}
+        Last step of Delta (``credit="delta"``).
+    gate_threshold : float
+        G-RA gate on the outcome reward (``credit="gated"``).
+    prm_coef : float
+        Weight of the process reward before the credit transform.
+    vr_fraction, outcome_coef : float
+        Verifiable outcome reward ``outcome_coef * 1[correct]`` on this fraction of prompts,
+        added to every step's return after the transform (never softmin-weighted).
+    estimator : {"traj", "token", "pure_verl"}
+        ``traj``: A_i = baseline(G_{i,0}) broadcast to every step. ``token``:
+        A_{i,t} = G_{i,t} - mean_{j != i} G_{j,0}. ``pure_verl``: PURE's verl estimator,
+        A_{i,t} = G_{i,t} - sum_{j != i} sum_t G_{j,t} / ((n-1) * horizon).
+    baseline : {"rloo", "grpo"}
+        Group baseline of the ``traj`` estimator.
+    whiten : bool
+        Whiten advantages over the batch's steps.
+    n_prompts, group_size, iterations : int
+    lr : float
+        Adam learning rate.
+    hidden : int
+        Width of the policy's hidden layer.
+    ppo_clip : float or None
+        None: REINFORCE (one update per batch). A float: PPO's clipped surrogate with
+        this epsilon, ``ppo_epochs`` passes over the batch.
+    ppo_epochs : int
+    kl_coef : float
+        Weight of the k3 KL estimate to the initial (SFT) policy.
+    sft_steps : int
+        Cross-entropy steps of the SFT initialisation.
+    eval_every, eval_episodes : int
+        Evaluate on fresh sampled episodes every ``eval_every`` iterations.
+    seed : int
+    """
+
+    credit: str = "min"
+    temperature: float = 0.1
+    eta: float = 0.8
+    delta_final: str = "zero"
+    gate_threshold: float = 1.0
+    prm_coef: float = 1.0
+    vr_fraction: float = 0.0
+    outcome_coef: float = 1.0
+    estimator: str = "traj"
+    baseline: str = "rloo"
+    whiten: bool = True
+    n_prompts: int = 32
+    group_size: int = 4
+    iterations: int = 300
+    lr: float = 3e-3
+    hidden: int = 64
+    ppo_clip: float | None = None
+    ppo_epochs: int = 1
+    kl_coef: float = 0.0
+    sft_steps: int = 300
+    eval_every: int = 10
+    eval_episodes: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.credit not in CREDITS:
+            raise ValueError(f"credit must be one of {CREDITS}, got {self.credit!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        if self.baseline not in ("rloo", "grpo"):
+            raise ValueError(f"baseline must be 'rloo' or 'grpo', got {self.baseline!r}")
+        for k in ("n_prompts", "iterations", "hidden", "ppo_epochs", "eval_every",
+                  "eval_episodes"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
+        if int(self.group_size) != self.group_size or self.group_size < 2:
+            raise ValueError(f"group_size must be an integer >= 2, got {self.group_size!r}")
+        if not 0.0 <= self.vr_fraction <= 1.0:
+            raise ValueError(f"vr_fraction must be in [0, 1], got {self.vr_fraction!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if self.ppo_clip is not None and not self.ppo_clip > 0:
+            raise ValueError(f"ppo_clip must be None or > 0, got {self.ppo_clip!r}")
+
+    def replace(self, **changes: Any) -> PGConfig:
+        return replace(self, **changes)
+
+
+class MLPPolicy(nn.Module):
+    """obs -> tanh hidden layer -> logits over step types."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_actions)
+        )
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+
+# --------------------------------------------------------------------------------------
+# SFT initialisation
+
+
+def sft_targets(config: StepChainConfig, solved: bool) -> np.ndarray:
+    """The SFT step distribution: before the work is done (WORK .70, ANSWER .15, the other
+    types share .15) and after (ANSWER .75, WORK .10, the others share .15)."""
+    names = config.step_types
+    others = [s for s in names if s not in ("work", "answer")]
+    p = np.zeros(len(names))
+    w, a = (0.10, 0.75) if solved else (0.70, 0.15)
+    p[names.index("work")], p[names.index("answer")] = w, a
+    for s in others:
+        p[names.index(s)] = 0.15 / len(others)
+    return p / p.sum()
+
+
+def _all_states(config: StepChainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Every reachable (d, p, t) as observations [S, obs_dim] and SFT targets [S, A]."""
+    H = config.horizon
+    d, p, t = np.meshgrid(np.asarray(config.difficulties), np.arange(H), np.arange(H),
+                          indexing="ij")
+    keep = p <= t
+    d, p, t = d[keep], p[keep], t[keep]
+    obs = config.encode(d, p, t)
+    targets = np.stack([sft_targets(config, bool(s)) for s in (p >= d)])
+    return obs, targets
+
+
+def sft_init(policy: MLPPolicy, config: StepChainConfig, steps: int = 300,
+             lr: float = 3e-3) -> MLPPolicy:
+    """Fit ``policy`` by cross-entropy to :func:`sft_targets` on every reachable state."""
+    obs, targets = _all_states(config)
+    x = torch.as_tensor(obs)
+    y = torch.as_tensor(targets, dtype=torch.float32)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    for _ in range(int(steps)):
+        loss = -(y * torch.log_softmax(policy(x), -1)).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy
+
+
+# --------------------------------------------------------------------------------------
+# Rollouts
+
+
+@dataclass
+class Episodes:
+    """A batch of sampled episodes, [B, T] with T = horizon (padding masked out)."""
+
+    obs: np.ndarray        # float32 [B, T, obs_dim]
+    actions: np.ndarray    # int64 [B, T]
+    events: np.ndarray     # int64 [B, T], -1 on padding
+    mask: np.ndarray       # bool [B, T]
+    prm: np.ndarray        # float64 [B, T], 0 on padding
+    correct: np.ndarray    # bool [B]
+    has_vr: np.ndarray     # bool [B]
+    difficulty: np.ndarray  # int [B]
+    logp: np.ndarray       # float32 [B, T] log-probabilities of the taken actions
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.mask.sum(1)
+
+
+def sample_episodes(
+    policy: MLPPolicy,
+    config: StepChainConfig,
+    prm: ProcessRewardModel,
+    n_prompts: int,
+    group_size: int,
+    rng: np.random.Generator,
+    verifier: OutcomeVerifier | None = None,
+) -> Episodes:
+    """Sample ``group_size`` episodes for each of ``n_prompts`` prompts (rows grouped)."""
+    B, H = n_prompts * group_size, config.horizon
+    core = StepChainBatch(config, B, rng)
+    diff = np.repeat(rng.choice(np.asarray(config.difficulties), n_prompts), group_size)
+    has_vr = np.zeros(B, bool)
+    if verifier is not None:
+        has_vr = np.repeat(verifier.assign(n_prompts, rng), group_size)
+    obs = core.reset(diff)
+    X = np.zeros((B, H, config.obs_dim), np.float32)
+    A = np.zeros((B, H), np.int64)
+    E = np.full((B, H), -1, np.int64)
+    M = np.zeros((B, H), bool)
+    L = np.zeros((B, H), np.float32)
+    with torch.no_grad():
+        for t in range(H):
+            active = ~core.done
+            if not active.any():
+                break
+            logits = policy(torch.as_tensor(obs))
+            logp_all = torch.log_softmax(logits, -1).numpy()
+            cdf = np.cumsum(np.exp(logp_all), 1)
+            a = (rng.random((B, 1)) * cdf[:, -1:] > cdf).sum(1)
+            a = np.minimum(a, config.n_actions - 1)
+            X[:, t], A[:, t], M[:, t] = obs, a, active
+            L[:, t] = logp_all[np.arange(B), a]
+            obs, ev, _ = core.step(a)
+            E[:, t] = ev
+    P = prm.score(E, rng)
+    return Episodes(X, A, E, M, P, core.correct.copy(), has_vr, diff, L)
+
+
+# --------------------------------------------------------------------------------------
+# Credit assignment and advantages
+
+
+def credit_returns(
+    prm: np.ndarray,
+    mask: np.ndarray,
+    outcome: np.ndarray,
+    config: PGConfig,
+) -> np.ndarray:
+    r"""Returns-to-go G [B, T] (gamma = 1) under ``config.credit``.
+
+    With step rewards :math:`r` (``prm * prm_coef``, 0 on padding) and outcome reward
+    :math:`o` (added after the transform, so it reaches every step):
+
+    ==========  ==============================================================
+    sum         :math:`G_t = \sum_{k \ge t} r_k + o`
+    min         :math:`G_t = \min_{k \ge t} r_k + o` (exact min-form value)
+    softmin     :math:`G_t = \sum_{k \ge t} w_k r_k + o`, :math:`w = \mathrm{softmax}(-r/T)`
+    mean        :math:`G_t = \sum_{k \ge t} r_k / K + o`
+    clip        :math:`G_t = \sum_{k \ge t} \min(r_k - \eta, 0) + o`
+    delta       :math:`G_t = \sum_{k \ge t} (r_k - r_{k+1}) + o`
+    gated       :math:`G_t = \mathbb 1[o \ge \delta] \sum_{k \ge t} r_k + o`
+    none        :math:`G_t = o`
+    ==========  ==============================================================
+
+    Padding positions (mask False) get 0.
+    """
+    r = np.where(mask, prm * config.prm_coef, 0.0)
+    o = np.asarray(outcome, np.float64)[:, None]
+    c = config.credit
+    if c == "sum":
+        G = discounted_returns(r, 1.0, response_mask=mask) + o
+    elif c == "min":
+        G = min_form_returns(r, response_mask=mask) + o
+    elif c == "softmin":
+        G = discounted_returns(softmin_transform(r, config.temperature, response_mask=mask),
+                               1.0, response_mask=mask) + o
+    elif c == "mean":
+        K = np.maximum(mask.sum(1, keepdims=True), 1)
+        G = discounted_returns(r / K, 1.0, response_mask=mask) + o
+    elif c == "clip":
+        G = discounted_returns(clip_process(r, config.eta, response_mask=mask), 1.0,
+                               response_mask=mask) + o
+    elif c == "delta":
+        G = discounted_returns(
+            delta_process(r, response_mask=mask, final_step=config.delta_final), 1.0,
+            response_mask=mask) + o
+    elif c == "gated":
+        G = discounted_returns(
+            gated_accumulate(r, o[:, 0], config.gate_threshold, response_mask=mask),
+            1.0, response_mask=mask)
+    else:
+        G = np.broadcast_to(o, r.shape).copy()
+    return np.where(mask, G, 0.0)
+
+
+def advantages(G: np.ndarray, mask: np.ndarray, group_size: int, config: PGConfig) -> np.ndarray:
+    """Advantages [B, T] from returns-to-go (rows in consecutive groups of ``group_size``)."""
+    B, T = G.shape
+    n = group_size
+    index = np.arange(B) // n
+    if config.estimator == "traj":
+        score = G[:, 0]
+        a = (rloo if config.baseline == "rloo" else grpo)(score, index)
+        A = np.broadcast_to(a[:, None], (B, T)).astype(np.float64)
+    elif config.estimator == "token":
+        g0 = G[:, 0].reshape(-1, n)
+        loo = ((g0.sum(1, keepdims=True) - g0) / (n - 1)).reshape(-1)
+        A = G - loo[:, None]
+    else:  # PURE's verl estimator: per-token return minus the others' mean token return
+        tot = np.where(mask, G, 0).sum(1).reshape(-1, n)
+        b = ((tot.sum(1, keepdims=True) - tot) / ((n - 1) * T)).reshape(-1)
+        A = G - b[:, None]
+    if config.whiten and mask.sum() > 1:
+        A = masked_whiten(np.ascontiguousarray(A), mask)
+    return np.where(mask, A, 0.0)
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation and training
+
+
+def episode_stats(ep: Episodes) -> dict[str, float]:
+    """accuracy, steps, filler / repeat fractions of steps, premature and truncation rates,
+    answer rate, and the PRM sum and min per episode (means over episodes)."""
+    steps = ep.mask.sum()
+    ev = ep.events
+    n_f = (ev == EVENT_ID["filler"]).sum()
+    n_r = ((ev == EVENT_ID["repeat"]) | (ev == EVENT_ID["repeat_error"])).sum()
+    prm_min = np.where(ep.mask, ep.prm, np.inf).min(1)
+    return {
+        "accuracy": float(ep.correct.mean()),
+        "steps": float(ep.lengths.mean()),
+        "filler": float(n_f / max(steps, 1)),
+        "repeat": float(n_r / max(steps, 1)),
+        "premature": float((ev == EVENT_ID["answer_premature"]).any(1).mean()),
+        "truncated": float((ev == EVENT_ID["truncated"]).any(1).mean()),
+        "prm_sum": float(ep.prm.sum(1).mean()),
+        "prm_min": float(prm_min[np.isfinite(prm_min)].mean()) if steps else 0.0,
+    }
+
+
+def evaluate(policy: MLPPolicy, config: StepChainConfig, prm: ProcessRewardModel,
+             n_episodes: int = 2000, seed: int = 0) -> dict[str, float]:
+    """:func:`episode_stats` on ``n_episodes`` fresh sampled episodes (one per prompt)."""
+    rng = np.random.default_rng(seed)
+    ep = sample_episodes(policy, config, prm, n_episodes, 1, rng)
+    return episode_stats(ep)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``history`` maps each :func:`episode_stats` key (plus ``"iteration"``) to an array
+    over evaluations (the first at iteration 0, before any update); ``final`` is the
+    last evaluation; ``policy`` the trained policy.
+    """
+
+    history: dict[str, np.ndarray]
+    final: dict[str, float]
+    policy: MLPPolicy
+    config: PGConfig
+    env_config: StepChainConfig
+    prm: ProcessRewardModel
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def train(
+    env_config: StepChainConfig | None = None,
+    prm: ProcessRewardModel | str = "filler",
+    config: PGConfig | None = None,
+    *,
+    progress: bool = True,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a policy on StepChain with the chosen credit assignment.
+
+    Parameters
+    ----------
+    env_config : StepChainConfig, optional
+        Default ``StepChainConfig()`` (work / filler / answer, d in {1, 2, 3}, horizon 10,
+        error rate 0.1, policy sees d and p).
+    prm : ProcessRewardModel or preset name
+    config : PGConfig, optional
+    progress : bool
+        Show a tqdm bar.
+    **overrides
+        PGConfig fields, e.g. ``credit="sum", seed=1``.
+
+    Returns
+    -------
+    TrainResult
+    """
+    env_config = env_config or StepChainConfig()
+    prm = make_prm(prm) if isinstance(prm, str) else prm
+    config = (config or PGConfig()).replace(**overrides) if overrides else (config or PGConfig())
+    torch.set_num_threads(1)
+    seeds = np.random.SeedSequence(config.seed).spawn(3)
+    torch.manual_seed(int(seeds[0].generate_state(1)[0]))
+    rng = np.random.default_rng(seeds[1])
+    eval_seed = int(seeds[2].generate_state(1)[0])
+    verifier = OutcomeVerifier(config.vr_fraction, config.outcome_coef)
+
+    policy = MLPPolicy(env_config.obs_dim, env_config.n_actions, config.hidden)
+    sft_init(policy, env_config, config.sft_steps)
+    ref = copy.deepcopy(policy).requires_grad_(False) if config.kl_coef > 0 else None
+    opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
+
+    hist: dict[str, list[float]] = {}
+
+    def log(it: int) -> None:
+        stats = evaluate(policy, env_config, prm, config.eval_episodes, eval_seed + it)
+        hist.setdefault("iteration", []).append(it)
+        for k, v in stats.items():
+            hist.setdefault(k, []).append(v)
+
+    log(0)
+    bar = tqdm(range(1, config.iterations + 1), disable=not progress, leave=False,
+               desc=f"{config.credit} seed {config.seed}")
+    for it in bar:
+        ep = sample_episodes(policy, env_config, prm, config.n_prompts, config.group_size,
+                             rng, verifier)
+        outcome = verifier.reward(ep.correct, ep.has_vr)
+        G = credit_returns(ep.prm, ep.mask, outcome, config)
+        A = advantages(G, ep.mask, config.group_size, config)
+        _update(policy, opt, ep, A, config, ref)
+        if it % config.eval_every == 0 or it == config.iterations:
+            log(it)
+    history = {k: np.asarray(v) for k, v in hist.items()}
+    final = {k: float(v[-1]) for k, v in history.items() if k != "iteration"}
+    return TrainResult(history, final, policy, config, env_config, prm)
+
+
+def _update(policy: MLPPolicy, opt: torch.optim.Optimizer, ep: Episodes, A: np.ndarray,
+            config: PGConfig, ref: MLPPolicy | None) -> None:
+    m = torch.as_tensor(ep.mask)
+    x = torch.as_tensor(ep.obs)[m]
+    act = torch.as_tensor(ep.actions)[m]
+    adv = torch.as_tensor(A, dtype=torch.float32)[m]
+    old = torch.as_tensor(ep.logp)[m]
+    ref_logp = None
+    if ref is not None:
+        with torch.no_grad():
+            ref_logp = torch.log_softmax(ref(x), -1).gather(1, act[:, None])[:, 0]
+    for _ in range(config.ppo_epochs if config.ppo_clip is not None else 1):
+        logp = torch.log_softmax(policy(x), -1).gather(1, act[:, None])[:, 0]
+        if config.ppo_clip is None:
+            surrogate = adv * logp  # REINFORCE (on-policy, one update)
+        else:
+            ratio = torch.exp(logp - old)
+            eps = config.ppo_clip
+            surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
+        loss = -surrogate.mean()  # token-mean over the batch's steps
+        if ref_logp is not None:
+            d = ref_logp - logp
+            loss = loss + config.kl_coef * (torch.exp(d) - d - 1).mean()  # k3 estimator
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def config_dict(config: PGConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+def run_arms(
+    arms: dict[str, dict[str, Any]],
+    seeds: Iterable[int],
+    env_config: StepChainConfig | None = None,
+    prm: ProcessRewardModel | str = "filler",
+    **common: Any,
+) -> dict[str, list[TrainResult]]:
+    """Train every arm (a dict of :class:`PGConfig` overrides) on every seed.
+
+    Shows one progress bar over all runs. ``common`` holds overrides shared by all arms.
+
+    Returns
+    -------
+    dict
+        ``{arm name: [TrainResult per seed]}``.
+    """
+    seeds = list(seeds)
+    out: dict[str, list[TrainResult]] = {name: [] for name in arms}
+    with tqdm(total=len(arms) * len(seeds), desc="runs") as bar:
+        for name, kw in arms.items():
+            for s in seeds:
+                bar.set_postfix_str(f"{name}, seed {s}")
+                out[name].append(train(env_config, prm, progress=False, seed=s,
+                                       **{**common, **kw}))
+                bar.update()
+    return out
+
+
+def summarize(results: dict[str, list[TrainResult]],
+              keys: Iterable[str] = ("accuracy", "steps", "filler", "premature", "truncated"),
+              ) -> dict[str, dict[str, np.ndarray]]:
+    """Final metrics as arrays over seeds: ``{arm: {key: array [n_seeds]}}``; also prints a
+    table of mean +- sd."""
+    keys = list(keys)
+    table = {arm: {k: np.array([r.final[k] for r in runs]) for k in keys}
+             for arm, runs in results.items()}
+    width = max(len(a) for a in table) + 2
+    print("arm".ljust(width) + "".join(k.rjust(14) for k in keys))
+    for arm, cols in table.items():
+        print(arm.ljust(width) + "".join(
+            f"{cols[k].mean():8.3f}±{cols[k].std():.3f}".rjust(14) for k in keys))
+    return table

@@ -1,0 +1,502 @@
+"""Planning with a model: batched MCTS (PUCT and Gumbel), greedy step scoring, and k-step
+lookahead with receding-horizon commitment.
+
+:func:`mcts` follows mctx's ``muzero_policy`` / ``gumbel_muzero_policy`` (same tree
+fields, selection rules, Q-transforms and backup) with the select / expand / backup loop in
+C++ (``csrc/trees.h``): per simulation it descends all B trees, then calls back into
+Python **once** with the batch of B leaves to evaluate (one batched model call, as mctx
+does), then expands and backs up. :func:`mcts_numpy` is the same algorithm vectorised over
+the batch in numpy: the reference the C++ loop is tested against, and a benchmark peer.
+
+Differences from mctx, on purpose: ties break to the lowest action index (mctx adds
+1e-7 uniform noise in MuZero selection); the returned ``action`` is the argmax of the
+action weights (mctx samples MuZero's action from the visit distribution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from creditlab import tree_reference as ref
+from creditlab._backend import compiled, float_array, to_numpy
+from creditlab.trees import SearchTree, reduce_up
+
+__all__ = [
+    "PolicyOutput",
+    "RecurrentOutput",
+    "Trajectory",
+    "greedy_step",
+    "lookahead",
+    "mcts",
+    "mcts_numpy",
+    "receding_horizon",
+    "reward_mix",
+]
+
+
+class RecurrentOutput(NamedTuple):
+    """What a model returns for a batch of (embedding, action): reward [B], discount [B]
+    (in [0, 1]), prior_logits [B, A] for the new node, value [B] of the new node."""
+
+    reward: Any
+    discount: Any
+    prior_logits: Any
+    value: Any
+
+
+class PolicyOutput(NamedTuple):
+    """``action`` [B] (int), ``action_weights`` [B, A] (visit distribution for MuZero,
+    ``softmax(logits + completed q)`` for Gumbel) and the ``search_tree``."""
+
+    action: np.ndarray
+    action_weights: np.ndarray
+    search_tree: SearchTree
+
+
+RecurrentFn = Callable[[Any, np.ndarray], tuple[RecurrentOutput, Any]]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _mask_invalid(logits: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    logits = logits - np.max(logits, axis=-1, keepdims=True)
+    return np.where(invalid, np.finfo(logits.dtype).min, logits)
+
+
+def _considered_table(max_considered: int, num_simulations: int) -> np.ndarray:
+    return np.array([ref.considered_visit_sequence(m, num_simulations)
+                     for m in range(max_considered + 1)], np.int32)
+
+
+class _Setup(NamedTuple):
+    tree: SearchTree
+    gumbel: np.ndarray | None
+    table: np.ndarray | None
+    max_considered: int
+    max_depth: int
+    S: int
+
+
+def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
+           root_embedding: Any, algorithm: str, invalid_actions: Any, max_depth: int | None,
+           dirichlet_fraction: float, dirichlet_alpha: float, max_num_considered_actions: int,
+           gumbel_scale: float, seed: int | None) -> _Setup:
+    if algorithm not in ("muzero", "gumbel"):
+        raise ValueError(f"algorithm must be 'muzero' or 'gumbel', got {algorithm!r}")
+    logits = float_array(root_prior_logits, "root_prior_logits")
+    if logits.ndim != 2:
+        raise ValueError(f"root_prior_logits must be [B, A], got shape {logits.shape}")
+    B, A = logits.shape
+    if B < 1 or A < 1:
+        raise ValueError(f"root_prior_logits must be non-empty, got shape {logits.shape}")
+    value = np.atleast_1d(float_array(root_value, "root_value"))
+    if value.shape != (B,):
+        raise ValueError(f"root_value must be [B] = ({B},), got shape {value.shape}")
+    if isinstance(num_simulations, bool) or int(num_simulations) != num_simulations or \
+            num_simulations < 1:
+        raise ValueError(f"num_simulations must be a positive integer, got {num_simulations}")
+    S = int(num_simulations)
+    md = S if max_depth is None else int(max_depth)
+    if md < 1:
+        raise ValueError(f"max_depth must be >= 1, got {max_depth}")
+    dt = np.result_type(logits.dtype, value.dtype)
+    if invalid_actions is None:
+        invalid = np.zeros((B, A), bool)
+    else:
+        invalid = to_numpy(invalid_actions, "invalid_actions")
+        if invalid.dtype != np.bool_ or invalid.shape != (B, A):
+            raise ValueError(f"invalid_actions must be a bool [B, A] = {(B, A)} array")
+        if np.any(invalid.all(axis=1)):
+            raise ValueError("invalid_actions: every tree needs at least one valid action")
+    rng = np.random.default_rng(seed)
+    lg = logits.astype(dt)
+    if algorithm == "muzero" and dirichlet_fraction > 0:
+        probs = _softmax(lg)
+        noise = rng.dirichlet([dirichlet_alpha] * A, size=B)
+        probs = (1 - dirichlet_fraction) * probs + dirichlet_fraction * noise
+        lg = np.log(np.maximum(probs, np.finfo(dt).tiny)).astype(dt)
+    lg = _mask_invalid(lg, invalid)
+    tree = SearchTree.empty(B, S + 1, A, dt)
+    tree.children_prior_logits[:, 0] = lg
+    tree.raw_values[:, 0] = value
+    tree.node_values[:, 0] = value
+    tree.node_visits[:, 0] = 1
+    tree.root_invalid_actions[:] = invalid
+    if root_embedding is not None:
+        emb = np.asarray(root_embedding)
+        if emb.shape[:1] != (B,):
+            raise ValueError(f"root_embedding must have leading dimension B={B}")
+        tree.embeddings = np.zeros((B, S + 1) + emb.shape[1:], emb.dtype)
+        tree.embeddings[:, 0] = emb
+    gumbel = table = None
+    m = 0
+    if algorithm == "gumbel":
+        m = int(max_num_considered_actions)
+        if m < 1:
+            raise ValueError("max_num_considered_actions must be >= 1")
+        gumbel = (gumbel_scale * rng.gumbel(size=(B, A))).astype(dt)
+        table = _considered_table(m, S)
+    return _Setup(tree, gumbel, table, m, md, S)
+
+
+def _check_output(out: Any, B: int, A: int, dt: np.dtype) -> tuple[np.ndarray, ...]:
+    if not isinstance(out, tuple) or len(out) != 4:
+        raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
+                        "prior_logits, value), new_embedding)")
+    r, d, lg, v = (np.asarray(x, dtype=dt) for x in out)
+    for name, a, shape in (("reward", r, (B,)), ("discount", d, (B,)),
+                           ("prior_logits", lg, (B, A)), ("value", v, (B,))):
+        if a.shape != shape:
+            raise ValueError(f"recurrent_fn returned {name} of shape {a.shape}, expected {shape}")
+    if np.any((d < 0) | (d > 1)):
+        raise ValueError("recurrent_fn returned a discount outside [0, 1]")
+    return r, d, lg, v
+
+
+def _finish(st: _Setup, algorithm: str) -> PolicyOutput:
+    t = st.tree
+    B = t.batch_size
+    visits = t.children_visits[:, 0]
+    if algorithm == "muzero":
+        w = visits / np.maximum(visits.sum(-1, keepdims=True), 1)
+        return PolicyOutput(np.argmax(w, -1), w, t)
+    q = t.qvalues(0)
+    logits = t.children_prior_logits[:, 0]
+    cq = qtransform_mix(t, q, visits, logits)
+    weights = _softmax(logits + cq)
+    considered = visits.max(-1, keepdims=True)
+    score = np.maximum(-1e9, st.gumbel + logits - logits.max(-1, keepdims=True) + cq)
+    score = np.where(visits == considered, score, -np.inf)
+    score = np.where(t.root_invalid_actions, -np.inf, score)
+    del B
+    return PolicyOutput(np.argmax(score, -1), weights, t)
+
+
+def qtransform_mix(t: SearchTree, q: np.ndarray, visits: np.ndarray,
+                   logits: np.ndarray) -> np.ndarray:
+    from creditlab.trees import qtransform_completed_by_mix_value
+
+    return qtransform_completed_by_mix_value(q, visits, logits, t.raw_values[:, 0],
+                                             t.node_values[:, 0])
+
+
+def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
+         num_simulations: int, root_embedding: Any = None, *, algorithm: str = "muzero",
+         invalid_actions: Any = None, max_depth: int | None = None, pb_c_init: float = 1.25,
+         pb_c_base: float = 19652.0, dirichlet_fraction: float = 0.0,
+         dirichlet_alpha: float = 0.3, max_num_considered_actions: int = 16,
+         gumbel_scale: float = 1.0, value_scale: float = 0.1, maxvisit_init: float = 50.0,
+         rescale_values: bool = True, use_mixed_value: bool = True,
+         seed: int | None = None) -> PolicyOutput:
+    """Batched MCTS over B trees: MuZero PUCT or Gumbel MuZero (mctx semantics).
+
+    Each simulation descends every tree to an unexpanded action (or ``max_depth``) using
+
+    - ``"muzero"``: ``argmax_a qt(a) + sqrt(N) (c1 + log((N + c2 + 1)/c2)) pi(a)/(N_a + 1)``
+      with ``qt`` = :func:`~creditlab.trees.qtransform_by_parent_and_siblings`;
+    - ``"gumbel"``: at the root, sequential halving over ``g + logits + completed q``; inside,
+      ``argmax softmax(logits + completed q) - N_a / (1 + sum N)`` (completed q by mixed
+      value, :func:`~creditlab.trees.qtransform_completed_by_mix_value`);
+
+    then calls ``recurrent_fn(embedding[B, ...], action[B])`` once for the whole batch,
+    expands, and backs up ``G <- r + gamma G``, ``V <- (V N + G)/(N + 1)`` to the root.
+
+    Parameters
+    ----------
+    root_prior_logits : float [B, A]
+    root_value : float [B]
+    recurrent_fn : callable
+        ``(embedding, action) -> (RecurrentOutput(reward, discount, prior_logits, value),
+        new_embedding)``, batched over B.
+    num_simulations : int >= 1
+    root_embedding : array [B, ...] or None (then recurrent_fn receives None)
+    invalid_actions : bool [B, A], masked at the root only (as mctx).
+    dirichlet_fraction, dirichlet_alpha : root noise for MuZero (0 = none, the default).
+    seed : for the Dirichlet / Gumbel noise.
+
+    Returns
+    -------
+    PolicyOutput(action [B], action_weights [B, A], search_tree)
+    """
+    st = _setup(root_prior_logits, root_value, num_simulations, root_embedding, algorithm,
+                invalid_actions, max_depth, dirichlet_fraction, dirichlet_alpha,
+                max_num_considered_actions, gumbel_scale, seed)
+    C = compiled()
+    if C is None:
+        return mcts_numpy(root_prior_logits, root_value, recurrent_fn, num_simulations,
+                          root_embedding, algorithm=algorithm, invalid_actions=invalid_actions,
+                          max_depth=max_depth, pb_c_init=pb_c_init, pb_c_base=pb_c_base,
+                          dirichlet_fraction=dirichlet_fraction,
+                          dirichlet_alpha=dirichlet_alpha,
+                          max_num_considered_actions=max_num_considered_actions,
+                          gumbel_scale=gumbel_scale, value_scale=value_scale,
+                          maxvisit_init=maxvisit_init, rescale_values=rescale_values,
+                          use_mixed_value=use_mixed_value, seed=seed)
+    t = st.tree
+    B, N, A = t.batch_size, t.num_nodes, t.num_actions
+    dt = t.node_values.dtype
+    io = {"parent_index": np.zeros(B, np.int32), "action": np.zeros(B, np.int32),
+          "node_index": np.zeros(B, np.int32), "reward": np.zeros(B, dt),
+          "discount": np.zeros(B, dt), "prior_logits": np.zeros((B, A), dt),
+          "value": np.zeros(B, dt)}
+    bidx = np.arange(B)
+    emb = t.embeddings
+
+    def evaluate(sim: int) -> None:
+        e = None if emb is None else emb[bidx, io["parent_index"]]
+        out, new = recurrent_fn(e, io["action"].astype(np.int64))
+        r, d, lg, v = _check_output(tuple(out), B, A, dt)
+        io["reward"][:] = r
+        io["discount"][:] = d
+        io["prior_logits"][:] = lg
+        io["value"][:] = v
+        if emb is not None:
+            emb[bidx, io["node_index"]] = new
+
+    fn = getattr(C, f"tree_mcts_{'f32' if dt == np.float32 else 'f64'}")
+    arrays = t.as_dict()
+    arrays["root_invalid_actions"] = t.root_invalid_actions.view(np.uint8)
+    fn(arrays, io, B, N, A, int(algorithm == "gumbel"), st.S, st.max_depth,
+       float(pb_c_init), float(pb_c_base), float(value_scale), float(maxvisit_init),
+       bool(rescale_values), bool(use_mixed_value), st.gumbel,
+       st.table, 0 if st.table is None else len(st.table), st.max_considered, evaluate)
+    return _finish(st, algorithm)
+
+
+def mcts_numpy(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
+               num_simulations: int, root_embedding: Any = None, *, algorithm: str = "muzero",
+               invalid_actions: Any = None, max_depth: int | None = None,
+               pb_c_init: float = 1.25, pb_c_base: float = 19652.0,
+               dirichlet_fraction: float = 0.0, dirichlet_alpha: float = 0.3,
+               max_num_considered_actions: int = 16, gumbel_scale: float = 1.0,
+               value_scale: float = 0.1, maxvisit_init: float = 50.0,
+               rescale_values: bool = True, use_mixed_value: bool = True,
+               seed: int | None = None) -> PolicyOutput:
+    """:func:`mcts` written with numpy, vectorised over the batch (same arguments, same
+    result): the reference for the C++ loop and a benchmark peer."""
+    st = _setup(root_prior_logits, root_value, num_simulations, root_embedding, algorithm,
+                invalid_actions, max_depth, dirichlet_fraction, dirichlet_alpha,
+                max_num_considered_actions, gumbel_scale, seed)
+    t = st.tree
+    B, A = t.batch_size, t.num_actions
+    dt = t.node_values.dtype
+    bidx = np.arange(B)
+    eps = 1e-8
+    tiny = np.finfo(dt).tiny
+
+    def select(node: np.ndarray, at_root: bool) -> np.ndarray:
+        n = t.children_visits[bidx, node]
+        nf = n.astype(dt)
+        q = (t.children_rewards[bidx, node] + t.children_discounts[bidx, node]
+             * t.children_values[bidx, node])
+        logits = t.children_prior_logits[bidx, node]
+        visited = n > 0
+        if algorithm == "muzero":
+            nv = t.node_values[bidx, node][:, None]
+            safe = np.where(visited, q, nv)
+            lo = np.minimum(nv, safe.min(-1, keepdims=True))
+            hi = np.maximum(nv, safe.max(-1, keepdims=True))
+            qt = (np.where(visited, q, lo) - lo) / np.maximum(hi - lo, eps)
+            N = t.node_visits[bidx, node].astype(dt)[:, None]
+            pb_c = pb_c_init + np.log((N + pb_c_base + 1) / pb_c_base)
+            e = np.exp(logits - logits.max(-1, keepdims=True))
+            prior = e / e.sum(-1, keepdims=True)
+            score = qt + np.sqrt(N) * pb_c * prior / (nf + 1)
+            if at_root:
+                score = np.where(t.root_invalid_actions, -np.inf, score)
+            return np.argmax(score, -1)
+        # completed by mixed value
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        probs = np.maximum(tiny, e / e.sum(-1, keepdims=True))
+        sum_n = nf.sum(-1, keepdims=True)
+        sum_p = np.where(visited, probs, 0).sum(-1, keepdims=True)
+        if use_mixed_value:
+            wq = np.where(visited, probs * q / np.where(sum_p > 0, sum_p, 1), 0).sum(-1,
+                                                                                    keepdims=True)
+            value = (t.raw_values[bidx, node][:, None] + sum_n * wq) / (sum_n + 1)
+        else:
+            value = t.node_values[bidx, node][:, None]
+        cq = np.where(visited, q, value)
+        if rescale_values:
+            lo, hi = cq.min(-1, keepdims=True), cq.max(-1, keepdims=True)
+            cq = (cq - lo) / np.maximum(hi - lo, eps)
+        cq = (maxvisit_init + nf.max(-1, keepdims=True)) * value_scale * cq
+        if at_root:
+            invalid = t.root_invalid_actions
+            num_valid = (~invalid).sum(-1)
+            m = np.minimum(st.max_considered, num_valid)
+            sim = np.minimum(n.sum(-1), st.S - 1)
+            considered = st.table[m, sim][:, None]
+            lmax = np.where(invalid, -np.inf, logits).max(-1, keepdims=True)
+            score = np.maximum(-1e9, st.gumbel + (logits - lmax) + cq)
+            score = np.where(invalid, -np.inf, score)
+            score = np.where(n != considered, -np.inf, score)
+            return np.argmax(score, -1)
+        z = logits + cq
+        ez = np.exp(z - z.max(-1, keepdims=True))
+        score = ez / ez.sum(-1, keepdims=True) - nf / (1 + sum_n)
+        return np.argmax(score, -1)
+
+    for sim in range(st.S):
+        node = np.zeros(B, np.int64)
+        action = np.zeros(B, np.int64)
+        active = np.ones(B, bool)
+        depth = 0
+        while active.any():
+            a = select(node, depth == 0)
+            action = np.where(active, a, action)
+            nxt = t.children_index[bidx, node, action]
+            depth += 1
+            cont = active & (nxt >= 0) & (depth < st.max_depth)
+            node = np.where(cont, nxt, node)
+            active = cont
+        existing = t.children_index[bidx, node, action]
+        new = np.where(existing >= 0, existing, sim + 1)
+        e = None if t.embeddings is None else t.embeddings[bidx, node]
+        out, emb_new = recurrent_fn(e, action.astype(np.int64))
+        r, d, lg, v = _check_output(tuple(out), B, A, dt)
+        if t.embeddings is not None:
+            t.embeddings[bidx, new] = emb_new
+        t.children_prior_logits[bidx, new] = lg
+        t.raw_values[bidx, new] = v
+        t.node_values[bidx, new] = v
+        t.node_visits[bidx, new] += 1
+        t.parents[bidx, new] = node
+        t.action_from_parent[bidx, new] = action
+        t.children_index[bidx, node, action] = new
+        t.children_rewards[bidx, node, action] = r
+        t.children_discounts[bidx, node, action] = d
+        G = t.node_values[bidx, new].copy()
+        idx = new.copy()
+        going = idx != 0
+        while going.any():
+            b = bidx[going]
+            c = idx[going]
+            p = t.parents[b, c]
+            a = t.action_from_parent[b, c]
+            G[going] = t.children_rewards[b, p, a] + t.children_discounts[b, p, a] * G[going]
+            cnt = t.node_visits[b, p].astype(dt)
+            t.node_values[b, p] = (t.node_values[b, p] * cnt + G[going]) / (cnt + 1)
+            t.node_visits[b, p] += 1
+            t.children_values[b, p, a] = t.node_values[b, c]
+            t.children_visits[b, p, a] += 1
+            idx[going] = p
+            going = idx != 0
+    return _finish(st, algorithm)
+
+
+# --------------------------------------------------------------------------------------
+# Lookahead planning on a deterministic model (FLARE)
+
+Model = Callable[[Any], Sequence[tuple[Any, Any, float, bool]]]
+
+
+def lookahead(model: Model, state: Any, depth: int,
+              value_fn: Callable[[Any], float] | None = None,
+              gamma: float = 1.0) -> tuple[list[Any], float]:
+    """Exhaustive depth-k lookahead with max backups (a depth-limited tree, K2 ``max``).
+
+    ``model(state)`` lists the ``(action, next_state, reward, done)`` of every action in
+    ``state``. The tree is built breadth first to ``depth`` edges; a non-terminal leaf at
+    the horizon is scored ``value_fn(state)`` (0 without one), a terminal one 0; then
+    ``V(n) = max_c [r_c + gamma V(c)]`` in one :func:`~creditlab.trees.reduce_up` pass.
+
+    Returns
+    -------
+    (plan, value) : the best action sequence (``depth`` actions or fewer when it ends)
+    and its backed-up value. Ties go to the first action listed.
+    """
+    if int(depth) != depth or depth < 1:
+        raise ValueError(f"depth must be a positive integer, got {depth}")
+    parent, reward, leaf_value, actions, terminal = [-1], [0.0], [0.0], [None], [False]
+    frontier = [(0, state)]
+    for _ in range(int(depth)):
+        nxt = []
+        for node, s in frontier:
+            for a, s2, r, done in model(s):
+                parent.append(node)
+                reward.append(float(r))
+                actions.append(a)
+                terminal.append(bool(done))
+                leaf_value.append(0.0)
+                if not done:
+                    nxt.append((len(parent) - 1, s2))
+        frontier = nxt
+    if value_fn is not None:
+        for node, s in frontier:
+            leaf_value[node] = float(value_fn(s))
+    p = np.array(parent, np.int32)
+    r = np.array(reward)
+    V = reduce_up(p, np.array(leaf_value), r, np.full(len(p), float(gamma)), op="max")
+    q = r + gamma * V
+    plan = []
+    node = 0
+    kids = [[] for _ in range(len(p))]
+    for i in range(1, len(p)):
+        kids[p[i]].append(i)
+    while kids[node]:
+        best = max(kids[node], key=lambda c: (q[c], -c))
+        plan.append(actions[best])
+        node = best
+    return plan, float(V[0])
+
+
+def greedy_step(model: Model, state: Any,
+                score_fn: Callable[[Any], float] | None = None) -> Any:
+    """Step-wise scoring: the action with the best immediate score ``r + score_fn(s')``
+    (a depth-1 lookahead); the myopic baseline that commits to early rewards."""
+    return lookahead(model, state, 1, score_fn)[0][0]
+
+
+class Trajectory(NamedTuple):
+    states: list
+    actions: list
+    rewards: list
+    done: bool
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(self.rewards))
+
+
+def receding_horizon(plan_model: Model, step_fn: Callable[[Any, Any], tuple[Any, float, bool]],
+                     state: Any, depth: int, value_fn: Callable[[Any], float] | None = None,
+                     commit: int = 1, max_steps: int = 100, gamma: float = 1.0) -> Trajectory:
+    """Plan ``depth`` steps ahead with ``plan_model``, execute the first ``commit`` actions
+    with ``step_fn(state, action) -> (next_state, reward, done)``, re-plan (FLARE's limited
+    commitment). ``commit = depth`` executes whole plans open loop."""
+    if int(commit) != commit or not 1 <= commit:
+        raise ValueError(f"commit must be a positive integer, got {commit}")
+    states, acts, rews = [state], [], []
+    done = False
+    while not done and len(acts) < max_steps:
+        plan, _ = lookahead(plan_model, state, depth, value_fn, gamma)
+        if not plan:
+            break
+        for a in plan[: int(commit)]:
+            state, r, done = step_fn(state, a)
+            states.append(state)
+            acts.append(a)
+            rews.append(float(r))
+            if done or len(acts) >= max_steps:
+                break
+    return Trajectory(states, acts, rews, done)
+
+
+def reward_mix(terms: dict[str, Any], weights: dict[str, float]) -> np.ndarray:
+    """RAP-style step reward: ``sum_k w_k term_k`` over the named terms (an ablation sets
+    a weight to 0). Unknown weight names raise KeyError-free ValueErrors."""
+    unknown = set(weights) - set(terms)
+    if unknown:
+        raise ValueError(f"weights name unknown terms {sorted(unknown)}; terms are "
+                         f"{sorted(terms)}")
+    out = 0.0
+    for k, w in weights.items():
+        out = out + float(w) * np.asarray(terms[k], dtype=np.float64)
+    return np.asarray(out)

@@ -1,0 +1,207 @@
+r"""Bounding accumulated process reward: Clip, Delta and gated accumulation (Part II, Ch. 6).
+
+A process reward model scores every step. Summed over a trajectory (sum-form credit),
+those scores reward *length*: a policy can raise its return by adding steps the PRM
+likes (repeating a correct step, filler). Three transforms keep the accumulated reward
+in check:
+
+- :func:`clip_process` (Gao et al. 2024): every step reward becomes <= 0, so extra steps
+  can only lower the return;
+- :func:`delta_process` (Gao et al. 2024): rewards become differences of consecutive PRM
+  scores, so the return from any step telescopes to (about) that step's own score;
+- :func:`gated_accumulate` (G-RA, Sun et al. 2025): step rewards count only on
+  trajectories whose outcome reward reaches a threshold.
+
+Conventions follow :mod:`creditlab.returns`: ``[B, T]`` rows (or one ``[T]`` row),
+float32/float64, ``response_mask`` bool (False = not a step: its output is 0 and it is
+skipped when finding the next step), numpy in/out or torch CPU in/out, inputs never
+modified. Each function is vectorised numpy (no per-token Python loop); the plain loops
+they are tested against are in :mod:`creditlab.reference`. They are re-exported by
+:mod:`creditlab.shaping`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from creditlab._backend import bool_array, float_array, is_torch, like
+
+__all__ = ["clip_process", "delta_process", "gated_accumulate"]
+
+
+def _rows(
+    rewards: Any, response_mask: Any, name: str = "rewards"
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    r = float_array(rewards, name)
+    if r.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D [T] or 2-D [B, T], got shape {tuple(r.shape)}")
+    squeeze = r.ndim == 1
+    r2 = r.reshape(1, -1) if squeeze else r
+    if response_mask is None:
+        m = np.ones(r2.shape, bool)
+    else:
+        m = bool_array(response_mask, "response_mask")
+        if m.shape != r.shape:
+            raise ValueError(
+                f"response_mask must have the same shape as {name} {tuple(r.shape)}, "
+                f"got {tuple(m.shape)}"
+            )
+        m = m.reshape(r2.shape)
+    return r2, m, squeeze
+
+
+def _real(value: Any, name: str) -> float:
+    if is_torch(value) or isinstance(value, np.ndarray):
+        if getattr(value, "ndim", 0) != 0:
+            raise ValueError(f"{name} must be a scalar, got shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def _out(res: np.ndarray, squeeze: bool, template: Any) -> Any:
+    return like(np.ascontiguousarray(res.reshape(-1) if squeeze else res), template)
+
+
+def clip_process(rewards: Any, eta: float, *, response_mask: Any = None) -> Any:
+    r"""Gao et al. (2024) Clip mechanism: :math:`\tilde r_k = \min(r_k - \eta, 0)`.
+
+    Implemented form (Gao, Xu, Ye, Liu, He, Fu, Mei, Wang, Wu, "On Designing Effective
+    RL Reward at Training Time for LLM Reasoning", arXiv:2410.15115, Clip mechanism):
+    subtract the threshold and clip from above at 0. Steps the PRM scores at or above
+    ``eta`` get 0; steps below it get a penalty. Every transformed reward is <= 0, so the
+    accumulated reward of any trajectory is at most 0 and adding steps can only lower it.
+
+    Parameters
+    ----------
+    rewards : array [B, T] or [T], float32/float64
+        Step rewards (PRM scores) on step positions.
+    eta : float
+        The threshold (finite).
+    response_mask : bool array like ``rewards``, optional
+        False marks positions that are not steps; they get 0.
+
+    Returns
+    -------
+    array like ``rewards`` (same kind, shape and dtype). NaN rewards stay NaN.
+    """
+    eta = _real(eta, "eta")
+    r, m, squeeze = _rows(rewards, response_mask)
+    res = np.where(m, np.minimum(r - r.dtype.type(eta), 0), 0).astype(r.dtype)
+    return _out(res, squeeze, rewards)
+
+
+def delta_process(rewards: Any, *, response_mask: Any = None, final_step: str = "zero") -> Any:
+    r"""Gao et al. (2024) Delta mechanism: :math:`\tilde r_k = r_k - r_{k+1}`.
+
+    Implemented form (arXiv:2410.15115, Delta mechanism): each step's reward is its PRM
+    score minus the next step's score, over a row's unmasked steps. The return-to-go then
+    telescopes,
+
+    .. math:: \sum_{j \ge k} \tilde r_j = r_k - r_K \quad (\text{final\_step="zero"}), \qquad
+              \sum_{j \ge k} \tilde r_j = r_k \quad (\text{final\_step="keep"}),
+
+    so it is bounded by the PRM's range however long the trajectory is, and a step's
+    credit is (about) its own score. The last step: the paper's figure draws no delta
+    for it, which is the default ``"zero"`` (the success reward covers the final answer);
+    we could not read the paper's equation for that step, so ``"keep"`` (the last step
+    keeps :math:`r_K`, the reading in some secondary sources) is offered as well. Delta is
+    potential-based shaping with :math:`\Phi(s_k) = -r_{k}` (book Part III).
+
+    Parameters
+    ----------
+    rewards : array [B, T] or [T], float32/float64
+    response_mask : bool array like ``rewards``, optional
+        False marks positions that are not steps: they get 0 and are skipped, so "the next
+        step" is the next unmasked position.
+    final_step : {"zero", "keep"}
+        What each row's last unmasked step gets: 0, or its own reward.
+
+    Returns
+    -------
+    array like ``rewards``. NaN rewards propagate to their own and the previous step.
+    """
+    if final_step not in ("zero", "keep"):
+        raise ValueError(f"final_step must be 'zero' or 'keep', got {final_step!r}")
+    r, m, squeeze = _rows(rewards, response_mask)
+    B, T = r.shape
+    if T == 0:
+        return _out(r.copy(), squeeze, rewards)
+    idx = np.where(m, np.arange(T), T)
+    after = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first step at or after t
+    nxt = np.concatenate([after[:, 1:], np.full((B, 1), T)], axis=1)  # first step after t
+    has_next = nxt < T
+    r_next = np.take_along_axis(r, np.minimum(nxt, T - 1), axis=1)
+    last = np.zeros_like(r) if final_step == "zero" else r
+    res = np.where(m, np.where(has_next, r - r_next, last), 0).astype(r.dtype)
+    return _out(res, squeeze, rewards)
+
+
+def gated_accumulate(
+    step_rewards: Any,
+    outcome_reward: Any,
+    threshold: float,
+    *,
+    response_mask: Any = None,
+    include_outcome: bool = True,
+) -> Any:
+    r"""Gated reward accumulation (G-RA; Sun et al. 2025, arXiv:2508.10548).
+
+    .. math:: \tilde r_t = \mathbb 1[o \ge \delta]\, r_t, \qquad
+              R = o + \mathbb 1[o \ge \delta] \sum_t r_t
+
+    Immediate (step) rewards are accumulated only when the long-term outcome reward ``o``
+    of the trajectory reaches the threshold :math:`\delta`; a trajectory that fails the
+    gate earns its outcome reward alone, however many step rewards it farmed. This is the
+    two-level case of the paper's priority gating.
+
+    Parameters
+    ----------
+    step_rewards : array [B, T] or [T], float32/float64
+    outcome_reward : array [B] (a scalar or shape [1] for one [T] row)
+        One outcome reward per row.
+    threshold : float
+        The gate :math:`\delta` (finite).
+    response_mask : bool array like ``step_rewards``, optional
+        False marks positions that are not steps (output 0).
+    include_outcome : bool
+        Add ``o`` on each row's last unmasked step, so that the row sums to :math:`R`
+        and a reverse cumulative sum gives G-RA returns-to-go. A row with no unmasked
+        step has nowhere to put it and stays all 0. ``False`` returns only the gated step
+        rewards.
+
+    Returns
+    -------
+    array like ``step_rewards``. A NaN step reward stays NaN even when gated off
+    (0 * NaN), so upstream bugs are not hidden.
+    """
+    threshold = _real(threshold, "threshold")
+    r, m, squeeze = _rows(step_rewards, response_mask, "step_rewards")
+    if isinstance(outcome_reward, (int, float, np.floating)) and not isinstance(
+        outcome_reward, bool
+    ):
+        o = np.asarray([outcome_reward], r.dtype)
+    else:
+        o = float_array(outcome_reward, "outcome_reward")
+    if squeeze and o.size == 1:
+        o = o.reshape(1)
+    if o.shape != (r.shape[0],):
+        raise ValueError(
+            f"outcome_reward must have shape ({r.shape[0]},) (one value per row of "
+            f"step_rewards), got {tuple(o.shape)}"
+        )
+    gate = (o >= threshold).astype(r.dtype)
+    res = np.where(m, r * gate[:, None], 0).astype(r.dtype)
+    if include_outcome:
+        T = r.shape[1]
+        any_step = m.any(axis=1)
+        last = T - 1 - np.argmax(m[:, ::-1], axis=1) if T else np.zeros(len(o), int)
+        rows = np.nonzero(any_step)[0]
+        res[rows, last[rows]] += o[rows].astype(r.dtype)
+    return _out(res, squeeze, step_rewards)

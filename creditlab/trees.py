@@ -1,0 +1,876 @@
+"""Array trees and the backups that assign credit up (and down) them.
+
+One storage rule everywhere
+---------------------------
+Nodes are stored in topological order: ``parent[i] < i``; the root is node 0 with
+``parent[0] == -1``; ``-1`` also marks unused slots of a fixed-capacity tree. Edge data
+sits on the child: ``r[i]`` and ``g[i]`` are the reward and discount of the edge
+``parent[i] -> i`` (the root's slot is ignored). A cycle cannot be written this way,
+which is why the order is required rather than checked for after the fact.
+
+Containers
+----------
+:class:`SearchTree`
+    a batch of B fixed-capacity MCTS trees with mctx's field names and meanings
+    (``node_visits``, ``node_values``, ``children_index``, ...), ``[B, N]`` and ``[B, N, A]``.
+:class:`Forest`
+    many ragged trees (rollout or prefix trees) in one set of flat arrays: ``parent``
+    (indices local to each tree) and ``tree_ptr`` (tree b owns ``tree_ptr[b]:tree_ptr[b+1]``).
+
+Tree arguments
+--------------
+Every kernel takes ``parent`` as a ``[N]`` array (one tree), a ``[B, N]`` array (B trees of
+equal capacity) or a :class:`Forest`; node arrays have the matching shape (``[N]``,
+``[B, N]`` or ``[M]``) and outputs come back in it. float32/float64 data, numpy in/out;
+inputs are never modified. The compiled kernels live in ``csrc/trees.h``; the loops they
+are tested against are in :mod:`creditlab.tree_reference`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from creditlab import tree_reference as ref
+from creditlab._backend import compiled, float_array, to_numpy
+
+__all__ = [
+    "Forest",
+    "LeafStats",
+    "ReturnStats",
+    "SearchTree",
+    "backup_path",
+    "backup_returns",
+    "fork_relative",
+    "leaf_stats",
+    "portool_style_advantages",
+    "prefix_tree_advantages",
+    "qtransform_by_min_max",
+    "qtransform_by_parent_and_siblings",
+    "qtransform_completed_by_mix_value",
+    "reduce_up",
+    "scan_down",
+    "sibling_stats",
+    "validate_parents",
+]
+
+_OPS = {"mean": 0, "sum": 1, "max": 2, "min": 3, "lse": 4, "prod": 5, "disc": 6}
+
+
+# --------------------------------------------------------------------------------------
+# validation and layout
+
+
+def validate_parents(parent: Any, name: str = "parent") -> np.ndarray:
+    """Check the storage rule and return ``parent`` as an int32 array (same shape).
+
+    Raises
+    ------
+    TypeError
+        not an integer array.
+    ValueError
+        wrong number of dimensions, ``parent[..., 0] != -1``, an entry ``< -1``, or an
+        entry ``>= i`` (a child stored before its parent, a self-loop or a cycle).
+    """
+    p = to_numpy(parent, name)
+    if p.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of parent indices, got {p.dtype}")
+    if p.ndim not in (1, 2):
+        raise ValueError(f"{name} must be [N] (one tree) or [B, N], got shape {p.shape}")
+    if p.shape[-1] == 0:
+        return p.astype(np.int32)
+    if p.shape[-1] >= 2**31 - 1:
+        raise ValueError(f"{name}: trees of 2**31 nodes or more are not supported")
+    p2 = p.reshape(-1, p.shape[-1])
+    if np.any(p2[:, 0] != -1):
+        b = int(np.argmax(p2[:, 0] != -1))
+        raise ValueError(f"{name}: node 0 is the root and must have parent -1 (tree {b} has "
+                         f"{int(p2[b, 0])})")
+    idx = np.arange(p.shape[-1])
+    bad = (p2 >= idx) | (p2 < -1)
+    if np.any(bad):
+        b, i = np.argwhere(bad)[0]
+        v = int(p2[b, i])
+        why = ("must be -1 (root / unused slot) or a node index" if v < -1 else
+               f"must be < {i}: nodes are stored in topological order (every parent before "
+               "its children), so parent[i] >= i means a cycle, a self-loop or an unordered "
+               "tree")
+        where = f"[{i}]" if p.ndim == 1 else f"[{b}, {i}]"
+        raise ValueError(f"{name}{where} = {v} {why}")
+    return p.astype(np.int32, copy=False)
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Ragged trees in flat arrays.
+
+    Attributes
+    ----------
+    parent : int32 [M]
+        parent index local to the node's tree (``-1`` at each tree's node 0 only).
+    tree_ptr : int64 [B + 1]
+        tree b owns flat nodes ``tree_ptr[b] : tree_ptr[b + 1]``; ``tree_ptr[0] == 0``.
+    """
+
+    parent: np.ndarray
+    tree_ptr: np.ndarray
+
+    def __post_init__(self) -> None:
+        ptr = to_numpy(self.tree_ptr, "tree_ptr")
+        if ptr.dtype.kind not in "iu" or ptr.ndim != 1 or len(ptr) < 1 or ptr[0] != 0:
+            raise ValueError("tree_ptr must be a 1-D integer array starting at 0")
+        if np.any(np.diff(ptr) < 1):
+            raise ValueError("tree_ptr must be strictly increasing (every tree has a root)")
+        par = to_numpy(self.parent, "parent")
+        if par.dtype.kind not in "iu" or par.ndim != 1:
+            raise TypeError("parent must be a 1-D integer array")
+        if len(par) != ptr[-1]:
+            raise ValueError(f"parent has {len(par)} nodes but tree_ptr[-1] = {int(ptr[-1])}")
+        local = np.arange(len(par)) - np.repeat(ptr[:-1], np.diff(ptr))
+        is_root = local == 0
+        if np.any(par[is_root] != -1):
+            raise ValueError("parent: each tree's first node is its root and must have parent -1")
+        bad = ~is_root & ((par < 0) | (par >= local))
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"parent[{i}] = {int(par[i])} must be in [0, {int(local[i])}): local index of a "
+                "node stored earlier in the same tree (topological order; no cycles)")
+        object.__setattr__(self, "parent", par.astype(np.int32))
+        object.__setattr__(self, "tree_ptr", ptr.astype(np.int64))
+
+    @classmethod
+    def from_parents(cls, parents: list[Any]) -> Forest:
+        """Concatenate per-tree parent arrays (each with root 0 and ``parent[i] < i``)."""
+        if len(parents) == 0:
+            raise ValueError("parents must hold at least one tree")
+        arrs = [np.asarray(p) for p in parents]
+        ptr = np.concatenate([[0], np.cumsum([len(a) for a in arrs])]).astype(np.int64)
+        return cls(np.concatenate(arrs).astype(np.int32), ptr)
+
+    @classmethod
+    def from_paths(cls, paths_per_tree: list[list[tuple[Any, ...]]]) -> tuple[Forest, list]:
+        """Build prefix trees from step sequences that share prefixes.
+
+        ``paths_per_tree[b]`` lists the trajectories of tree b, each a tuple of hashable
+        steps. Returns the forest and, per tree, the leaf (last-step) node index of each
+        trajectory (the root, index 0, is the empty prefix).
+        """
+        parents, leaves = [], []
+        for paths in paths_per_tree:
+            index: dict[tuple[Any, ...], int] = {(): 0}
+            par = [-1]
+            ends = []
+            for path in paths:
+                for t in range(1, len(path) + 1):
+                    if path[:t] not in index:
+                        index[path[:t]] = len(par)
+                        par.append(index[path[: t - 1]])
+                ends.append(index[tuple(path)])
+            parents.append(np.array(par, np.int32))
+            leaves.append(np.array(ends, np.int64))
+        return cls.from_parents(parents), leaves
+
+    @property
+    def num_trees(self) -> int:
+        return len(self.tree_ptr) - 1
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.parent)
+
+    def tree_of(self) -> np.ndarray:
+        """int64 [M]: the tree each flat node belongs to."""
+        return np.repeat(np.arange(self.num_trees), np.diff(self.tree_ptr))
+
+    def global_parent(self) -> np.ndarray:
+        """int64 [M]: parent as a flat index (-1 at roots)."""
+        off = np.repeat(self.tree_ptr[:-1], np.diff(self.tree_ptr))
+        return np.where(self.parent >= 0, self.parent + off, -1)
+
+    def children(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSR children: flat node i's children are ``idx[ptr[i]:ptr[i+1]]`` (index order)."""
+        gp = self.global_parent()
+        has = gp >= 0
+        counts = np.bincount(gp[has], minlength=self.num_nodes)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        order = np.argsort(gp[has], kind="stable")
+        return ptr, np.nonzero(has)[0][order]
+
+    def depth(self) -> np.ndarray:
+        """float64 [M]: edges from the root (a scan_down of ones)."""
+        return scan_down(self, np.ones(self.num_nodes))
+
+    def split(self, x: np.ndarray) -> list[np.ndarray]:
+        """Per-tree views of a flat node array."""
+        return [x[a:b] for a, b in zip(self.tree_ptr[:-1], self.tree_ptr[1:])]
+
+
+class _Layout(NamedTuple):
+    parent: np.ndarray  # int32, flat
+    tree_ptr: np.ndarray  # int64 [B+1]
+    shape: tuple[int, ...]  # shape of node arrays as the caller holds them
+
+
+def _layout(tree: Any) -> _Layout:
+    if isinstance(tree, Forest):
+        return _Layout(tree.parent, tree.tree_ptr, (tree.num_nodes,))
+    p = validate_parents(tree)
+    if p.ndim == 1:
+        return _Layout(np.ascontiguousarray(p), np.array([0, len(p)], np.int64), p.shape)
+    B, N = p.shape
+    return _Layout(np.ascontiguousarray(p).reshape(-1), np.arange(B + 1, dtype=np.int64) * N,
+                   p.shape)
+
+
+def _node_array(x: Any, name: str, lay: _Layout, dtype: np.dtype | None = None,
+                default: float | None = None) -> np.ndarray | None:
+    if x is None:
+        if default is None:
+            return None
+        return np.full(lay.shape, default, dtype=dtype or np.float64).reshape(-1)
+    a = float_array(x, name)
+    if a.ndim == 0:
+        a = np.broadcast_to(a, lay.shape)
+    if a.shape != lay.shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {lay.shape} (one value per "
+                         "node, like parent)")
+    return np.ascontiguousarray(a, dtype=dtype or a.dtype).reshape(-1)
+
+
+def _dtype(*arrays: Any) -> np.dtype:
+    present = [a.dtype for a in arrays if a is not None and hasattr(a, "dtype")]
+    return np.result_type(*present) if present else np.dtype(np.float64)
+
+
+def _check_discount(g: np.ndarray, name: str = "g") -> None:
+    if g.size and not np.all((g >= 0) & (g <= 1)):
+        bad = g.reshape(-1)[~((g >= 0) & (g <= 1)).reshape(-1)][0]
+        raise ValueError(f"{name} (discounts) must lie in [0, 1], found {bad}")
+
+
+def _op(op: str, allowed: tuple[str, ...], name: str = "op") -> int:
+    if op not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {op!r}")
+    return _OPS[op]
+
+
+def _per_tree(lay: _Layout):
+    for b in range(len(lay.tree_ptr) - 1):
+        yield b, slice(int(lay.tree_ptr[b]), int(lay.tree_ptr[b + 1]))
+
+
+def _leaf_indices(leaf: Any, lay: _Layout) -> np.ndarray:
+    B = len(lay.tree_ptr) - 1
+    lf = to_numpy(leaf, "leaf")
+    if lf.dtype.kind not in "iu":
+        raise TypeError(f"leaf must be integer node indices, got {lf.dtype}")
+    lf = np.atleast_1d(lf).astype(np.int64)
+    if lf.shape != (B,):
+        raise ValueError(f"leaf must hold one node index per tree ({B}), got shape {lf.shape}")
+    sizes = np.diff(lay.tree_ptr)
+    if np.any((lf < 0) | (lf >= sizes)):
+        b = int(np.argmax((lf < 0) | (lf >= sizes)))
+        raise ValueError(f"leaf[{b}] = {int(lf[b])} is out of range for a tree of "
+                         f"{int(sizes[b])} nodes")
+    return lf.astype(np.int32)
+
+
+# --------------------------------------------------------------------------------------
+# K1: path backups
+
+
+def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, leaf_value: Any,
+                op: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Back one leaf value up to the root of each tree (MuZero / mctx style).
+
+    Walking from ``leaf[b]`` to the root, with ``G = leaf_value[b]`` and c the child of p:
+
+    ``G <- r[c] + g[c] G``;  ``mean``: ``V[p] <- (V[p] N[p] + G) / (N[p] + 1)`` (mctx's
+    ``backward``, the running mean of the returns through p); ``sum``: ``V[p] += G``;
+    ``max`` / ``min``: the running max / min of G (the first visit sets it); ``N[p] += 1``.
+    The leaf itself is left alone (setting it is the expansion step).
+
+    Parameters
+    ----------
+    tree : int [N] / [B, N] parent array, or Forest
+    r, g : float [like tree]
+        edge reward and discount (``g`` in [0, 1]) on the child.
+    values : float [like tree]
+    visits : int [like tree], non-negative
+    leaf : int [B]
+        one node per tree (local index).
+    leaf_value : float [B]
+    op : {"mean", "sum", "max", "min"}
+
+    Returns
+    -------
+    (values, visits) : new arrays shaped like the inputs (the inputs are not modified).
+    """
+    lay = _layout(tree)
+    code = _op(op, ("mean", "sum", "max", "min"))
+    B = len(lay.tree_ptr) - 1
+    ra, ga, va = (_node_array(x, n, lay) for x, n in ((r, "r"), (g, "g"), (values, "values")))
+    vl = np.atleast_1d(float_array(leaf_value, "leaf_value"))
+    if vl.shape != (B,):
+        raise ValueError(f"leaf_value must hold one value per tree ({B}), got shape {vl.shape}")
+    dt = _dtype(ra, ga, va, vl)
+    ra, ga, vl = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga, vl))
+    V = np.array(va, dtype=dt)
+    _check_discount(ga)
+    n = to_numpy(visits, "visits")
+    if n.dtype.kind not in "iu":
+        raise TypeError(f"visits must be an integer array, got {n.dtype}")
+    if n.shape != lay.shape:
+        raise ValueError(f"visits has shape {n.shape}, expected {lay.shape}")
+    if np.any(n < 0):
+        raise ValueError("visits (visit counts) must be non-negative")
+    N = np.array(n, dtype=np.int32).reshape(-1)
+    lf = _leaf_indices(leaf, lay)
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_backup_path_{'f32' if dt == np.float32 else 'f64'}")(
+            lay.parent, ra, ga, V, N, lay.tree_ptr, lf, vl, code)
+    else:
+        for b, s in _per_tree(lay):
+            v64 = V[s].astype(np.float64)
+            ref.backup_path(lay.parent[s], ra[s], ga[s], v64, N[s], lf[b], vl[b], op)
+            V[s] = v64
+    return V.reshape(lay.shape), N.reshape(lay.shape).astype(n.dtype)
+
+
+class ReturnStats(NamedTuple):
+    """Running statistics of the values appended to each node by :func:`backup_returns`.
+
+    ``q_mean = qsum / count`` is llm-reasoners' ``calc_q=np.mean``; ``qmax`` its
+    ``calc_q=max``. Nodes never visited have ``count == 0`` (their q fields are 0).
+    """
+
+    count: np.ndarray
+    qsum: np.ndarray
+    qmax: np.ndarray
+    qmin: np.ndarray
+
+    @property
+    def q_mean(self) -> np.ndarray:
+        return np.where(self.count > 0, self.qsum / np.maximum(self.count, 1), np.nan)
+
+
+def backup_returns(tree: Any, r: Any, leaf: Any, agg: str = "sum", g: Any = None,
+                   stats: ReturnStats | None = None) -> tuple[ReturnStats, np.ndarray]:
+    """RAP / llm-reasoners / PromptAgent backup of one path per tree ("cum_reward").
+
+    For the path root..leaf, every node n on it (both ends included) appends
+    ``cum(n) = agg(r[n], r[n+1 on path], ..., r[leaf])`` (the aggregate of its *future*
+    rewards, its own edge reward included) to its history, kept as running statistics.
+    ``agg`` in ``sum`` (llm-reasoners' default and PromptAgent), ``mean`` (RAP GSM8K),
+    ``max``, ``min``, or ``disc``: ``G = r[n] + g[n] G``.
+
+    Returns
+    -------
+    (stats, root_cum) : updated :class:`ReturnStats` (new arrays) and ``cum(root)`` [B].
+    """
+    lay = _layout(tree)
+    code = _op(agg, ("sum", "mean", "max", "min", "disc"), "agg")
+    ra = _node_array(r, "r", lay)
+    ga = _node_array(g, "g", lay, dtype=ra.dtype, default=1.0)
+    dt = _dtype(ra, ga)
+    ra, ga = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga))
+    _check_discount(ga)
+    lf = _leaf_indices(leaf, lay)
+    M, B = len(lay.parent), len(lay.tree_ptr) - 1
+    if stats is None:
+        cnt = np.zeros(M, np.int32)
+        qs, qx, qn = (np.zeros(M, dt) for _ in range(3))
+    else:
+        if not isinstance(stats, ReturnStats):
+            raise TypeError("stats must be a ReturnStats from a previous backup_returns call")
+        cnt = np.array(stats.count, np.int32).reshape(-1)
+        qs, qx, qn = (np.array(x, dt).reshape(-1) for x in stats[1:])
+        if len(cnt) != M:
+            raise ValueError(f"stats hold {len(cnt)} nodes, the tree has {M}")
+    root = np.zeros(B, dt)
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_backup_returns_{'f32' if dt == np.float32 else 'f64'}")(
+            lay.parent, ra, ga, lay.tree_ptr, lf, code, cnt, qs, qx, qn, root)
+    else:
+        for b, s in _per_tree(lay):
+            parts = [x[s].astype(np.float64) for x in (qs, qx, qn)]
+            root[b] = ref.backup_returns(lay.parent[s], ra[s], ga[s], lf[b], agg, cnt[s], *parts)
+            for x, p in zip((qs, qx, qn), parts):
+                x[s] = p
+    shp = lay.shape
+    return ReturnStats(cnt.reshape(shp), qs.reshape(shp), qx.reshape(shp), qn.reshape(shp)), root
+
+
+# --------------------------------------------------------------------------------------
+# K2 / K3: whole-tree passes
+
+
+def reduce_up(tree: Any, leaf_value: Any, r: Any = None, g: Any = None, w: Any = None,
+              op: str = "mean", self_value: Any = None, self_weight: Any = None,
+              temperature: float = 1.0) -> np.ndarray:
+    """Aggregate every node's children in one reverse (leaves-to-root) pass.
+
+    With ``q_c = r[c] + g[c] V(c)`` and only children with weight ``w[c] > 0`` counted:
+
+    - ``mean``: ``V(n) = (w_self[n] v_self[n] + sum_c w_c q_c) / (w_self[n] + sum_c w_c)``;
+      with ``w = node_visits``, ``self_value = raw_values``, ``self_weight = 1`` this is
+      exactly mctx's ``node_values`` (see :meth:`SearchTree.check_value_identity`);
+    - ``sum``: ``sum_c w_c q_c``;  ``max`` / ``min``: ``max_c q_c`` / ``min_c q_c``
+      (a deterministic planner's backup; FLARE-style lookahead uses ``max``);
+    - ``lse``: ``T log sum_c w_c exp(q_c / T)`` (the soft Bellman backup with prior
+      weights; T -> 0 gives ``max``).
+
+    A node with no counted child keeps ``V(n) = leaf_value[n]``. NaN propagates.
+
+    Parameters
+    ----------
+    tree : parent array [N] / [B, N] or Forest
+    leaf_value, r, g, w, self_value, self_weight : float [like tree]
+        ``r`` defaults to 0, ``g`` to 1, ``w`` to 1 (``w >= 0``), ``self_*`` to 0.
+    temperature : float > 0, for ``lse``.
+
+    Returns
+    -------
+    V : float [like tree]
+    """
+    lay = _layout(tree)
+    code = _op(op, ("mean", "sum", "max", "min", "lse"))
+    lv = _node_array(leaf_value, "leaf_value", lay)
+    arrays = {k: _node_array(v, k, lay) for k, v in
+              (("r", r), ("g", g), ("w", w), ("self_value", self_value),
+               ("self_weight", self_weight))}
+    dt = _dtype(lv, *arrays.values())
+    T = float(temperature)
+    if not np.isfinite(T) or T <= 0:
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    for k in ("w", "self_weight"):
+        a = arrays[k]
+        if a is not None and (np.any(a < 0) or np.any(np.isnan(a))):
+            raise ValueError(f"{k} (weights / visit counts) must be non-negative, not NaN")
+    if arrays["g"] is not None:
+        _check_discount(arrays["g"])
+    M = len(lay.parent)
+    lv = np.ascontiguousarray(lv, dt)
+    ra = np.zeros(M, dt) if arrays["r"] is None else np.ascontiguousarray(arrays["r"], dt)
+    ga = np.ones(M, dt) if arrays["g"] is None else np.ascontiguousarray(arrays["g"], dt)
+    rest = [None if arrays[k] is None else np.ascontiguousarray(arrays[k], dt)
+            for k in ("w", "self_value", "self_weight")]
+    out = np.empty(M, dt)
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_reduce_up_{'f32' if dt == np.float32 else 'f64'}")(
+            lay.parent, lv, ra, ga, *rest, T, code, lay.tree_ptr, out)
+    else:
+        for _, s in _per_tree(lay):
+            wi, vs, ws = (None if x is None else x[s] for x in rest)
+            out[s] = ref.reduce_up(lay.parent[s], lv[s], ra[s], ga[s], wi, op, vs, ws, T)
+    return out.reshape(lay.shape)
+
+
+def scan_down(tree: Any, x: Any, op: str = "sum") -> np.ndarray:
+    """Root-to-node prefix scan: ``Y[root] = identity``, ``Y[i] = Y[parent[i]] (+) x[i]``.
+
+    ``sum`` (identity 0): accumulated edge reward, depth (x = 1), path log-probability
+    (x = log pi of each edge, the trajectory-balance prefix); ``prod`` (1): discount
+    products; ``max`` (-inf) / ``min`` (+inf): the best / worst edge so far.
+
+    Returns float [like tree].
+    """
+    lay = _layout(tree)
+    code = _op(op, ("sum", "prod", "max", "min"))
+    xa = _node_array(x, "x", lay)
+    out = np.empty(len(lay.parent), xa.dtype)
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_scan_down_{'f32' if xa.dtype == np.float32 else 'f64'}")(
+            lay.parent, xa, code, lay.tree_ptr, out)
+    else:
+        for _, s in _per_tree(lay):
+            out[s] = ref.scan_down(lay.parent[s], xa[s], op)
+    return out.reshape(lay.shape)
+
+
+# --------------------------------------------------------------------------------------
+# K4: statistics over leaves and siblings; prefix-tree advantages
+
+
+class LeafStats(NamedTuple):
+    """Per-node count, mean and population std of a value over the leaves below it."""
+
+    count: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def leaf_stats(tree: Any, x: Any, is_leaf: Any = None) -> LeafStats:
+    """Count, mean and std of ``x`` over the leaves of each node's subtree, one pass.
+
+    Leaves are nodes without children, or the nodes flagged by ``is_leaf`` (e.g. finished
+    trajectories only). Nodes with no leaf below have count 0, mean 0, std 0.
+    ``x`` is read at leaves only. Merged bottom-up with Chan et al.'s pairwise update.
+    """
+    lay = _layout(tree)
+    xa = _node_array(x, "x", lay)
+    il = None
+    if is_leaf is not None:
+        from creditlab._backend import bool_array
+
+        ib = bool_array(is_leaf, "is_leaf")
+        if ib.shape != lay.shape:
+            raise ValueError(f"is_leaf has shape {ib.shape}, expected {lay.shape}")
+        il = np.ascontiguousarray(ib).reshape(-1).view(np.uint8)
+    M = len(lay.parent)
+    cnt, mean, m2 = (np.empty(M, xa.dtype) for _ in range(3))
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_leaf_stats_{'f32' if xa.dtype == np.float32 else 'f64'}")(
+            lay.parent, xa, il, lay.tree_ptr, cnt, mean, m2)
+        std = np.sqrt(np.where(cnt > 0, np.maximum(m2, 0) / np.maximum(cnt, 1), 0))
+    else:
+        std = np.empty(M, xa.dtype)
+        for _, s in _per_tree(lay):
+            cnt[s], mean[s], std[s] = ref.leaf_stats(lay.parent[s], xa[s],
+                                                     None if il is None else il[s])
+    return LeafStats(*(a.reshape(lay.shape) for a in (cnt, mean, std)))
+
+
+def sibling_stats(tree: Any, x: Any) -> LeafStats:
+    """Count, mean and population std of ``x`` over each node's children (per fork)."""
+    lay = _layout(tree)
+    xa = _node_array(x, "x", lay)
+    M = len(lay.parent)
+    cnt, mean, std = (np.empty(M, xa.dtype) for _ in range(3))
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_sibling_stats_{'f32' if xa.dtype == np.float32 else 'f64'}")(
+            lay.parent, xa, lay.tree_ptr, cnt, mean, std)
+    else:
+        for _, s in _per_tree(lay):
+            cnt[s], mean[s], std[s] = ref.sibling_stats(lay.parent[s], xa[s])
+    return LeafStats(*(a.reshape(lay.shape) for a in (cnt, mean, std)))
+
+
+def _gather_parent(lay: _Layout, a: np.ndarray) -> np.ndarray:
+    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+    gp = np.where(lay.parent >= 0, lay.parent + off, 0)
+    return a.reshape(-1)[gp]
+
+
+def fork_relative(tree: Any, x: Any, eps: float = 1e-6) -> np.ndarray:
+    """Sibling z-score: ``(x_c - mean_{siblings} x) / (std_{siblings} x + eps)`` for nodes
+    whose parent has at least two children; 0 for roots and only children."""
+    lay = _layout(tree)
+    st = sibling_stats(tree, x)
+    xa = _node_array(x, "x", lay)
+    cnt_p = _gather_parent(lay, st.count)
+    mu_p = _gather_parent(lay, st.mean)
+    sd_p = _gather_parent(lay, st.std)
+    ok = (lay.parent >= 0) & (cnt_p >= 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(ok, (xa - mu_p) / (sd_p + eps), 0.0).astype(xa.dtype)
+    return out.reshape(lay.shape)
+
+
+def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
+                           leave_one_out: bool = True, sqrt_scale: bool = True,
+                           is_leaf: Any = None) -> np.ndarray:
+    """Per-node advantages of tree-structured rollouts (TreeRL), from leaf rewards.
+
+    With leaf rewards R_l (leave-one-out centred over the leaves of the same tree when
+    ``leave_one_out``: ``R_l - mean_{j != l} R_j``) and ``V(n)`` the mean of R over the
+    leaves below n (:func:`leaf_stats`):
+
+    - ``mode="treerl"`` (TreeRL paper, Eq. 2-4): global ``G(n) = V(n) - V(root)``, local
+      ``L(n) = V(n) - V(parent(n))`` (0 at the root), reward ``(G(n) + L(n)) / sqrt(|L(n)|)``
+      with ``|L(n)|`` the number of leaves below n (no division if not ``sqrt_scale``);
+    - ``mode="treerl_code"`` (THUDM/TreeRL's ``use_state_value_reward``): ``L(n) + V(n)``,
+      divided by ``sqrt(|L(n)|)`` when ``sqrt_scale`` (its ``'sqrt'`` weighting);
+    - ``mode="fork"``: the sibling z-score of V (:func:`fork_relative`).
+
+    Each node's value is meant to be copied to every token of its segment.
+
+    Returns float [like tree].
+    """
+    lay = _layout(tree)
+    ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
+    if mode not in ("treerl", "treerl_code", "fork"):
+        raise ValueError(f"mode must be 'treerl', 'treerl_code' or 'fork', got {mode!r}")
+    if is_leaf is None:
+        has_child = np.zeros(len(lay.parent), bool)
+        gp = _gather_parent(lay, np.arange(len(lay.parent)))
+        has_child[gp[lay.parent >= 0]] = True
+        leaf = ~has_child
+    else:
+        from creditlab._backend import bool_array
+
+        leaf = bool_array(is_leaf, "is_leaf").reshape(-1)
+    if leave_one_out:
+        tree_of = np.repeat(np.arange(len(lay.tree_ptr) - 1), np.diff(lay.tree_ptr))
+        k = np.bincount(tree_of[leaf], minlength=len(lay.tree_ptr) - 1)
+        tot = np.bincount(tree_of[leaf], weights=ra[leaf], minlength=len(lay.tree_ptr) - 1)
+        kk, tt = k[tree_of], tot[tree_of]
+        ra = np.where(leaf & (kk > 1), ra - (tt - ra) / np.maximum(kk - 1, 1), ra)
+    st = leaf_stats(Forest(lay.parent, lay.tree_ptr), ra, leaf.reshape(-1))
+    V = st.mean
+    if mode == "fork":
+        return fork_relative(Forest(lay.parent, lay.tree_ptr), V).reshape(lay.shape)
+    Vp = _gather_parent(lay, V)
+    L = np.where(lay.parent >= 0, V - Vp, 0.0)
+    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+    out = (V - V[off] + L) if mode == "treerl" else (L + V)
+    if sqrt_scale:
+        out = out / np.sqrt(np.maximum(st.count, 1))
+    return out.reshape(lay.shape)
+
+
+def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
+                             eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """PORTool-style fork- and trajectory-relative advantages (a labelled reconstruction).
+
+    PORTool (Wu et al. 2025, arXiv 2510.26020) gives each step s the same reward on every
+    trajectory sharing it and blends fork-relative advantages with trajectory-relative
+    ones. Its method-section equations could not be retrieved for this library (only the
+    abstract and a review), so this implements the reconstruction in
+    ``research/trees.md`` §3, not the paper's equations:
+
+    - step reward ``R(s) = mean_{j in m(s)} r_j`` (mean outcome of the trajectories
+      through s, i.e. :func:`leaf_stats` mean);
+    - ``A_fork(c) = (R(c) - mean_{C(p)} R) / (std_{C(p)} R + eps)`` if the fork p has at
+      least two children, else 0;
+    - ``A_traj(j) = (r_j - mean r) / (std r + eps)`` over the leaves of the tree;
+    - the loss for trajectory j at step s uses ``A_traj(j) + lam * A_fork(s)``.
+
+    Returns
+    -------
+    (fork, traj) : float [like tree]; ``traj`` is set at leaves, 0 elsewhere.
+    """
+    lay = _layout(tree)
+    ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
+    forest = Forest(lay.parent, lay.tree_ptr)
+    st = leaf_stats(forest, ra)
+    fork = lam * fork_relative(forest, st.mean, eps)
+    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+    leaf = np.zeros(len(lay.parent), bool)
+    leaf[:] = True
+    gp = _gather_parent(lay, np.arange(len(lay.parent)))
+    leaf[gp[lay.parent >= 0]] = False
+    traj = np.where(leaf, (ra - st.mean[off]) / (st.std[off] + eps), 0.0)
+    return fork.reshape(lay.shape), traj.reshape(lay.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Q-transforms (K6)
+
+
+def _q_args(q: Any, visits: Any) -> tuple[np.ndarray, np.ndarray]:
+    qa = float_array(q, "q")
+    n = to_numpy(visits, "visits")
+    if n.dtype.kind not in "iu":
+        raise TypeError(f"visits must be an integer array, got {n.dtype}")
+    if n.shape != qa.shape:
+        raise ValueError(f"visits has shape {n.shape}, expected {qa.shape} like q")
+    if np.any(n < 0):
+        raise ValueError("visits (visit counts) must be non-negative")
+    if qa.ndim == 0:
+        raise ValueError("q must have a last axis of actions")
+    return qa, n
+
+
+def _row_value(v: Any, name: str, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    a = float_array(v, name) if not isinstance(v, (int, float)) else np.asarray(v, dt)
+    a = np.broadcast_to(np.asarray(a, dt), shape) if a.ndim == 0 else a
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape} (one per row of q)")
+    return np.ascontiguousarray(a, dt).reshape(-1)
+
+
+def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | None,
+                raw: np.ndarray | None, node: np.ndarray | None, a: float, b: float, eps: float,
+                rescale: bool, mixed: bool) -> np.ndarray:
+    A = qa.shape[-1]
+    R = int(np.prod(qa.shape[:-1])) if qa.ndim > 1 else 1
+    dt = qa.dtype
+    out = np.empty(R * A, dt)
+    q2 = np.ascontiguousarray(qa, dt).reshape(-1)
+    n2 = np.ascontiguousarray(n, np.int32).reshape(-1)
+    lg = np.zeros(R * A, dt) if logits is None else np.ascontiguousarray(logits, dt).reshape(-1)
+    rv = np.zeros(R, dt) if raw is None else raw
+    nv = np.zeros(R, dt) if node is None else node
+    C = compiled()
+    if C is not None:
+        getattr(C, f"tree_qtransform_{'f32' if dt == np.float32 else 'f64'}")(
+            kind, q2, n2, lg, rv, nv, R, A, a, b, eps, rescale, mixed, out)
+    else:
+        for i in range(R):
+            s = slice(i * A, (i + 1) * A)
+            if kind == 0:
+                out[s] = ref.qtransform_by_min_max(q2[s], n2[s], a, b)
+            elif kind == 1:
+                out[s] = ref.qtransform_by_parent_and_siblings(q2[s], n2[s], float(nv[i]), a)
+            else:
+                out[s] = ref.qtransform_completed_by_mix_value(
+                    q2[s], n2[s], lg[s], float(rv[i]), float(nv[i]), a, b, rescale, mixed, eps)
+    return out.reshape(qa.shape)
+
+
+def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
+                          max_value: float) -> np.ndarray:
+    """Fixed-bound scaling (mctx ``qtransform_by_min_max``):
+    ``((visited ? q : min_value) - min_value) / (max_value - min_value)``. q, visits [..., A]."""
+    qa, n = _q_args(q, visits)
+    if not max_value > min_value:
+        raise ValueError(f"max_value ({max_value}) must exceed min_value ({min_value})")
+    return _qtransform(0, qa, n, None, None, None, float(min_value), float(max_value), 0.0,
+                       False, False)
+
+
+def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
+                                      eps: float = 1e-8) -> np.ndarray:
+    """mctx's default MuZero transform: with ``lo/hi`` the min/max of the node value and
+    the visited children's q, ``((visited ? q : lo) - lo) / max(hi - lo, eps)``.
+    q, visits [..., A]; node_value [...]."""
+    qa, n = _q_args(q, visits)
+    nv = _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype)
+    return _qtransform(1, qa, n, None, None, nv, float(eps), 0.0, float(eps), False, False)
+
+
+def qtransform_completed_by_mix_value(q: Any, visits: Any, prior_logits: Any, raw_value: Any,
+                                      node_value: Any = None, value_scale: float = 0.1,
+                                      maxvisit_init: float = 50.0, rescale_values: bool = True,
+                                      use_mixed_value: bool = True,
+                                      eps: float = 1e-8) -> np.ndarray:
+    """Gumbel MuZero's completed Q (mctx ``qtransform_completed_by_mix_value``).
+
+    ``v_mix = (v_raw + sum_a N_a * sum_{visited} pi_a q_a / sum_{visited} pi_a) / (sum N + 1)``
+    fills the unvisited actions (``node_value`` instead when not ``use_mixed_value``);
+    optionally min-max rescaled over the actions; times
+    ``(maxvisit_init + max_a N_a) * value_scale``. q, visits, prior_logits [..., A].
+    """
+    qa, n = _q_args(q, visits)
+    lg = float_array(prior_logits, "prior_logits")
+    if lg.shape != qa.shape:
+        raise ValueError(f"prior_logits has shape {lg.shape}, expected {qa.shape} like q")
+    rv = _row_value(raw_value, "raw_value", qa.shape[:-1], qa.dtype)
+    nv = (np.zeros_like(rv) if node_value is None else
+          _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype))
+    if not use_mixed_value and node_value is None:
+        raise ValueError("use_mixed_value=False needs node_value")
+    return _qtransform(2, qa, n, lg, rv, nv, float(value_scale), float(maxvisit_init),
+                       float(eps), bool(rescale_values), bool(use_mixed_value))
+
+
+# --------------------------------------------------------------------------------------
+# SearchTree
+
+
+@dataclass
+class SearchTree:
+    """A batch of fixed-capacity search trees, with mctx's ``Tree`` field names and meaning.
+
+    B trees, N = num_simulations + 1 nodes, A actions. The node expanded on simulation s
+    gets index s + 1, so ``parents[b, i] < i`` and index order is topological.
+
+    Attributes
+    ----------
+    node_visits : int32 [B, N]
+    raw_values, node_values : float [B, N]
+        the evaluator's value, and the running-mean backed-up value.
+    parents, action_from_parent : int32 [B, N]  (-1 = none)
+    children_index : int32 [B, N, A]  (-1 = unvisited)
+    children_prior_logits, children_rewards, children_discounts, children_values : float [B, N, A]
+    children_visits : int32 [B, N, A]
+    root_invalid_actions : bool [B, A]
+    embeddings : [B, N, ...] array, or None
+    """
+
+    node_visits: np.ndarray
+    raw_values: np.ndarray
+    node_values: np.ndarray
+    parents: np.ndarray
+    action_from_parent: np.ndarray
+    children_index: np.ndarray
+    children_prior_logits: np.ndarray
+    children_visits: np.ndarray
+    children_rewards: np.ndarray
+    children_discounts: np.ndarray
+    children_values: np.ndarray
+    root_invalid_actions: np.ndarray
+    embeddings: Any = field(default=None)
+
+    @classmethod
+    def empty(cls, batch_size: int, num_nodes: int, num_actions: int,
+              dtype: Any = np.float64) -> SearchTree:
+        """All nodes unused (parents -1, children -1, zeros elsewhere)."""
+        B, N, A = int(batch_size), int(num_nodes), int(num_actions)
+        if B < 1 or N < 1 or A < 1:
+            raise ValueError(f"batch_size, num_nodes and num_actions must be >= 1, got "
+                             f"{(B, N, A)}")
+        dt = np.dtype(dtype)
+        return cls(
+            node_visits=np.zeros((B, N), np.int32), raw_values=np.zeros((B, N), dt),
+            node_values=np.zeros((B, N), dt), parents=np.full((B, N), -1, np.int32),
+            action_from_parent=np.full((B, N), -1, np.int32),
+            children_index=np.full((B, N, A), -1, np.int32),
+            children_prior_logits=np.zeros((B, N, A), dt),
+            children_visits=np.zeros((B, N, A), np.int32),
+            children_rewards=np.zeros((B, N, A), dt),
+            children_discounts=np.zeros((B, N, A), dt),
+            children_values=np.zeros((B, N, A), dt),
+            root_invalid_actions=np.zeros((B, A), bool),
+        )
+
+    @property
+    def batch_size(self) -> int:
+        return self.node_visits.shape[0]
+
+    @property
+    def num_nodes(self) -> int:
+        return self.node_visits.shape[1]
+
+    @property
+    def num_actions(self) -> int:
+        return self.children_index.shape[-1]
+
+    def qvalues(self, index: Any = 0) -> np.ndarray:
+        """``[B, A]`` q of the children of node ``index[b]``: ``r + gamma * V(child)``."""
+        idx = np.broadcast_to(np.asarray(index), (self.batch_size,))
+        b = np.arange(self.batch_size)
+        return (self.children_rewards[b, idx] + self.children_discounts[b, idx]
+                * self.children_values[b, idx])
+
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tree in edge-on-child form: ``(parent, r, g)``, each ``[B, N]``.
+
+        ``r[b, i] = children_rewards[b, parents[b, i], action_from_parent[b, i]]`` (0 at
+        the root and unused slots), likewise ``g``; ready for :func:`reduce_up` etc.
+        """
+        b = np.arange(self.batch_size)[:, None]
+        p = np.maximum(self.parents, 0)
+        a = np.maximum(self.action_from_parent, 0)
+        used = self.parents >= 0
+        r = np.where(used, self.children_rewards[b, p, a], 0.0)
+        g = np.where(used, self.children_discounts[b, p, a], 0.0)
+        return self.parents.copy(), r.astype(self.node_values.dtype), g.astype(
+            self.node_values.dtype)
+
+    def value_identity_gap(self) -> float:
+        """max |node_values - reduce_up(mean, w=visits, self=raw value)| over used nodes.
+
+        The incremental MCTS backups equal one visit-weighted bottom-up pass whenever no
+        node was re-expanded at a depth cut-off; this returns how far they are apart.
+        """
+        parent, r, g = self.edge_arrays()
+        w = self.node_visits.astype(self.node_values.dtype)
+        V = reduce_up(parent, self.raw_values, r, g, w=w, op="mean",
+                      self_value=self.raw_values, self_weight=np.ones_like(w))
+        used = self.node_visits > 0
+        return float(np.max(np.abs(V - self.node_values)[used])) if used.any() else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Field name -> array (mctx's ``Tree`` names)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

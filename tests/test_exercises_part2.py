@@ -1,0 +1,38 @@
+"""Chapters 5 and 6: stored exercise answers are current; wrong answers fail with a message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import creditlab as cl
+from creditlab.exercises import check as check_mod
+from creditlab.exercises.checks import ch05, ch06
+
+
+@pytest.mark.parametrize(("chapter", "module"), [("ch05", ch05), ("ch06", ch06)])
+def test_stored_answers_match_the_library(chapter, module):
+    fresh = module.make_cases()
+    stored = check_mod._cases(chapter)
+    assert fresh.keys() == stored.keys()
+    for k in fresh:
+        np.testing.assert_allclose(stored[k], fresh[k], rtol=1e-12, err_msg=k)
+
+
+def test_plain_softmax_weights_fail():
+    def softmax_not_softmin(rewards, temperature):
+        w = np.exp(rewards / temperature)
+        return w / w.sum() * rewards
+
+    with pytest.raises(AssertionError):
+        cl.check("ch05.softmin_transform", softmax_not_softmin)
+
+
+def test_delta_with_wrong_sign_fails():
+    def backwards(rewards):
+        out = np.zeros_like(rewards)
+        out[:-1] = rewards[1:] - rewards[:-1]
+        return out
+
+    with pytest.raises(AssertionError, match="wrong value|telescopes"):
+        cl.check("ch06.delta_process", backwards)
