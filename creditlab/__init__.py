@@ -19,6 +19,7 @@ constrained Lagrangian methods with a user-set cost threshold
 rewards     StepChain's hackable process reward models and verifiable outcome (Part II)
 trees       array trees and backup kernels; planning: batched MCTS, lookahead (Part VI)
 algos       small training loops (needs torch; imported on its own, not here)
+rtb         real-time bidding as an MDP (RLB): auction logs, the budget DP, bidders
 """
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ from creditlab import (  # noqa: E402, I001
     reference,
     returns,
     rewards,
+    rtb,
     shaping,
     tabular,
 )
@@ -70,6 +72,7 @@ __all__ = [
     "shaping",
     "softmin_transform",
     "tabular",
+    "rtb",
     "use_backend",
 ]
 

@@ -17,6 +17,11 @@ from typing import Any
 
 import numpy as np
 
+# OpenMP threads sleep instead of spinning at barriers: the kernels run on shared
+# machines where a spinning thread steals the core its partner needs (set before the
+# OpenMP runtime loads; an explicit OMP_WAIT_POLICY wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 try:
     from creditlab import _C  # type: ignore[attr-defined]
 except ImportError as _err:  # no compiler at install time, or CREDITLAB_NO_EXT=1

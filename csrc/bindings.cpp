@@ -15,6 +15,7 @@
 #endif
 
 #include "scan.h"
+#include "rtb.h"
 #include "trees.h"
 
 namespace py = pybind11;
@@ -358,6 +359,58 @@ int max_threads() {
 #endif
 }
 
+// RLB value DP (csrc/rtb.h). Returns the first saturated b of each row.
+void rtb_value_dp(const py::object& m, double theta, double v1, double w, double v0,
+                  index_t T, index_t B, const py::object& D, const py::object& V0,
+                  const py::object& VB, const py::object& V, const py::object& sat,
+                  bool early_stop, double sat_tol) {
+  rtb::DpArgs a;
+  a.n_price = static_cast<index_t>(py::len(m));
+  a.m = data_of<const double>(m, "m_pdf", a.n_price);
+  a.theta = theta;
+  a.v1 = v1;
+  a.w = w;
+  a.v0 = v0;
+  a.T = T;
+  a.B = B;
+  a.D = data_of<float>(D, "D", (T + 1) * B);
+  a.V0 = data_of<double>(V0, "V0", T + 1);
+  a.VB = data_of<double>(VB, "VB", T + 1);
+  a.V = data_of<double>(V, "V", (T + 1) * (B + 1));
+  a.sat = data_of<index_t>(sat, "sat", T + 1);
+  a.early_stop = early_stop;
+  a.sat_tol = sat_tol;
+  if (!a.m || !a.V0 || !a.VB || !a.sat || (B > 0 && !a.D))
+    throw std::invalid_argument("m_pdf, D, V0, VB and sat are required");
+  std::vector<double> work(2 * static_cast<size_t>(B + 1));
+  a.work = work.data();
+  py::gil_scoped_release release;
+  rtb::value_dp(a);
+}
+
+void rtb_bid(const py::object& D, index_t T, index_t B, const py::object& t,
+             const py::object& b, const py::object& theta, double v1, double w, double v0,
+             index_t max_price, const py::object& out) {
+  rtb::BidArgs a;
+  a.n = static_cast<index_t>(py::len(out));
+  a.D = data_of<const float>(D, "D", (T + 1) * B);
+  a.T = T;
+  a.B = B;
+  a.t = data_of<const std::int64_t>(t, "t_left", a.n);
+  a.b = data_of<const std::int64_t>(b, "budget_left", a.n);
+  a.theta = data_of<const double>(theta, "pctr", a.n);
+  a.v1 = v1;
+  a.w = w;
+  a.v0 = v0;
+  a.max_price = max_price;
+  a.out = data_of<std::int64_t>(out, "out", a.n);
+  if (a.n == 0) return;
+  if (!a.t || !a.b || !a.theta || !a.out || (B > 0 && !a.D))
+    throw std::invalid_argument("D, t_left, budget_left, pctr and out are required");
+  py::gil_scoped_release release;
+  rtb::rlb_bid(a);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -368,6 +421,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("gae_f64", &gae<double>);
   m.def("min_form_returns_f32", &min_form_returns<float>);
   m.def("min_form_returns_f64", &min_form_returns<double>);
+  m.def("rtb_value_dp", &rtb_value_dp);
+  m.def("rtb_bid", &rtb_bid);
   bind_trees(m);  // csrc/trees.h
   m.def("max_threads", &max_threads, "OpenMP threads the kernels may use (1 without OpenMP).");
 #if defined(_OPENMP)

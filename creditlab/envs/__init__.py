@@ -12,6 +12,7 @@ from creditlab.envs.chain import ChainEnv
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
 from creditlab.envs.rollout import Rollout, rollout
+from creditlab.envs.rtb import RTBEnv
 from creditlab.envs.stepchain import StepChainBatch, StepChainConfig, StepChainEnv
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ChainEnv",
     "DeceptiveChainEnv",
     "GridWorldEnv",
+    "RTBEnv",
     "Rollout",
     "StepChainBatch",
     "StepChainConfig",
@@ -42,6 +44,8 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
     # Part VI: planning
     ("creditlab/Blocksworld-v0", "creditlab.envs.blocksworld:BlocksworldEnv", {}, 50),
     ("creditlab/DeceptiveChain-v0", "creditlab.envs.deceptive_chain:DeceptiveChainEnv", {}, 200),
+    # Chapter 4: real-time bidding (budget-constrained auctions, Cai et al. 2017)
+    ("creditlab/RealTimeBidding-v0", "creditlab.envs.rtb:RTBEnv", {}, None),
 ]
 
 for _id, _entry, _kwargs, _limit in _REGISTRY:
