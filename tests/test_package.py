@@ -73,3 +73,14 @@ def test_public_api_names():
         assert callable(getattr(cl, name))
     assert cl.returns.gae is cl.gae and cl.advantages.grpo is cl.grpo
     assert np.__name__ == "numpy"
+
+
+def test_readme_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"## The library in one screen\n\n```python\n(.*?)```", readme, re.S)
+    assert block, "README lost its library example"
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    assert "backend" in capsys.readouterr().out
