@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 namespace creditlab {
@@ -362,50 +361,13 @@ inline F pairwise_sum(const F* x, std::int64_t n) {
   return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
 }
 
-// exp of a row, out[i] = exp(x[i]) (in place allowed). float: a branch-free version the
-// compiler vectorises (Cody-Waite reduction, Cephes' degree-5 polynomial, scaling by 2^k in
-// two steps so subnormal results are right; within 1 ulp of libm's expf on normal results,
-// exactly 0 below the underflow bound, +inf above the overflow bound, NaN kept). double:
-// std::exp.
-inline void exp_row(const float* x, float* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    float xc = v < -103.972084f ? -103.972084f : v;
-    xc = xc > 88.7228394f ? 88.7228394f : xc;
-    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round
-    float r = xc - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    const std::int32_t ki = static_cast<std::int32_t>(k);
-    const std::int32_t k1 = ki >> 1, k2 = ki - k1;
-    const std::int32_t b1 = (k1 + 127) << 23, b2 = (k2 + 127) << 23;
-    float s1, s2;
-    std::memcpy(&s1, &b1, sizeof s1);
-    std::memcpy(&s2, &b2, sizeof s2);
-    y = (y * s1) * s2;
-    y = v < -103.972084f ? 0.0f : y;
-    y = v > 88.7228394f ? std::numeric_limits<float>::infinity() : y;
-    out[i] = v != v ? v : y;
-  }
-}
-
-inline void exp_row(const double* x, double* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
-}
-
 // softmax of one row: p[a] = exp(l[a] - max l) / sum_a exp(l[a] - max l).
 template <class F>
 inline void softmax_row(const F* logits, std::int64_t A, F* p) {
   F lmax = -std::numeric_limits<F>::infinity();
   for (std::int64_t a = 0; a < A; ++a) lmax = std::max(lmax, logits[a]);
   for (std::int64_t a = 0; a < A; ++a) p[a] = logits[a] - lmax;
-  exp_row(p, p, A);
+  for (std::int64_t a = 0; a < A; ++a) p[a] = std::exp(p[a]);
   const F z = pairwise_sum(p, A);
   for (std::int64_t a = 0; a < A; ++a) p[a] = p[a] / z;
 }
@@ -547,7 +509,7 @@ node_t gumbel_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& c
     zmax = std::max(zmax, e[a]);
   }
   for (std::int64_t a = 0; a < A; ++a) e[a] = e[a] - zmax;
-  exp_row(e, e, A);
+  for (std::int64_t a = 0; a < A; ++a) e[a] = std::exp(e[a]);
   const F z = pairwise_sum(e, A);
   const F d1 = F(1) + sumn;
   node_t best = 0;
