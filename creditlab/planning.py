@@ -244,20 +244,38 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
     io = {"parent_index": np.zeros(B, np.int32), "action": np.zeros(B, np.int32),
           "node_index": np.zeros(B, np.int32), "reward": np.zeros(B, dt),
           "discount": np.zeros(B, dt), "prior_logits": np.zeros((B, A), dt),
-          "value": np.zeros(B, dt)}
-    bidx = np.arange(B)
+          "value": np.zeros(B, dt), "prior_probs": np.empty((B, N, A), dt)}
     emb = t.embeddings
+    # The callback runs once per simulation: keep it to a gather, one model call, four
+    # shape-checked copies into the C++ loop's buffers and a scatter.
+    parent_index, node_index, action = io["parent_index"], io["node_index"], io["action"]
+    reward, discount, prior, value = io["reward"], io["discount"], io["prior_logits"], io["value"]
+    emb_flat = None if emb is None else emb.reshape((B * N,) + emb.shape[2:])
+    row0 = np.arange(B, dtype=np.int64) * N
+    flat = np.empty(B, np.int64)
+    shapes = (("reward", (B,)), ("discount", (B,)), ("prior_logits", (B, A)), ("value", (B,)))
 
     def evaluate(sim: int) -> None:
-        e = None if emb is None else emb[bidx, io["parent_index"]]
-        out, new = recurrent_fn(e, io["action"].astype(np.int64))
-        r, d, lg, v = _check_output(tuple(out), B, A, dt)
-        io["reward"][:] = r
-        io["discount"][:] = d
-        io["prior_logits"][:] = lg
-        io["value"][:] = v
-        if emb is not None:
-            emb[bidx, io["node_index"]] = new
+        e = None
+        if emb_flat is not None:
+            np.add(row0, parent_index, out=flat)
+            e = emb_flat.take(flat, axis=0)
+        res = recurrent_fn(e, action.astype(np.int64))
+        if not isinstance(res, tuple) or len(res) != 2:
+            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
+                            "prior_logits, value), new_embedding)")
+        out, new = res
+        if not isinstance(out, tuple) or len(out) != 4:
+            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
+                            "prior_logits, value), new_embedding)")
+        for (name, shape), x, buf in zip(shapes, out, (reward, discount, prior, value)):
+            if np.shape(x) != shape:
+                raise ValueError(f"recurrent_fn returned {name} of shape {np.shape(x)}, "
+                                 f"expected {shape}")
+            buf[...] = x  # the C++ loop checks discount in [0, 1] after the call
+        if emb_flat is not None:
+            np.add(row0, node_index, out=flat)
+            emb_flat[flat] = new
 
     fn = getattr(C, f"tree_mcts_{'f32' if dt == np.float32 else 'f64'}")
     arrays = t.as_dict()

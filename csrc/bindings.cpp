@@ -323,13 +323,20 @@ void tree_mcts(const py::dict& tree, const py::dict& io, index_t B, index_t N, i
   o.discount = data_of<F>(io["discount"], "discount", B);
   o.prior_logits = data_of<F>(io["prior_logits"], "prior_logits", B * A);
   o.value = data_of<F>(io["value"], "value", B);
-  std::vector<F> scratch(static_cast<size_t>(B * 2 * A));
+  t.prior_probs = data_of<F>(io["prior_probs"], "prior_probs", BNA);
+  if (!t.prior_probs) throw std::invalid_argument("prior_probs: workspace array required");
+  std::vector<F> scratch(static_cast<size_t>(B * 3 * A));
+  std::vector<tk::node_t> work(static_cast<size_t>(2 * B));
   auto eval = [&](std::int64_t sim) {
     py::gil_scoped_acquire acquire;
     callback(sim);
   };
-  py::gil_scoped_release release;
-  tk::mcts_search<F>(t, cfg, o, eval, scratch.data());
+  int status = 0;
+  {
+    py::gil_scoped_release release;
+    status = tk::mcts_search<F>(t, cfg, o, eval, scratch.data(), work.data());
+  }
+  if (status == 1) throw std::invalid_argument("recurrent_fn returned a discount outside [0, 1]");
 }
 
 void bind_trees(py::module_& m) {

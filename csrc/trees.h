@@ -335,6 +335,77 @@ inline void qtransform_mix_value_row(const F* q, const count_t* n, const F* logi
   for (std::int64_t a = 0; a < A; ++a) out[a] = scale * out[a];
 }
 
+// Sum of x[0..n) in numpy's pairwise order (numpy's `pairwise_sum`: sequential below 8
+// terms, eight interleaved accumulators combined as a tree up to 128 terms, halving above),
+// so a row sum here rounds exactly like the numpy reference's `.sum(-1)`, and the eight
+// accumulators need no loop-carried chain.
+template <class F>
+inline F pairwise_sum(const F* x, std::int64_t n) {
+  if (n < 8) {
+    F res = F(-0.0);
+    for (std::int64_t i = 0; i < n; ++i) res += x[i];
+    return res;
+  }
+  if (n <= 128) {
+    F r[8];
+    for (int j = 0; j < 8; ++j) r[j] = x[j];
+    std::int64_t i = 8;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += x[i + j];
+    F res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += x[i];
+    return res;
+  }
+  std::int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
+}
+
+// softmax of one row: p[a] = exp(l[a] - max l) / sum_a exp(l[a] - max l).
+template <class F>
+inline void softmax_row(const F* logits, std::int64_t A, F* p) {
+  F lmax = -std::numeric_limits<F>::infinity();
+  for (std::int64_t a = 0; a < A; ++a) lmax = std::max(lmax, logits[a]);
+  for (std::int64_t a = 0; a < A; ++a) p[a] = logits[a] - lmax;
+  for (std::int64_t a = 0; a < A; ++a) p[a] = std::exp(p[a]);
+  const F z = pairwise_sum(p, A);
+  for (std::int64_t a = 0; a < A; ++a) p[a] = p[a] / z;
+}
+
+// qtransform_mix_value_row with the node's prior probabilities given (softmax_row of its
+// logits, cached at expansion) instead of recomputed from the logits at every visit.
+template <class F>
+inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F* probs,
+                                           std::int64_t A, F raw_value, F node_value,
+                                           F value_scale, F maxvisit_init, bool rescale,
+                                           bool use_mixed, F eps, F* out) {
+  std::int64_t isum = 0, imax = 0;
+  for (std::int64_t a = 0; a < A; ++a) {
+    isum += n[a];
+    imax = std::max<std::int64_t>(imax, n[a]);
+  }
+  const F sumn = static_cast<F>(isum), maxn = static_cast<F>(imax);
+  const F tiny = std::numeric_limits<F>::min();
+  for (std::int64_t a = 0; a < A; ++a) out[a] = n[a] > 0 ? std::max(tiny, probs[a]) : F(0);
+  const F sump = pairwise_sum(out, A);  // `out` is scratch until the completed q below
+  F value = node_value;
+  if (use_mixed) {
+    const F sp = sump > 0 ? sump : F(1);
+    for (std::int64_t a = 0; a < A; ++a) out[a] = n[a] > 0 ? out[a] * q[a] / sp : F(0);
+    value = (raw_value + sumn * pairwise_sum(out, A)) / (sumn + 1);
+  }
+  F lo = std::numeric_limits<F>::infinity(), hi = -lo;
+  for (std::int64_t a = 0; a < A; ++a) {
+    out[a] = n[a] > 0 ? q[a] : value;
+    lo = std::min(lo, out[a]);
+    hi = std::max(hi, out[a]);
+  }
+  if (rescale)
+    for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);
+  const F scale = (maxvisit_init + maxn) * value_scale;
+  for (std::int64_t a = 0; a < A; ++a) out[a] = scale * out[a];
+}
+
 // ---------------------------------------------------------------------------------------
 // Batched MCTS with mctx's fixed-capacity tree: B trees of N = S + 1 nodes, A actions.
 // Node fields [B, N], child fields [B, N, A]; the node expanded at simulation s gets index
@@ -355,6 +426,7 @@ struct SearchTreeView {
   F* children_discounts = nullptr;
   F* children_values = nullptr;
   const flag8_t* root_invalid_actions = nullptr;  // [B, A]
+  F* prior_probs = nullptr;  // [B, N, A] workspace: softmax of each expanded node's logits
 };
 
 template <class F>
@@ -390,16 +462,79 @@ inline void child_q(const SearchTreeView<F>& t, std::int64_t row, F* q) {
     q[a] = t.children_rewards[o + a] + t.children_discounts[o + a] * t.children_values[o + a];
 }
 
-// One action choice at node `node` of tree b; scratch has 2A elements.
+// Gumbel MuZero's interior choice at one node, fused into a few passes over the children:
+// completed q by mixed value (as qtransform_mix_value_probs_row, same arithmetic), then
+// argmax softmax(logits + completed q) - N(a) / (1 + sum N). scratch has 3A elements.
+template <class F>
+node_t gumbel_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg,
+                              std::int64_t row, F* scratch) {
+  const std::int64_t A = t.A, o = row * A;
+  F* q = scratch;
+  F* qt = scratch + A;
+  F* e = scratch + 2 * A;
+  const count_t* n = t.children_visits + o;
+  const F* logits = t.children_prior_logits + o;
+  const F* probs = t.prior_probs + o;
+  const F* cr = t.children_rewards + o;
+  const F* cd = t.children_discounts + o;
+  const F* cv = t.children_values + o;
+  const F tiny = std::numeric_limits<F>::min();
+  std::int64_t isum = 0, imax = 0;
+  for (std::int64_t a = 0; a < A; ++a) {
+    q[a] = cr[a] + cd[a] * cv[a];
+    isum += n[a];
+    imax = std::max<std::int64_t>(imax, n[a]);
+    e[a] = n[a] > 0 ? std::max(tiny, probs[a]) : F(0);
+  }
+  const F sump = pairwise_sum(e, A);
+  const F sumn = static_cast<F>(isum), maxn = static_cast<F>(imax);
+  F value = t.node_values[row];
+  if (cfg.use_mixed_value) {
+    const F sp = sump > 0 ? sump : F(1);
+    for (std::int64_t a = 0; a < A; ++a) e[a] = n[a] > 0 ? e[a] * q[a] / sp : F(0);
+    value = (t.raw_values[row] + sumn * pairwise_sum(e, A)) / (sumn + 1);
+  }
+  F lo = std::numeric_limits<F>::infinity(), hi = -lo;
+  for (std::int64_t a = 0; a < A; ++a) {
+    qt[a] = n[a] > 0 ? q[a] : value;
+    lo = std::min(lo, qt[a]);
+    hi = std::max(hi, qt[a]);
+  }
+  const F den = std::max(hi - lo, F(1e-8));
+  const F scale = (cfg.maxvisit_init + maxn) * cfg.value_scale;
+  F zmax = -std::numeric_limits<F>::infinity();
+  for (std::int64_t a = 0; a < A; ++a) {
+    const F c = cfg.rescale_values ? (qt[a] - lo) / den : qt[a];
+    e[a] = logits[a] + scale * c;
+    zmax = std::max(zmax, e[a]);
+  }
+  for (std::int64_t a = 0; a < A; ++a) e[a] = e[a] - zmax;
+  for (std::int64_t a = 0; a < A; ++a) e[a] = std::exp(e[a]);
+  const F z = pairwise_sum(e, A);
+  const F d1 = F(1) + sumn;
+  node_t best = 0;
+  F best_score = e[0] / z - static_cast<F>(n[0]) / d1;
+  for (std::int64_t a = 1; a < A; ++a) {
+    const F s = e[a] / z - static_cast<F>(n[a]) / d1;
+    best = s > best_score ? static_cast<node_t>(a) : best;
+    best_score = s > best_score ? s : best_score;
+  }
+  return best;
+}
+
+// One action choice at node `node` of tree b; scratch has 3A elements. The node's prior
+// probabilities are read from t.prior_probs (filled when the node was expanded).
 template <class F>
 node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::int64_t b,
                      node_t node, bool at_root, F* scratch) {
   const std::int64_t A = t.A, row = b * t.N + node, o = row * A;
+  if (cfg.gumbel && !at_root) return gumbel_interior_action(t, cfg, row, scratch);
   F* q = scratch;
   F* qt = scratch + A;
   child_q(t, row, q);
   const count_t* n = t.children_visits + o;
   const F* logits = t.children_prior_logits + o;
+  const F* probs = t.prior_probs + o;
   const flag8_t* invalid = at_root && t.root_invalid_actions ? t.root_invalid_actions + b * A
                                                               : nullptr;
   const F ninf = -std::numeric_limits<F>::infinity();
@@ -410,23 +545,19 @@ node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::
     qtransform_parent_siblings_row(q, n, A, t.node_values[row], F(1e-8), qt);
     const F nv = static_cast<F>(t.node_visits[row]);
     const F pb_c = cfg.pb_c_init + std::log((nv + cfg.pb_c_base + F(1)) / cfg.pb_c_base);
-    F lmax = ninf;
-    for (std::int64_t a = 0; a < A; ++a) lmax = std::max(lmax, logits[a]);
-    F z = 0;
-    for (std::int64_t a = 0; a < A; ++a) z += std::exp(logits[a] - lmax);
+    const F c = std::sqrt(nv) * pb_c;
     for (std::int64_t a = 0; a < A; ++a) {
       if (invalid && invalid[a]) continue;
-      const F prior = std::exp(logits[a] - lmax) / z;
-      const F s = qt[a] + std::sqrt(nv) * pb_c * prior / (static_cast<F>(n[a]) + F(1));
+      const F s = qt[a] + c * probs[a] / (static_cast<F>(n[a]) + F(1));
       if (!any || s > best_score) { best = static_cast<node_t>(a); best_score = s; any = true; }
     }
     return best;
   }
-  qtransform_mix_value_row(q, n, logits, A, t.raw_values[row], t.node_values[row],
-                           cfg.value_scale, cfg.maxvisit_init, cfg.rescale_values,
-                           cfg.use_mixed_value, F(1e-8), qt);
-  if (at_root) {
-    // Sequential halving: among actions whose visit count equals the scheduled one,
+  qtransform_mix_value_probs_row(q, n, probs, A, t.raw_values[row], t.node_values[row],
+                                 cfg.value_scale, cfg.maxvisit_init, cfg.rescale_values,
+                                 cfg.use_mixed_value, F(1e-8), qt);
+  {
+    // Root: sequential halving: among actions whose visit count equals the scheduled one,
     // argmax of gumbel + logits + completed q.
     std::int64_t num_valid = 0, sim = 0;
     for (std::int64_t a = 0; a < A; ++a) {
@@ -449,54 +580,113 @@ node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::
     }
     return best;
   }
-  // Interior: argmax softmax(logits + completed q) - N / (1 + sum N).
-  F zmax = ninf, sumn = 0;
-  for (std::int64_t a = 0; a < A; ++a) {
-    zmax = std::max(zmax, logits[a] + qt[a]);
-    sumn += static_cast<F>(n[a]);
-  }
-  F z = 0;
-  for (std::int64_t a = 0; a < A; ++a) z += std::exp(logits[a] + qt[a] - zmax);
-  for (std::int64_t a = 0; a < A; ++a) {
-    const F s = std::exp(logits[a] + qt[a] - zmax) / z - static_cast<F>(n[a]) / (F(1) + sumn);
-    if (!any || s > best_score) { best = static_cast<node_t>(a); best_score = s; any = true; }
-  }
-  return best;
+}
+
+// Prefetch `bytes` bytes from p (a hint; a no-op where the compiler has no builtin).
+inline void prefetch_bytes(const void* p, std::int64_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* c = static_cast<const char*>(p);
+  for (std::int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+// Fetch the rows select_action reads at (tree b, node): one level's worth of child data.
+template <class F>
+inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t node) {
+  const std::int64_t o = (b * t.N + node) * t.A;
+  const std::int64_t fb = t.A * static_cast<std::int64_t>(sizeof(F));
+  const std::int64_t cb = t.A * static_cast<std::int64_t>(sizeof(count_t));
+  prefetch_bytes(t.children_visits + o, cb);
+  prefetch_bytes(t.children_rewards + o, fb);
+  prefetch_bytes(t.children_discounts + o, fb);
+  prefetch_bytes(t.children_values + o, fb);
+  prefetch_bytes(t.children_prior_logits + o, fb);
+  prefetch_bytes(t.prior_probs + o, fb);
+  prefetch_bytes(t.children_index + o, t.A * static_cast<std::int64_t>(sizeof(node_t)));
 }
 
 // Run cfg.num_simulations simulations. `eval(sim)` is called once per simulation, after
 // io.parent_index / io.action / io.node_index are filled for all B trees; it must fill
-// io.reward, io.discount, io.prior_logits and io.value. scratch: B * 2A elements.
+// io.reward, io.discount, io.prior_logits and io.value. scratch: B * 3A elements;
+// work: 2B node_t; t.prior_probs: B * N * A elements (the root rows are filled here, the
+// others on expansion). Returns 0, or 1 (and stops) if the evaluator returned a discount
+// outside [0, 1].
+//
+// With one thread the descent runs level by level across the batch (a wavefront): the rows
+// every active tree reads at the next level are prefetched before any tree selects, so
+// the cache misses of different trees overlap instead of queueing one tree at a time.
+// Each tree's choices are the same as a tree-by-tree descent's.
 template <class F, class Eval>
-void mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
-                 Eval&& eval, F* scratch) {
+int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
+                Eval&& eval, F* scratch, node_t* work) {
   const std::int64_t B = t.B, N = t.N, A = t.A, M = B * N;
   (void)M;
+  for (std::int64_t b = 0; b < B; ++b)
+    softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
+  node_t* depth = work;
+  node_t* active = work + B;
+  const bool wavefront = B < 512;
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
-    CREDITLAB_MCTS_PARALLEL
-    for (std::int64_t b = 0; b < B; ++b) {
-      node_t node = 0;
-      std::int64_t depth = 0;
-      node_t action = 0;
-      for (;;) {
-        action = select_action(t, cfg, b, node, depth == 0, scratch + b * 2 * A);
-        const node_t next = t.children_index[(b * N + node) * A + action];
-        ++depth;
-        if (next < 0 || depth >= cfg.max_depth) break;
-        node = next;
+    if (wavefront) {
+      std::int64_t n_active = B;
+      for (std::int64_t b = 0; b < B; ++b) {
+        io.parent_index[b] = 0;
+        depth[b] = 0;
+        active[b] = static_cast<node_t>(b);
       }
-      io.parent_index[b] = node;
-      io.action[b] = action;
-      const node_t existing = t.children_index[(b * N + node) * A + action];
-      io.node_index[b] = existing >= 0 ? existing : static_cast<node_t>(sim + 1);
+      while (n_active > 0) {
+        for (std::int64_t i = 0; i < n_active; ++i)
+          prefetch_node(t, active[i], io.parent_index[active[i]]);
+        std::int64_t kept = 0;
+        for (std::int64_t i = 0; i < n_active; ++i) {
+          const std::int64_t b = active[i];
+          const node_t node = io.parent_index[b];
+          const node_t action =
+              select_action(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
+          io.action[b] = action;
+          const node_t next = t.children_index[(b * N + node) * A + action];
+          ++depth[b];
+          if (next < 0 || depth[b] >= cfg.max_depth) {
+            io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
+          } else {
+            io.parent_index[b] = next;
+            active[kept++] = static_cast<node_t>(b);
+          }
+        }
+        n_active = kept;
+      }
+    } else {
+      CREDITLAB_MCTS_PARALLEL
+      for (std::int64_t b = 0; b < B; ++b) {
+        node_t node = 0;
+        std::int64_t d = 0;
+        node_t action = 0;
+        for (;;) {
+          action = select_action(t, cfg, b, node, d == 0, scratch + b * 3 * A);
+          const node_t next = t.children_index[(b * N + node) * A + action];
+          ++d;
+          if (next < 0 || d >= cfg.max_depth) break;
+          node = next;
+        }
+        io.parent_index[b] = node;
+        io.action[b] = action;
+        const node_t existing = t.children_index[(b * N + node) * A + action];
+        io.node_index[b] = existing >= 0 ? existing : static_cast<node_t>(sim + 1);
+      }
     }
     eval(sim);
+    for (std::int64_t b = 0; b < B; ++b)
+      if (io.discount[b] < F(0) || io.discount[b] > F(1)) return 1;
     CREDITLAB_MCTS_PARALLEL
     for (std::int64_t b = 0; b < B; ++b) {
       const node_t p = io.parent_index[b], a = io.action[b], c = io.node_index[b];
       const std::int64_t crow = b * N + c, prow = b * N + p;
       for (std::int64_t k = 0; k < A; ++k)
         t.children_prior_logits[crow * A + k] = io.prior_logits[b * A + k];
+      softmax_row(io.prior_logits + b * A, A, t.prior_probs + crow * A);
       t.raw_values[crow] = io.value[b];
       t.node_values[crow] = io.value[b];
       t.node_visits[crow] += 1;
@@ -523,6 +713,7 @@ void mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>
       }
     }
   }
+  return 0;
 }
 
 #undef CREDITLAB_MCTS_PARALLEL

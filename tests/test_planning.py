@@ -27,7 +27,7 @@ def _model(A, seed, dt):
     return rec
 
 
-@given(st.integers(1, 5), st.integers(1, 6), st.integers(1, 40),
+@given(st.integers(1, 5), st.sampled_from([1, 2, 3, 5, 6, 8, 9, 17]), st.integers(1, 40),
        st.sampled_from(["muzero", "gumbel"]), st.sampled_from([None, 1, 3]),
        st.booleans(), st.sampled_from([np.float32, np.float64]), st.integers(0, 10**6))
 def test_cpp_mcts_equals_numpy_reference(B, A, S, alg, max_depth, mask, dt, seed):

@@ -16,8 +16,9 @@ hold (a heuristic reward term).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -164,3 +165,83 @@ class BlocksworldEnv(gym.Env):
                     st.append(top)
                 stacks.append("".join("ABCDE"[i] for i in st))
         return " | ".join(stacks)
+
+
+class BlocksworldTables(NamedTuple):
+    """Every state of an n-block world, indexed, with its exact transition table.
+
+    Attributes
+    ----------
+    n : int
+    states : list of State
+        all valid states (``len(states)`` = 13, 73, 501 for n = 3, 4, 5).
+    index : dict State -> int
+    next_state : int64 [S, A]
+        ``next_state[s, a]``: index of the exact successor (``s`` itself for an invalid move).
+    valid : bool [S, A]
+    """
+
+    n: int
+    states: list
+    index: dict
+    next_state: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def num_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def num_actions(self) -> int:
+        return self.n * (self.n + 1)
+
+    def distance_to(self, goal: int) -> np.ndarray:
+        """int64 [S]: fewest moves from each state to state ``goal`` (breadth first on the
+        reversed transition graph; every state can reach every other)."""
+        S = self.num_states
+        if not 0 <= int(goal) < S:
+            raise ValueError(f"goal must be a state index in [0, {S}), got {goal}")
+        dist = np.full(S, -1, np.int64)
+        dist[goal] = 0
+        frontier = [int(goal)]
+        preds: list[list[int]] = [[] for _ in range(S)]
+        for s in range(S):
+            for s2 in self.next_state[s][self.valid[s]]:
+                preds[int(s2)].append(s)
+        d = 0
+        while frontier:
+            d += 1
+            nxt = []
+            for s2 in frontier:
+                for s in preds[s2]:
+                    if dist[s] < 0:
+                        dist[s] = d
+                        nxt.append(s)
+            frontier = nxt
+        return dist
+
+    def goal_overlap(self, goal: int) -> np.ndarray:
+        """float64 [S]: fraction of the goal's facts ``on[i] == goal[i]`` holding in each state."""
+        g = np.array(self.states[int(goal)])
+        return (np.array(self.states) == g).mean(axis=1)
+
+
+def blocksworld_tables(n_blocks: int) -> BlocksworldTables:
+    """Enumerate the states of an ``n_blocks`` world (3-5) and tabulate the exact model."""
+    env = BlocksworldEnv(n_blocks)
+    n = env.n
+    states = []
+    for on in itertools.product(range(-1, n), repeat=n):
+        try:
+            states.append(env.check_state(on))
+        except ValueError:
+            continue
+    index = {s: i for i, s in enumerate(states)}
+    A = n * (n + 1)
+    nxt = np.empty((len(states), A), np.int64)
+    valid = np.zeros((len(states), A), bool)
+    for i, s in enumerate(states):
+        for a in range(A):
+            valid[i, a] = env.is_valid(s, a)
+            nxt[i, a] = index[env.transition(s, a)]
+    return BlocksworldTables(n, states, index, nxt, valid)

@@ -1,0 +1,226 @@
+"""RAP-style planning on Blocksworld: MCTS in an imperfect world model with mixed rewards.
+
+RAP (Hao et al., 2023, arXiv:2305.14992) uses one language model twice: as the *agent*
+that proposes the next action and as the *world model* that predicts the next state, and
+searches the resulting tree with MCTS. Its step reward mixes the agent's action
+likelihood, a task heuristic and the model's self-evaluation. This module is the toy
+stand-in used in Chapter 7, with no language model:
+
+- the **model prior** ``pi0(a | s)`` is a softmax over ``sharpness * (d(s) - d(s'))``
+  (how much the move shortens the true distance to the goal) plus fixed Gaussian noise per
+  (s, a), so it is informative but wrong in places, like an LM's action likelihood;
+- the **self-evaluation** is a second, independently noisy judgement of the same move,
+  ``p_yes(s, a) = sigmoid(sharpness * (d(s) - d(s')) + noise)``;
+- the **goal overlap** is the change in the fraction of goal facts that hold, computed on
+  the *predicted* next state;
+- the **world model** predicts the exact next state except that with probability
+  ``error`` it returns the successor of a different valid move (as
+  :meth:`creditlab.envs.BlocksworldEnv.world_model`).
+
+The step reward is ``w_prior log pi0(a|s) + w_goal (overlap(s') - overlap(s)) +
+w_self log p_yes(s, a)`` (:func:`creditlab.planning.reward_mix`) plus ``goal_bonus`` when
+the predicted state is the goal, which also ends the branch (discount 0). The search is
+:func:`creditlab.planning.mcts` (MuZero PUCT, C++ loop), batched over problems; the plan is
+the most-visited path from the root, executed open loop in the exact environment.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from creditlab.envs.blocksworld import BlocksworldTables, blocksworld_tables
+from creditlab.planning import RecurrentOutput, mcts, reward_mix
+
+__all__ = [
+    "BlocksworldProblems",
+    "RapResult",
+    "execute_plan",
+    "greedy_prior_plan",
+    "make_problems",
+    "rap_plan",
+]
+
+_LOG_FLOOR = -10.0
+
+
+class BlocksworldProblems(NamedTuple):
+    """B start/goal pairs with the per-problem reward tables.
+
+    Attributes
+    ----------
+    tables : BlocksworldTables
+    start, goal : int64 [B]   state indices
+    optimal : int64 [B]       fewest moves from start to goal
+    prior_logits : float64 [B, S, A]   noisy heuristic action logits (invalid: -inf)
+    log_prior : float64 [B, S, A]      ``log softmax(prior_logits)`` floored at -10
+    log_self_eval : float64 [B, S, A]  ``log p_yes(s, a)``
+    overlap : float64 [B, S]           fraction of goal facts holding in each state
+    distance : int64 [B, S]            true distance to each problem's goal
+    """
+
+    tables: BlocksworldTables
+    start: np.ndarray
+    goal: np.ndarray
+    optimal: np.ndarray
+    prior_logits: np.ndarray
+    log_prior: np.ndarray
+    log_self_eval: np.ndarray
+    overlap: np.ndarray
+    distance: np.ndarray
+
+
+def make_problems(num: int, n_blocks: int = 4, min_moves: int = 4, max_moves: int = 6,
+                  prior_sharpness: float = 1.5, prior_noise: float = 1.5,
+                  eval_sharpness: float = 2.0, eval_noise: float = 1.5,
+                  seed: int = 0) -> BlocksworldProblems:
+    """Draw ``num`` problems whose optimal plan has ``min_moves..max_moves`` moves, and the
+    noisy prior and self-evaluation tables for each (seeded)."""
+    if int(num) != num or num < 1:
+        raise ValueError(f"num must be a positive integer, got {num}")
+    if not 1 <= min_moves <= max_moves:
+        raise ValueError(f"need 1 <= min_moves <= max_moves, got {min_moves}, {max_moves}")
+    for name, v in (("prior_noise", prior_noise), ("eval_noise", eval_noise)):
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0, got {v}")
+    t = blocksworld_tables(n_blocks)
+    rng = np.random.default_rng(seed)
+    S, A = t.num_states, t.num_actions
+    starts, goals, opt, dists = [], [], [], []
+    while len(goals) < num:
+        g = int(rng.integers(S))
+        d = t.distance_to(g)
+        ok = np.nonzero((d >= min_moves) & (d <= max_moves))[0]
+        if len(ok) == 0:
+            continue
+        s = int(rng.choice(ok))
+        starts.append(s)
+        goals.append(g)
+        opt.append(int(d[s]))
+        dists.append(d)
+    dist = np.stack(dists)                                     # [B, S]
+    gain = (dist[:, :, None] - dist[np.arange(num)[:, None, None], t.next_state[None]])
+    gain = gain.astype(np.float64)                             # [B, S, A]
+    logits = prior_sharpness * gain + prior_noise * rng.normal(size=(num, S, A))
+    logits = np.where(t.valid[None], logits, -np.inf)
+    z = logits - logits.max(-1, keepdims=True)
+    log_prior = np.maximum(z - np.log(np.exp(z).sum(-1, keepdims=True)), _LOG_FLOOR)
+    e = eval_sharpness * gain + eval_noise * rng.normal(size=(num, S, A))
+    log_self = np.maximum(-np.logaddexp(0.0, -e), _LOG_FLOOR)
+    overlap = np.stack([t.goal_overlap(g) for g in goals])
+    return BlocksworldProblems(t, np.array(starts), np.array(goals), np.array(opt), logits,
+                               log_prior, log_self, overlap, dist)
+
+
+class RapResult(NamedTuple):
+    """``plans``: one action list per problem; ``solved`` bool [B] (executed exactly);
+    ``model_calls``: world-model calls per problem."""
+
+    plans: list
+    solved: np.ndarray
+    model_calls: int
+
+
+def execute_plan(tables: BlocksworldTables, start: int, goal: int, plan: list) -> bool:
+    """Run ``plan`` in the exact model from ``start``; True if it reaches ``goal``."""
+    s = int(start)
+    if s == goal:
+        return True
+    for a in plan:
+        s = int(tables.next_state[s, int(a)])
+        if s == goal:
+            return True
+    return False
+
+
+def _predict(t: BlocksworldTables, s: np.ndarray, a: np.ndarray, error: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """World model: exact successor, or with probability ``error`` another valid move's."""
+    nxt = t.next_state[s, a]
+    if error > 0:
+        flip = rng.random(len(s)) < error
+        for i in np.nonzero(flip)[0]:
+            others = np.nonzero(t.valid[s[i]])[0]
+            others = others[others != a[i]]
+            if len(others):
+                nxt[i] = t.next_state[s[i], int(rng.choice(others))]
+    return nxt
+
+
+def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: float = 0.0,
+             num_simulations: int = 100, max_depth: int = 8, goal_bonus: float = 5.0,
+             seed: int = 0) -> RapResult:
+    """Plan every problem with batched MCTS in the world model, execute the plans exactly.
+
+    Parameters
+    ----------
+    problems : from :func:`make_problems`
+    weights : ``{"prior": w, "goal": w, "self_eval": w}`` (omit or zero a term to ablate it)
+    error : world-model error probability in [0, 1]
+    num_simulations, max_depth : MCTS budget (one world-model call per simulation)
+    goal_bonus : reward for a predicted transition into the goal
+    """
+    if not 0.0 <= error <= 1.0:
+        raise ValueError(f"error must be in [0, 1], got {error}")
+    p, t = problems, problems.tables
+    B = len(p.goal)
+    rng = np.random.default_rng(seed)
+    b = np.arange(B)
+
+    def recurrent(state: np.ndarray, action: np.ndarray):
+        s = np.asarray(state, np.int64)
+        done = s == p.goal
+        s2 = np.where(done, s, _predict(t, s, action, error, rng))
+        terms = {"prior": p.log_prior[b, s, action], "self_eval": p.log_self_eval[b, s, action],
+                 "goal": p.overlap[b, s2] - p.overlap[b, s]}
+        reached = (s2 == p.goal) & ~done
+        r = reward_mix(terms, weights) + goal_bonus * reached
+        r = np.where(done, 0.0, r)
+        disc = np.where(done | reached, 0.0, 1.0)
+        lg = np.maximum(p.prior_logits[b, s2], -1e9)
+        return RecurrentOutput(r, disc, lg, np.zeros(B)), s2
+
+    root_logits = np.maximum(p.prior_logits[b, p.start], -1e9)
+    out = mcts(root_logits, np.zeros(B), recurrent, num_simulations, p.start.copy(),
+               invalid_actions=~t.valid[p.start], max_depth=max_depth)
+    tree = out.search_tree
+    plans = []
+    for i in range(B):
+        node, plan = 0, []
+        while True:
+            visits = tree.children_visits[i, node]
+            if visits.max() == 0:
+                break
+            a = int(np.argmax(visits))
+            plan.append(a)
+            node = int(tree.children_index[i, node, a])
+            if tree.embeddings[i, node] == p.goal[i]:
+                break
+        plans.append(plan)
+    solved = np.array([execute_plan(t, p.start[i], p.goal[i], plans[i]) for i in range(B)])
+    return RapResult(plans, solved, int(num_simulations))
+
+
+def greedy_prior_plan(problems: BlocksworldProblems, error: float = 0.0, max_steps: int = 8,
+                      seed: int = 0) -> RapResult:
+    """Baseline (chain-of-thought style): follow ``argmax pi0`` in the world model for up to
+    ``max_steps`` moves (or until the predicted goal), then execute the plan exactly."""
+    if not 0.0 <= error <= 1.0:
+        raise ValueError(f"error must be in [0, 1], got {error}")
+    p, t = problems, problems.tables
+    B = len(p.goal)
+    rng = np.random.default_rng(seed)
+    b = np.arange(B)
+    s = p.start.copy()
+    plans: list[list[int]] = [[] for _ in range(B)]
+    active = s != p.goal
+    for _ in range(int(max_steps)):
+        a = np.argmax(p.prior_logits[b, s], -1)
+        s2 = _predict(t, s, a, error, rng)
+        for i in np.nonzero(active)[0]:
+            plans[i].append(int(a[i]))
+        s = np.where(active, s2, s)
+        active &= s != p.goal
+    solved = np.array([execute_plan(t, p.start[i], p.goal[i], plans[i]) for i in range(B)])
+    return RapResult(plans, solved, int(max_steps))
