@@ -15,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -23,6 +24,25 @@ namespace creditlab {
 using index_t = std::int64_t;
 using flag_t = std::uint8_t;  // numpy bool / torch.bool are one byte, 0 or 1
 
+// x * y + z. Fused (one rounding) when the target has FMA, written out so that every
+// code path rounds the same way: left to the compiler's contraction, a loop it
+// vectorizes (e.g. over columns of time-major data, with masked lanes) may use a
+// separate multiply and add while its scalar remainder fuses them, and a result would
+// then depend on its column. No other expression in the kernels is contractible.
+template <class F>
+inline F fmadd(F x, F y, F z) {
+#if defined(__FMA__) || defined(__FMA4__) || (defined(_MSC_VER) && defined(__AVX2__))
+  return std::fma(x, y, z);
+#else
+  return x * y + z;
+#endif
+}
+
+// Storage order as a type, so that a kernel is compiled once per layout and its index
+// arithmetic is fixed at compile time (no runtime stride select inside the t-loop).
+struct BatchMajor {};  // [B, T]: a row is contiguous
+struct TimeMajor {};   // [T, B]: a time step is contiguous
+
 // Shape and storage order of a logical [B, T] array.
 struct Layout {
   index_t B = 0;
@@ -30,44 +50,66 @@ struct Layout {
   bool time_major = false;
 
   // Flat index of (b, t) in an array whose time axis has `len` slots (T, or T+1).
-  // Written with strides rather than a branch on the layout, so that inside a kernel's
-  // t-loop the row offset is hoisted and the time offset strength-reduced.
+  // Inside a kernel's t-loop the row offset is hoisted and the time offset
+  // strength-reduced.
+  static inline index_t at(BatchMajor, index_t b, index_t t, index_t len) {
+    return b * len + t;
+  }
+  inline index_t at(TimeMajor, index_t b, index_t t, index_t) const { return t * B + b; }
+  template <class Order>
+  inline index_t at(Order o, index_t b, index_t t) const { return at(o, b, t, T); }
+  // Runtime dispatch, for code outside the inner loops.
   inline index_t at(index_t b, index_t t, index_t len) const {
-    const index_t sb = time_major ? 1 : len, st = time_major ? B : 1;
-    return b * sb + t * st;
+    return time_major ? at(TimeMajor{}, b, t, len) : at(BatchMajor{}, b, t, len);
   }
   inline index_t at(index_t b, index_t t) const { return at(b, t, T); }
 };
 
-// Walk every element of a [B, T] array in reverse time order and apply `step`.
+// Walk every element of a [B, T] array in reverse time order and apply `step`:
+//     step.init(b) -> Carry            the carry before the last step of row b
+//     step(order, b, t, carry)         one element, order = BatchMajor{} or TimeMajor{}
 // `carries` must hold B elements of Step::Carry when layout.time_major; unused otherwise.
+//
+// Each thread works on its own copy of `step`. Its fields (pointers, gamma, ...) then
+// live in registers: read through the caller's reference they would have to be re-read
+// after every store to an output, which the compiler must assume may alias them.
 #ifndef CREDITLAB_ROWS
 #define CREDITLAB_ROWS 2
 #endif
 constexpr int kRows = CREDITLAB_ROWS;
 
 template <class Step>
-void reverse_scan(const Step& step, const Layout& L, typename Step::Carry* carries) {
+void reverse_scan(const Step& shared_step, const Layout& L, typename Step::Carry* carries) {
+  using Carry = typename Step::Carry;
   const index_t B = L.B, T = L.T;
   if (B <= 0 || T <= 0) return;
   const bool parallel = B > 1 && B * T >= (index_t(1) << 15);
   if (!L.time_major) {
+    const index_t ngroups = (B + kRows - 1) / kRows;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel if (parallel)
 #endif
-    for (index_t i = 0; i < (B + kRows - 1) / kRows; ++i) {
-      const index_t b = B - 1 - i * kRows;
-      if (b + 1 >= kRows) {
-        // kRows independent rows side by side: their recurrences are independent
-        // dependency chains, which the CPU overlaps (the scan is latency-bound).
-        typename Step::Carry c[kRows];
-        for (int k = 0; k < kRows; ++k) c[k] = step.init(b - k);
-        for (index_t t = T - 1; t >= 0; --t)
-          for (int k = 0; k < kRows; ++k) step(b - k, t, c[k]);
-      } else {
-        for (index_t bb = b; bb >= 0; --bb) {
-          typename Step::Carry c = step.init(bb);
-          for (index_t t = T - 1; t >= 0; --t) step(bb, t, c);
+    {
+      const Step step = shared_step;
+      constexpr BatchMajor o{};
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (index_t i = 0; i < ngroups; ++i) {
+        const index_t b = B - 1 - i * kRows;
+        if (b + 1 >= kRows) {
+          // kRows independent rows side by side: their recurrences are independent
+          // dependency chains, which the CPU overlaps (the scan is latency-bound).
+          // 2 measured best; 4 is slower (more streams, register pressure).
+          Carry c[kRows];
+          for (int k = 0; k < kRows; ++k) c[k] = step.init(b - k);
+          for (index_t t = T - 1; t >= 0; --t)
+            for (int k = 0; k < kRows; ++k) step(o, b - k, t, c[k]);
+        } else {
+          for (index_t bb = b; bb >= 0; --bb) {
+            Carry c = step.init(bb);
+            for (index_t t = T - 1; t >= 0; --t) step(o, bb, t, c);
+          }
         }
       }
     }
@@ -75,13 +117,20 @@ void reverse_scan(const Step& step, const Layout& L, typename Step::Carry* carri
     constexpr index_t kBlock = 256;
     const index_t nblocks = (B + kBlock - 1) / kBlock;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (parallel && nblocks > 1)
+#pragma omp parallel if (parallel && nblocks > 1)
 #endif
-    for (index_t k = 0; k < nblocks; ++k) {
-      const index_t b0 = k * kBlock, b1 = std::min(B, b0 + kBlock);
-      for (index_t b = b0; b < b1; ++b) carries[b] = step.init(b);
-      for (index_t t = T - 1; t >= 0; --t)
-        for (index_t b = b0; b < b1; ++b) step(b, t, carries[b]);
+    {
+      const Step step = shared_step;
+      constexpr TimeMajor o{};
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (index_t k = 0; k < nblocks; ++k) {
+        const index_t b0 = k * kBlock, b1 = std::min(B, b0 + kBlock);
+        for (index_t b = b0; b < b1; ++b) carries[b] = step.init(b);
+        for (index_t t = T - 1; t >= 0; --t)
+          for (index_t b = b0; b < b1; ++b) step(o, b, t, carries[b]);
+      }
     }
   }
 }
@@ -113,8 +162,9 @@ struct ReturnsStep {
     if constexpr (NV) return a.next_values[a.L.at(b, a.L.T - 1)];
     return a.bootstrap ? a.bootstrap[b] : F(0);
   }
-  inline void operator()(index_t b, index_t t, Carry& g) const {
-    const index_t i = a.L.at(b, t);
+  template <class Order>
+  inline void operator()(Order o, index_t b, index_t t, Carry& g) const {
+    const index_t i = a.L.at(o, b, t);
     if constexpr (MASK) {
       if (!a.mask[i]) { a.out[i] = g; return; }
     }
@@ -125,7 +175,7 @@ struct ReturnsStep {
     if constexpr (TERM) {
       if (a.terminated[i]) next = F(0);
     }
-    g = a.rewards[i] + a.gamma * next;
+    g = fmadd(a.gamma, next, a.rewards[i]);
     a.out[i] = g;
   }
 };
@@ -151,7 +201,7 @@ struct GaeArgs {
   const flag_t* mask = nullptr;
   F gamma = F(1);
   F lam = F(1);
-  F* adv_out = nullptr;  // either output may be null
+  F* adv_out = nullptr;  // either output may be null (not both); see GaeStep<..., ADV, RET>
   F* ret_out = nullptr;
 };
 
@@ -161,8 +211,10 @@ struct GaeCarry {
   F next_value;
 };
 
-template <class F, bool TERM, bool TRUNC, bool MASK, bool NV>
+// ADV / RET: which outputs are written (fixed at compile time: no per-element null test).
+template <class F, bool TERM, bool TRUNC, bool MASK, bool NV, bool ADV = true, bool RET = true>
 struct GaeStep {
+  static_assert(ADV || RET, "GaeStep needs at least one output");
   using Carry = GaeCarry<F>;
   GaeArgs<F> a;
 
@@ -172,15 +224,16 @@ struct GaeStep {
     else if (a.bootstrap) v = a.bootstrap[b];
     return Carry{F(0), v};
   }
-  inline void operator()(index_t b, index_t t, Carry& c) const {
-    const index_t i = a.L.at(b, t);
-    const F v = a.values[a.L.at(b, t, a.values_len)];
+  inline void store(index_t i, F adv, F v) const {
+    if constexpr (ADV) a.adv_out[i] = adv;
+    if constexpr (RET) a.ret_out[i] = adv + v;
+  }
+  template <class Order>
+  inline void operator()(Order o, index_t b, index_t t, Carry& c) const {
+    const index_t i = a.L.at(o, b, t);
+    const F v = a.values[a.L.at(o, b, t, a.values_len)];
     if constexpr (MASK) {
-      if (!a.mask[i]) {
-        if (a.adv_out) a.adv_out[i] = c.adv;
-        if (a.ret_out) a.ret_out[i] = c.adv + v;
-        return;
-      }
+      if (!a.mask[i]) { store(i, c.adv, v); return; }
     }
     F vnext = c.next_value;
     if constexpr (NV) vnext = a.next_values[i];
@@ -189,12 +242,11 @@ struct GaeStep {
     if constexpr (TERM) {
       if (a.terminated[i]) { vnext = F(0); done = true; }
     }
-    const F delta = a.rewards[i] + a.gamma * vnext - v;
+    const F delta = fmadd(a.gamma, vnext, a.rewards[i]) - v;
     // Select rather than multiply by 0, so a NaN carry does not leak across episodes.
-    c.adv = done ? delta : delta + a.gamma * a.lam * c.adv;
+    c.adv = done ? delta : fmadd(a.gamma * a.lam, c.adv, delta);
     c.next_value = v;
-    if (a.adv_out) a.adv_out[i] = c.adv;
-    if (a.ret_out) a.ret_out[i] = c.adv + v;
+    store(i, c.adv, v);
   }
 };
 
@@ -223,8 +275,9 @@ struct MinFormStep {
   MinFormArgs<F> a;
 
   inline Carry init(index_t) const { return Carry{F(0), false}; }
-  inline void operator()(index_t b, index_t t, Carry& c) const {
-    const index_t i = a.L.at(b, t);
+  template <class Order>
+  inline void operator()(Order o, index_t b, index_t t, Carry& c) const {
+    const index_t i = a.L.at(o, b, t);
     if constexpr (MASK) {
       if (!a.mask[i]) { a.out[i] = c.any ? c.m : F(0); return; }
     }
