@@ -83,7 +83,7 @@ void reverse_scan(const Step& shared_step, const Layout& L, typename Step::Carry
   using Carry = typename Step::Carry;
   const index_t B = L.B, T = L.T;
   if (B <= 0 || T <= 0) return;
-  const bool parallel = B > 1 && B * T >= (index_t(1) << 15);
+  [[maybe_unused]] const bool parallel = B > 1 && B * T >= (index_t(1) << 15);
   if (!L.time_major) {
     const index_t ngroups = (B + kRows - 1) / kRows;
 #if defined(_OPENMP)
