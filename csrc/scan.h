@@ -10,7 +10,8 @@
 //   * batch-major [B, T] arrays: rows split between OpenMP threads, visited in
 //     descending order and t descending, so each thread reads descending streams;
 //     two rows side by side element by element, or one row at a time when the Step has
-//     a row kernel (GAE in float32 without a mask, with AVX-512: 16 steps per vector);
+//     a row kernel (GAE and returns in float32 without a mask, with AVX-512: 16 steps
+//     per vector, see simd::Scan16);
 //   * time-major [T, B] arrays: t descending outside, b inside over a block of columns,
 //     with one carry per column kept in a caller-provided workspace.
 // Kernels never allocate; all buffers come from the caller.
@@ -83,6 +84,63 @@ struct Layout {
   }
   inline index_t at(index_t b, index_t t) const { return at(b, t, T); }
 };
+
+#if defined(CREDITLAB_AVX512_ROWS)
+namespace simd {
+
+// 16 one-byte flags -> a lane mask (bit j set where p[j] != 0).
+inline __mmask16 flags16(const flag_t* p) {
+  const __m128i f = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm_test_epi8_mask(f, f);
+}
+
+// The reverse recurrence x_j = cut_j ? b_j : b_j + c * x_{j+1} over the 16 lanes of a
+// vector (lane j = time step t0 + j), with x_16 = `carry`, in registers (Hillis-Steele):
+// after the step with shift s, lane j holds the scan of lanes [j, j + 2s) with a zero
+// carry, and bit j of `cut` says whether a link in that range is cut. A cut lane takes
+// nothing from later lanes: a select, as in the element-wise Steps, so a NaN does not
+// cross an episode end. Then one FMA with c^(16 - j) brings in the carry. The serial
+// dependency from one vector to the next is that FMA and a broadcast (lane0), instead of
+// an FMA and a select per element. The sums are reassociated, so float results differ
+// from the element-wise recurrence by rounding.
+struct Scan16 {
+  __m512 c1, c2, c4, c8, pw;  // c, c^2, c^4, c^8, and c^(16 - j) in lane j
+
+  explicit Scan16(float c) {
+    alignas(64) float p[16];
+    float x = 1;
+    for (int j = 15; j >= 0; --j) p[j] = (x *= c);
+    const float cc = c * c, cccc = cc * cc;
+    c1 = _mm512_set1_ps(c);
+    c2 = _mm512_set1_ps(cc);
+    c4 = _mm512_set1_ps(cccc);
+    c8 = _mm512_set1_ps(cccc * cccc);
+    pw = _mm512_load_ps(p);
+  }
+  inline __m512 operator()(__m512 x, __mmask16 cut, __m512 carry) const {
+    step<1>(x, cut, c1);
+    step<2>(x, cut, c2);
+    step<4>(x, cut, c4);
+    step<8>(x, cut, c8);
+    return _mm512_mask3_fmadd_ps(pw, carry, x, static_cast<__mmask16>(~cut));
+  }
+  // Lane 0 (the earliest step) broadcast: the carry for the vector before this one.
+  static inline __m512 lane0(__m512 x) {
+    return _mm512_broadcastss_ps(_mm512_castps512_ps128(x));
+  }
+
+ private:
+  template <int S>
+  static inline void step(__m512& x, __mmask16& cut, __m512 c) {
+    const __m512 later = _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(x), S));
+    x = _mm512_mask3_fmadd_ps(c, later, x, static_cast<__mmask16>(~cut));
+    cut = static_cast<__mmask16>(cut | (cut >> S));
+  }
+};
+
+}  // namespace simd
+#endif
 
 // A Step may also scan a whole batch-major row by itself (e.g. with SIMD over time):
 //     static constexpr bool kRowKernel = true;   void row(index_t b) const;
@@ -223,6 +281,41 @@ struct ReturnsStep {
     g = fmadd(a.gamma, next, a.rewards[i]);
     a.out[i] = g;
   }
+
+#if defined(CREDITLAB_AVX512_ROWS)
+  // One batch-major row, float32, no mask, AVX-512: 16 time steps per vector, by
+  // simd::Scan16 with c = gamma, cut at terminated | truncated steps, where
+  // G_t = r_t + gamma * (next_values_t at a truncation, else 0). Float rounding differs
+  // from operator() (reassociated).
+  static constexpr bool kRowKernel = std::is_same_v<F, float> && !MASK;
+
+  inline void row(index_t b) const {
+    constexpr BatchMajor o{};
+    const index_t T = a.L.T;
+    Carry g = init(b);
+    index_t t = T - 1;
+    for (; t >= 0 && ((t + 1) & 15) != 0; --t) (*this)(o, b, t, g);
+    if (t < 0) return;
+
+    const float* r = a.rewards + b * T;
+    const simd::Scan16 scan(a.gamma);
+    const __m512 gamma = _mm512_set1_ps(a.gamma);
+    __m512 carry = _mm512_set1_ps(g);
+    for (index_t t0 = t - 15; t0 >= 0; t0 -= 16) {
+      __mmask16 term = 0, trunc = 0;
+      if constexpr (TERM) term = simd::flags16(a.terminated + b * T + t0);
+      if constexpr (TRUNC) trunc = simd::flags16(a.truncated + b * T + t0);
+      __m512 x = _mm512_loadu_ps(r + t0);
+      if constexpr (TRUNC) {
+        const __mmask16 boot = static_cast<__mmask16>(trunc & ~term);
+        x = _mm512_fmadd_ps(gamma, _mm512_maskz_loadu_ps(boot, a.next_values + b * T + t0), x);
+      }
+      x = scan(x, static_cast<__mmask16>(term | trunc), carry);
+      _mm512_storeu_ps(a.out + b * T + t0, x);
+      carry = simd::Scan16::lane0(x);
+    }
+  }
+#endif
 };
 
 // ---------------------------------------------------------------------------------------
@@ -295,14 +388,9 @@ struct GaeStep {
   }
 
 #if defined(CREDITLAB_AVX512_ROWS)
-  // One batch-major row, float32, no mask: 16 time steps per AVX-512 vector.
-  // Within a vector, A_t = done_t ? delta_t : delta_t + gl * A_{t+1} is an in-register
-  // (Hillis-Steele) scan: 4 shifted, masked FMAs, where a lane stops taking from later
-  // lanes once its segment contains an episode end (a select, as in operator(), so a NaN
-  // does not cross it); then one FMA brings in the carry from the 16 later steps with
-  // gl^(16-j). The carry chain is one FMA and one broadcast per 16 elements, instead of
-  // one FMA and one select per element, and the row runs at memory speed. The sums are
-  // reassociated: results differ from the element-wise path by float rounding only.
+  // One batch-major row, float32, no mask, AVX-512: 16 time steps per vector. delta for
+  // 16 steps at once, then A_t = done_t ? delta_t : delta_t + gl * A_{t+1} by
+  // simd::Scan16. Same semantics as operator(); float rounding differs (reassociated).
   static constexpr bool kRowKernel = std::is_same_v<F, float> && !MASK;
 
   inline void row(index_t b) const {
@@ -318,53 +406,23 @@ struct GaeStep {
 
     const float* r = a.rewards + b * T;
     const float* v = a.values + b * a.values_len;
-    const float* nv = NV ? a.next_values + b * T : nullptr;
-    const flag_t* te = TERM ? a.terminated + b * T : nullptr;
-    const flag_t* tr = TRUNC ? a.truncated + b * T : nullptr;
-    float* adv = ADV ? a.adv_out + b * T : nullptr;
-    float* ret = RET ? a.ret_out + b * T : nullptr;
-    const float gl = a.gamma * a.lam, gl2 = gl * gl, gl4 = gl2 * gl2, gl8 = gl4 * gl4;
-    alignas(64) float pw[16];  // pw[j] = gl^(16 - j)
-    float p = 1;
-    for (int j = 15; j >= 0; --j) pw[j] = (p *= gl);
-    const __m512 gamma = _mm512_set1_ps(a.gamma), P = _mm512_load_ps(pw);
-    const __m512 C1 = _mm512_set1_ps(gl), C2 = _mm512_set1_ps(gl2),
-                 C4 = _mm512_set1_ps(gl4), C8 = _mm512_set1_ps(gl8);
-    const __m512i zero = _mm512_setzero_si512();
+    const float* vnext_row = NV ? a.next_values + b * T : v + 1;  // V+ unless terminated
+    const simd::Scan16 scan(a.gamma * a.lam);
+    const __m512 gamma = _mm512_set1_ps(a.gamma);
     __m512 carry = _mm512_set1_ps(c.adv);
     for (index_t t0 = t - 15; t0 >= 0; t0 -= 16) {
       __mmask16 term = 0, done = 0;
-      if constexpr (TERM) {
-        const __m128i f = _mm_loadu_si128(reinterpret_cast<const __m128i*>(te + t0));
-        term = _mm_test_epi8_mask(f, f);
-      }
-      if constexpr (TRUNC) {
-        const __m128i f = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tr + t0));
-        done = _mm_test_epi8_mask(f, f);
-      }
+      if constexpr (TERM) term = simd::flags16(a.terminated + b * T + t0);
+      if constexpr (TRUNC) done = simd::flags16(a.truncated + b * T + t0);
       done = static_cast<__mmask16>(done | term);
       const __m512 vt = _mm512_loadu_ps(v + t0);
-      const __m512 vnext =
-          _mm512_maskz_loadu_ps(static_cast<__mmask16>(~term), NV ? nv + t0 : v + t0 + 1);
-      __m512 x = _mm512_sub_ps(_mm512_fmadd_ps(gamma, vnext, _mm512_loadu_ps(r + t0)), vt);
-      // After the step with shift s, lane j holds the scan of steps [j, j + 2s) with a zero
-      // carry, and bit j of `cut` says whether an episode ends in it.
-      __mmask16 cut = done;
-      const auto scan_step = [&](auto shift, __m512 coef) {
-        constexpr int s = decltype(shift)::value;
-        const __m512 later =
-            _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(x), s));
-        x = _mm512_mask3_fmadd_ps(coef, later, x, static_cast<__mmask16>(~cut));
-        cut = static_cast<__mmask16>(cut | (cut >> s));
-      };
-      scan_step(std::integral_constant<int, 1>{}, C1);
-      scan_step(std::integral_constant<int, 2>{}, C2);
-      scan_step(std::integral_constant<int, 4>{}, C4);
-      scan_step(std::integral_constant<int, 8>{}, C8);
-      x = _mm512_mask3_fmadd_ps(P, carry, x, static_cast<__mmask16>(~cut));
-      if constexpr (ADV) _mm512_storeu_ps(adv + t0, x);
-      if constexpr (RET) _mm512_storeu_ps(ret + t0, _mm512_add_ps(x, vt));
-      carry = _mm512_broadcastss_ps(_mm512_castps512_ps128(x));
+      const __m512 vnext = _mm512_maskz_loadu_ps(static_cast<__mmask16>(~term), vnext_row + t0);
+      const __m512 delta =
+          _mm512_sub_ps(_mm512_fmadd_ps(gamma, vnext, _mm512_loadu_ps(r + t0)), vt);
+      const __m512 x = scan(delta, done, carry);
+      if constexpr (ADV) _mm512_storeu_ps(a.adv_out + b * T + t0, x);
+      if constexpr (RET) _mm512_storeu_ps(a.ret_out + b * T + t0, _mm512_add_ps(x, vt));
+      carry = simd::Scan16::lane0(x);
     }
   }
 #endif
