@@ -30,7 +30,6 @@ raises Skip for one it does not support, so a CUDA column can be added variant b
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import statistics
@@ -118,13 +117,12 @@ def wait_quiet(seconds: float) -> None:
 def time_once(fn: Callable[[], Any], s: Settings) -> Timing:
     """Warm up, then call `fn` until both `min_reps` calls and `min_time` seconds."""
     for _ in range(s.warmup):
-        t0 = time.perf_counter()
         fn()
-        first = time.perf_counter() - t0
-    reps = int(min(s.max_reps, max(s.min_reps, math.ceil(s.min_time / max(first, 1e-7)))))
     busy0, own0, wall0 = _cpu_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
-    times = []
-    for _ in range(reps):
+    times: list[float] = []
+    while len(times) < s.max_reps and (
+        len(times) < s.min_reps or time.perf_counter() - wall0 < s.min_time
+    ):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
