@@ -116,7 +116,14 @@ void gae(const py::object& rewards, const py::object& values, index_t values_len
     with_flag(a.truncated != nullptr, [&](auto trunc) {
       with_flag(a.mask != nullptr, [&](auto msk) {
         with_flag(a.next_values != nullptr, [&](auto nv) {
-          run_scan(GaeStep<F, term.value, trunc.value, msk.value, nv.value>{a}, a.L);
+          with_flag(a.adv_out != nullptr, [&](auto adv) {
+            with_flag(a.ret_out != nullptr, [&](auto ret) {
+              if constexpr (adv.value || ret.value)
+                run_scan(GaeStep<F, term.value, trunc.value, msk.value, nv.value, adv.value,
+                                 ret.value>{a},
+                         a.L);
+            });
+          });
         });
       });
     });
