@@ -518,3 +518,61 @@ def test_large_batch_uses_threads_and_matches():
     at, gt = cl.gae(r.T.copy(), v.T.copy(), 0.99, 0.95, terminated=d.T.copy(),
                     response_mask=m.T.copy(), time_dim=0)
     np.testing.assert_allclose(at.T, a, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "T,nan_t,term_t",
+    [(T, n, d) for T in (16, 17, 32, 64, 100)
+     for n, d in ((40, 35), (20, 16), (47, 47), (17, 3), (15, 15)) if n < T],
+)
+def test_nan_isolation_float32_long_rows(T, nan_t, term_t):
+    """Long float32 rows take the vectorised row kernels: NaN must still stop at episode ends."""
+    r = np.ones((3, T), np.float32)
+    r[:, nan_t] = np.nan
+    v = np.zeros((3, T + 1), np.float32)
+    v[:, nan_t + 1] = np.nan
+    d = np.zeros((3, T), bool)
+    d[:, term_t] = True
+    a, _ = cl.gae(r, v, 0.99, 0.95, terminated=d)
+    G = cl.discounted_returns(r, 0.99, terminated=d)
+    for got in (a, G):
+        before = got[:, : term_t + 1] if term_t < nan_t else got[:, :0]
+        assert np.isfinite(before).all()
+        assert np.isnan(got[:, nan_t]).all()
+
+
+@st.composite
+def long_problems(draw):
+    p = draw(problems(min_T=0))
+    # stretch the time axis so float32 rows reach the 16-step vector kernels
+    reps = draw(st.integers(1, 8))
+
+    def cat(x):
+        return None if x is None else np.concatenate([x] * reps, axis=1)
+
+    if p.v.shape[1] == p.r.shape[1] + 1:
+        v = np.concatenate([np.concatenate([p.v[:, :-1]] * reps, axis=1), p.v[:, -1:]], axis=1)
+    else:
+        v = cat(p.v)
+    return Problem(cat(p.r), v, cat(p.term), cat(p.trunc), cat(p.nv), p.boot, cat(p.mask),
+                   p.gamma, p.lam)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(p=long_problems())
+def test_long_rows_match_scalar_loop(backend, p):
+    term, trunc, mask = p.filled()
+    want_adv, _ = scalar_gae(
+        p.r.astype(np.float64), p.v.astype(np.float64), p.gamma, p.lam, term, trunc,
+        None if p.nv is None else p.nv.astype(np.float64), p.boot, mask,
+    )
+    want_g = scalar_returns(
+        p.r.astype(np.float64), p.gamma, term, trunc,
+        None if p.nv is None else p.nv.astype(np.float64), p.boot, mask,
+    )
+    adv, _ = _run(backend, cl.gae, p.r, p.v, p.gamma, p.lam, **p.kwargs(False))
+    g = _run(backend, cl.discounted_returns, p.r, p.gamma, **p.kwargs(False))
+    scale = np.concatenate([p.r.ravel(), p.v.ravel()])
+    T = p.r.shape[1]
+    assert_close(adv, want_adv, p.r.dtype, scale, T)
+    assert_close(g, want_g, p.r.dtype, scale, T)
