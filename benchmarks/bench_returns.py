@@ -7,6 +7,10 @@ creditlab's, and writes a markdown table:
     python benchmarks/bench_returns.py             # full run, writes benchmarks/results/returns.md
     python benchmarks/bench_returns.py --quick     # smoke test, small shapes, < 30 s
     python benchmarks/bench_returns.py --shapes 1024x1024,64x4096 --out /tmp/returns.md
+    python benchmarks/bench_returns.py --quiet-wait 20   # on a shared machine (see --help)
+
+The peers are optional: install them next to creditlab (pip install numba torchrl jax
+rlax) to get their rows; the table says which were skipped.
 
 Variants: creditlab (with preallocated ``out=`` buffers, and allocating them); a torch
 loop over t on [B, T] in the verl/TRL style; the same loop in numpy; and, when they import
