@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -84,3 +85,11 @@ def test_readme_example_runs(capsys):
     assert block, "README lost its library example"
     exec(compile(block.group(1), "README.md", "exec"), {})
     assert "backend" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="CI machines have a C++ compiler")
+def test_ci_builds_the_compiled_kernels():
+    """In CI a failed C++ build would silently test the Python fallback only: refuse that."""
+    info = cl.backend_info()
+    assert info["compiled"] and info["backend"] == "cpp", info
+    assert info["openmp"], info
