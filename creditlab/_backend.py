@@ -170,15 +170,26 @@ def bool_array(x: Any, name: str) -> np.ndarray:
     return a
 
 
-def check_unit_interval(value: Any, name: str) -> float:
-    """A Python float in [0, 1], or a ValueError/TypeError naming ``name``."""
+def check_real(value: Any, name: str) -> float:
+    """A finite Python float from a number or 0-d array/tensor, or an error naming ``name``."""
     if is_torch(value) or isinstance(value, np.ndarray):
         if getattr(value, "ndim", 0) != 0:
             raise ValueError(f"{name} must be a scalar, got shape {tuple(value.shape)}")
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {type(value).__name__}")
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
-    if not np.isfinite(v) or not 0.0 <= v <= 1.0:
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    return v
+
+
+def check_unit_interval(value: Any, name: str) -> float:
+    """A Python float in [0, 1], or a ValueError/TypeError naming ``name``."""
+    try:
+        v = check_real(value, name)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} (expected a number in [0, 1])") from None
+    if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be a finite number in [0, 1], got {v}")
     return v

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import bool_array, float_array, is_torch, like
+from creditlab._backend import bool_array, check_real, float_array, like
 
 __all__ = ["clip_process", "delta_process", "gated_accumulate"]
 
@@ -50,19 +50,6 @@ def _rows(
             )
         m = m.reshape(r2.shape)
     return r2, m, squeeze
-
-
-def _real(value: Any, name: str) -> float:
-    if is_torch(value) or isinstance(value, np.ndarray):
-        if getattr(value, "ndim", 0) != 0:
-            raise ValueError(f"{name} must be a scalar, got shape {tuple(value.shape)}")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    return v
 
 
 def _out(res: np.ndarray, squeeze: bool, template: Any) -> Any:
@@ -91,7 +78,7 @@ def clip_process(rewards: Any, eta: float, *, response_mask: Any = None) -> Any:
     -------
     array like ``rewards`` (same kind, shape and dtype). NaN rewards stay NaN.
     """
-    eta = _real(eta, "eta")
+    eta = check_real(eta, "eta")
     r, m, squeeze = _rows(rewards, response_mask)
     res = np.where(m, np.minimum(r - r.dtype.type(eta), 0), 0).astype(r.dtype)
     return _out(res, squeeze, rewards)
@@ -181,7 +168,7 @@ def gated_accumulate(
     array like ``step_rewards``. A NaN step reward stays NaN even when gated off
     (0 * NaN), so upstream bugs are not hidden.
     """
-    threshold = _real(threshold, "threshold")
+    threshold = check_real(threshold, "threshold")
     r, m, squeeze = _rows(step_rewards, response_mask, "step_rewards")
     if isinstance(outcome_reward, (int, float, np.floating)) and not isinstance(
         outcome_reward, bool

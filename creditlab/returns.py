@@ -37,6 +37,7 @@ import numpy as np
 from creditlab import reference
 from creditlab._backend import (
     bool_array,
+    check_real,
     check_unit_interval,
     compiled,
     float_array,
@@ -530,15 +531,12 @@ def softmin_transform(
     -------
     array like ``rewards``
     """
-    if isinstance(temperature, bool) or not isinstance(
-        temperature, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(f"temperature must be a positive number, got {type(temperature).__name__}")
-    if not np.isfinite(temperature) or temperature <= 0:
+    temperature = check_real(temperature, "temperature")
+    if temperature <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     batch = _prepare(rewards, time_dim, flags={"response_mask": response_mask})
     res = reference.softmin_transform(
-        batch.batch_major("rewards"), float(temperature),
+        batch.batch_major("rewards"), temperature,
         response_mask=batch.batch_major("response_mask"),
     )
     out = np.empty((batch.T,) if batch.squeeze else batch.shape, batch.dtype)

@@ -26,6 +26,20 @@ def _cases(chapter: str) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
+class Cases(dict):
+    """Stored answers being built by a checks module's ``make_cases``.
+
+    ``cases.put("gae", 0, expected, rewards=r, gamma=0.9)`` stores the arguments and the
+    expected answer under the keys ``"gae/0/rewards"``, ``"gae/0/gamma"``,
+    ``"gae/0/expected"`` that :func:`check` reads back.
+    """
+
+    def put(self, exercise: str, case: int, expected: Any, **arguments: Any) -> None:
+        for name, value in arguments.items():
+            self[f"{exercise}/{case}/{name}"] = np.asarray(value)
+        self[f"{exercise}/{case}/expected"] = np.asarray(expected, dtype=np.float64)
+
+
 def _stored(chapter: str, exercise: str) -> list[tuple[dict[str, Any], np.ndarray]]:
     """[(kwargs, expected), ...] for one exercise, from keys ``<ex>/<case>/<arg>``."""
     data = _cases(chapter)

@@ -8,17 +8,13 @@ from typing import Any
 import numpy as np
 
 from creditlab import reference
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261126)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: np.ndarray, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     lengths = [1, 2, 5, 10, 33]
     for i, (T, gamma) in enumerate(zip(lengths, [0.9, 0.0, 1.0, 0.99, 0.5])):

@@ -8,17 +8,13 @@ from typing import Any
 import numpy as np
 
 from creditlab import constrained, shaping
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261202)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: Any, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     for i, (T, gamma) in enumerate(zip([1, 3, 8, 20], [0.9, 1.0, 0.0, 0.99])):
         r, p, pn = rng.normal(size=T), rng.normal(size=T), rng.normal(size=T)

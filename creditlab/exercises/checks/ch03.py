@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import metrics
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 
 def _mdp(rng: np.random.Generator, S: int, A: int) -> tuple[np.ndarray, np.ndarray]:
@@ -17,12 +17,8 @@ def _mdp(rng: np.random.Generator, S: int, A: int) -> tuple[np.ndarray, np.ndarr
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261203)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: Any, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     for i, (S, A, gamma) in enumerate([(1, 1, 0.9), (3, 2, 0.5), (5, 3, 0.9), (6, 2, 0.0)]):
         P, R = _mdp(rng, S, A)

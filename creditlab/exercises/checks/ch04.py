@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import rtb
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 
 def _pmf(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -18,12 +18,8 @@ def _pmf(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261204)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: Any, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     for i, (T, B, n) in enumerate([(1, 0, 1), (3, 5, 4), (6, 40, 12), (8, 30, 50)]):
         m = _pmf(rng, n)

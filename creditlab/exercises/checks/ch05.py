@@ -8,17 +8,13 @@ from typing import Any
 import numpy as np
 
 from creditlab import advantages, reference
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261205)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: np.ndarray, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     for i, (K, T) in enumerate(zip([1, 3, 6, 10, 4], [0.1, 0.01, 1.0, 0.1, 100.0])):
         r = rng.uniform(-1, 1, K)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import tree_reference, trees
-from creditlab.exercises.check import call
+from creditlab.exercises.check import Cases, call
 
 _AGG = {"sum": sum, "mean": lambda v: sum(v) / len(v), "max": max}
 
@@ -22,12 +22,8 @@ def _random_tree(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def make_cases() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20261207)
-    out: dict[str, np.ndarray] = {}
-
-    def put(ex: str, i: int, expected: Any, **kw: Any) -> None:
-        for k, v in kw.items():
-            out[f"{ex}/{i}/{k}"] = np.asarray(v)
-        out[f"{ex}/{i}/expected"] = np.asarray(expected, dtype=np.float64)
+    out = Cases()
+    put = out.put
 
     for i, n in enumerate([1, 2, 5, 12, 30]):
         parent = _random_tree(rng, n)
