@@ -296,6 +296,23 @@ inline void qtransform_parent_siblings_row(const F* q, const count_t* n, std::in
   for (std::int64_t a = 0; a < A; ++a) out[a] = ((n[a] > 0 ? q[a] : lo) - lo) / den;
 }
 
+// The shared end of the completed-Q transforms: unvisited actions get `value`, optional
+// min-max rescale over actions, then times (maxvisit_init + max N) * value_scale.
+template <class F>
+inline void complete_q_row(const F* q, const count_t* n, std::int64_t A, F value, F maxn,
+                           F value_scale, F maxvisit_init, bool rescale, F eps, F* out) {
+  F lo = std::numeric_limits<F>::infinity(), hi = -lo;
+  for (std::int64_t a = 0; a < A; ++a) {
+    out[a] = n[a] > 0 ? q[a] : value;
+    lo = std::min(lo, out[a]);
+    hi = std::max(hi, out[a]);
+  }
+  if (rescale)
+    for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);
+  const F scale = (maxvisit_init + maxn) * value_scale;
+  for (std::int64_t a = 0; a < A; ++a) out[a] = scale * out[a];
+}
+
 // Completed by mixed value (Gumbel MuZero). v_mix = (v_raw + sum N * sum_{visited} pi q /
 // sum_{visited} pi) / (sum N + 1); unvisited q := v_mix (or node_value when
 // use_mixed_value is false); optional min-max rescale over actions; times
@@ -323,16 +340,7 @@ inline void qtransform_mix_value_row(const F* q, const count_t* n, const F* logi
       if (n[a] > 0) wq += std::max(tiny, std::exp(logits[a] - lmax) / z) * q[a] / sump;
     value = (raw_value + sumn * wq) / (sumn + 1);
   }
-  F lo = std::numeric_limits<F>::infinity(), hi = -lo;
-  for (std::int64_t a = 0; a < A; ++a) {
-    out[a] = n[a] > 0 ? q[a] : value;
-    lo = std::min(lo, out[a]);
-    hi = std::max(hi, out[a]);
-  }
-  if (rescale)
-    for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);
-  const F scale = (maxvisit_init + maxn) * value_scale;
-  for (std::int64_t a = 0; a < A; ++a) out[a] = scale * out[a];
+  complete_q_row(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
 }
 
 // Sum of x[0..n) in numpy's pairwise order (numpy's `pairwise_sum`: sequential below 8
@@ -394,16 +402,7 @@ inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F
     for (std::int64_t a = 0; a < A; ++a) out[a] = n[a] > 0 ? out[a] * q[a] / sp : F(0);
     value = (raw_value + sumn * pairwise_sum(out, A)) / (sumn + 1);
   }
-  F lo = std::numeric_limits<F>::infinity(), hi = -lo;
-  for (std::int64_t a = 0; a < A; ++a) {
-    out[a] = n[a] > 0 ? q[a] : value;
-    lo = std::min(lo, out[a]);
-    hi = std::max(hi, out[a]);
-  }
-  if (rescale)
-    for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);
-  const F scale = (maxvisit_init + maxn) * value_scale;
-  for (std::int64_t a = 0; a < A; ++a) out[a] = scale * out[a];
+  complete_q_row(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
 }
 
 // ---------------------------------------------------------------------------------------
