@@ -320,13 +320,7 @@ def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, 
     ra, ga, vl = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga, vl))
     V = np.array(va, dtype=dt)
     _check_discount(ga)
-    n = to_numpy(visits, "visits")
-    if n.dtype.kind not in "iu":
-        raise TypeError(f"visits must be an integer array, got {n.dtype}")
-    if n.shape != lay.shape:
-        raise ValueError(f"visits has shape {n.shape}, expected {lay.shape}")
-    if np.any(n < 0):
-        raise ValueError("visits (visit counts) must be non-negative")
+    n = _visit_counts(visits, lay.shape)
     N = np.array(n, dtype=np.int32).reshape(-1)
     lf = _leaf_indices(leaf, lay)
     C = compiled()
@@ -667,15 +661,21 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
 # Q-transforms (K6)
 
 
-def _q_args(q: Any, visits: Any) -> tuple[np.ndarray, np.ndarray]:
-    qa = float_array(q, "q")
+def _visit_counts(visits: Any, shape: tuple[int, ...], like: str = "") -> np.ndarray:
+    """Visit counts as a numpy integer array of ``shape``, all >= 0, or a clear error."""
     n = to_numpy(visits, "visits")
     if n.dtype.kind not in "iu":
         raise TypeError(f"visits must be an integer array, got {n.dtype}")
-    if n.shape != qa.shape:
-        raise ValueError(f"visits has shape {n.shape}, expected {qa.shape} like q")
+    if n.shape != shape:
+        raise ValueError(f"visits has shape {n.shape}, expected {shape}{like}")
     if np.any(n < 0):
         raise ValueError("visits (visit counts) must be non-negative")
+    return n
+
+
+def _q_args(q: Any, visits: Any) -> tuple[np.ndarray, np.ndarray]:
+    qa = float_array(q, "q")
+    n = _visit_counts(visits, qa.shape, " like q")
     if qa.ndim == 0:
         raise ValueError("q must have a last axis of actions")
     return qa, n
