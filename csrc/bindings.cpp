@@ -18,6 +18,10 @@
 #include "rtb.h"
 #include "trees.h"
 
+#if defined(CREDITLAB_HAVE_CUDA)
+#include "cuda/runtime.h"
+#endif
+
 namespace py = pybind11;
 using namespace creditlab;
 
@@ -444,6 +448,11 @@ PYBIND11_MODULE(_C, m) {
 #else
   m.attr("openmp") = false;
 #endif
+#if defined(CREDITLAB_HAVE_CUDA)
+  m.attr("built_with_cuda") = true;
+  m.def("cuda_device_count", &cuda::device_count, "Visible CUDA devices (0 without a driver).");
+#else
   m.attr("built_with_cuda") = false;
   m.def("cuda_device_count", []() { return 0; });
+#endif
 }
