@@ -17,6 +17,7 @@ __all__ = [
     "backup_returns",
     "considered_visit_sequence",
     "leaf_stats",
+    "portool_style_advantages",
     "qtransform_by_min_max",
     "qtransform_by_parent_and_siblings",
     "qtransform_completed_by_mix_value",
@@ -205,6 +206,66 @@ def sibling_stats(parent, x):
     mean = np.array([np.mean(v) if v else 0.0 for v in kids])
     std = np.array([np.std(v) if v else 0.0 for v in kids])
     return cnt, mean, std
+
+
+def _zscore(x, group, eps):
+    """``(x - mean(group)) / (std(group) + eps)``; 0 when that denominator is 0."""
+    den = float(np.std(group)) + eps
+    return (x - float(np.mean(group))) / den if den != 0 else 0.0
+
+
+def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6):
+    """PORTool-style advantages of ONE rollout tree, trajectory by trajectory.
+
+    The reconstruction documented in :func:`creditlab.trees.portool_style_advantages`
+    (not the paper's own equations, which this library could not retrieve), written in
+    the paper's notation: trajectory j is the root-to-leaf path ending at leaf j with
+    outcome ``r_j``; ``m(s)`` is the set of trajectories through step s; ``C(s)`` the
+    children of s. Nodes not connected to node 0 (``parent[i] == -1`` for ``i > 0`` marks
+    an unused slot; anything stored under one is cut off too) are ignored: 0 out.
+
+    Returns ``(fork, traj, A)``: ``fork[s] = lam * A_fork(s)``, ``traj[j] = A_traj(j)``
+    (at leaves, 0 elsewhere) and ``A[(j, s)] = A_traj(j) + lam * A_fork(s)`` for every
+    step s != root on trajectory j.
+    """
+    n = len(parent)
+    used = [False] * n
+    for i in range(n):
+        used[i] = i == 0 or (parent[i] >= 0 and used[parent[i]])
+    children: list[list[int]] = [[] for _ in range(n)]
+    for i in range(1, n):
+        if used[i]:
+            children[parent[i]].append(i)
+    # the trajectories: one per leaf, listed as the steps from the root down to the leaf
+    trajectories = {}
+    for j in range(n):
+        if used[j] and not children[j]:
+            path, c = [], j
+            while c >= 0:
+                path.append(c)
+                c = int(parent[c])
+            trajectories[j] = path[::-1]
+    r = {j: float(leaf_reward[j]) for j in trajectories}
+    # step reward: the mean outcome over m(s), the trajectories passing through s
+    R = np.zeros(n)
+    for s in range(n):
+        m = [j for j, path in trajectories.items() if s in path]
+        R[s] = np.mean([r[j] for j in m]) if m else 0.0
+    # fork-relative: z-score of R(s) among the children of its fork parent(s)
+    fork = np.zeros(n)
+    for s in range(1, n):
+        if not used[s]:
+            continue
+        sib = [R[c] for c in children[parent[s]]]
+        if len(sib) >= 2:
+            fork[s] = lam * _zscore(R[s], sib, eps)
+    # trajectory-relative: z-score of r_j among the tree's trajectories (GRPO-style)
+    traj = np.zeros(n)
+    outcomes = list(r.values())
+    for j in trajectories:
+        traj[j] = _zscore(r[j], outcomes, eps)
+    A = {(j, s): traj[j] + fork[s] for j, path in trajectories.items() for s in path[1:]}
+    return fork, traj, A
 
 
 def _softmax(x):

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from creditlab import tree_reference as ref
-from creditlab._backend import compiled, float_array, to_numpy
+from creditlab._backend import check_real, compiled, float_array, to_numpy
 
 __all__ = [
     "Forest",
@@ -626,34 +626,91 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
                              eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """PORTool-style fork- and trajectory-relative advantages (a labelled reconstruction).
 
-    PORTool (Wu et al. 2025, arXiv 2510.26020) gives each step s the same reward on every
-    trajectory sharing it and blends fork-relative advantages with trajectory-relative
-    ones. Its method-section equations could not be retrieved for this library (only the
-    abstract and a review), so this implements the reconstruction in
-    ``research/trees.md`` §3, not the paper's equations:
+    PORTool (Wu et al. 2025, "PORTool: Tool-Use LLM Training with Rewarded Tree", arXiv
+    2510.26020) grows n tool-call trajectories per query as a tree (at most f forks per
+    step; finished trajectories are kept and n - n_c of the candidate forks continue, up
+    to T_max steps), gives every step s one reward shared by all trajectories through it
+    (``m(s)``), and "uses these step-wise rewards to calculate fork-relative advantages,
+    blended with trajectory-relative advantages".
 
-    - step reward ``R(s) = mean_{j in m(s)} r_j`` (mean outcome of the trajectories
-      through s, i.e. :func:`leaf_stats` mean);
-    - ``A_fork(c) = (R(c) - mean_{C(p)} R) / (std_{C(p)} R + eps)`` if the fork p has at
-      least two children, else 0;
-    - ``A_traj(j) = (r_j - mean r) / (std r + eps)`` over the leaves of the tree;
-    - the loss for trajectory j at step s uses ``A_traj(j) + lam * A_fork(s)``.
+    **Not the paper's equations.** The method section (its step reward, normalisations
+    and blend) could not be retrieved for this library: the stored copies of the arXiv
+    HTML and of its markdown mirror reach only the abstract and the start of the
+    introduction. What secondary summaries add, and this function does NOT implement:
+    the step reward mixes an outcome (correctness, judged by GPT-4o) reward with a
+    formatting / tool-call-success reward and uses a discount factor gamma (reported
+    best at 0.95); the two advantages are blended with two weights w1, w2. Their exact
+    forms are unknown here, so no equation number can be quoted.
+    What is implemented is the reconstruction in the project's ``research/trees.md`` §3,
+    with the outcome reward alone:
+
+    - step reward ``R(s) = mean_{j in m(s)} r_j`` (:func:`leaf_stats` mean of the leaf
+      outcomes below s);
+    - fork-relative ``A_fork(s) = (R(s) - mean_{c in C(p)} R(c)) / (std_{c in C(p)} R(c)
+      + eps)`` with p the parent of s, if the fork p has at least two children; else 0;
+    - trajectory-relative ``A_traj(j) = (r_j - mean_k r_k) / (std_k r_k + eps)`` over the
+      trajectories (leaves) of the same tree;
+    - trajectory j is trained at each of its steps s with ``A(s, j) = A_traj(j) +
+      lam * A_fork(s)``, i.e. ``traj[j] + fork[s]`` from the two returned arrays.
+
+    std is the population std; a z-score whose denominator ``std + eps`` is 0 (``eps=0``
+    and equal values) is 0. :func:`creditlab.tree_reference.portool_style_advantages` is
+    the trajectory-by-trajectory loop this is tested against.
+
+    Parameters
+    ----------
+    tree : parent ``[N]`` / ``[B, N]`` (``-1`` at node 0 and at unused slots) or Forest.
+        Nodes not connected to node 0 (unused slots and anything stored under one) are
+        not part of the rollout tree: they are ignored and get 0.
+    leaf_reward : float [like tree]
+        outcome ``r_j`` of the trajectory ending at leaf j (read at leaves only).
+    lam : float
+        weight of the fork-relative term (finite).
+    eps : float
+        added to each std (finite, >= 0).
 
     Returns
     -------
-    (fork, traj) : float [like tree]; ``traj`` is set at leaves, 0 elsewhere.
+    (fork, traj) : float64 [like tree]
+        ``fork[s] = lam * A_fork(s)`` (0 at roots, only children and unused slots);
+        ``traj[j] = A_traj(j)`` at leaves, 0 elsewhere.
+
+    Raises
+    ------
+    ValueError / TypeError
+        an invalid tree, ``leaf_reward`` not shaped like it, ``lam`` or ``eps`` not a
+        finite real number, or ``eps < 0``.
     """
     lay = _layout(tree)
     ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
-    forest = Forest(lay.parent, lay.tree_ptr)
-    st = leaf_stats(forest, ra)
-    fork = lam * fork_relative(forest, st.mean, eps)
+    lam = check_real(lam, "lam")
+    eps = check_real(eps, "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0 (added to a standard deviation), got {eps}")
+    M = len(lay.parent)
+    if M == 0:
+        return np.zeros(lay.shape), np.zeros(lay.shape)
     off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
-    leaf = np.zeros(len(lay.parent), bool)
-    leaf[:] = True
-    gp = _gather_parent(lay, np.arange(len(lay.parent)))
-    leaf[gp[lay.parent >= 0]] = False
-    traj = np.where(leaf, (ra - st.mean[off]) / (st.std[off] + eps), 0.0)
+    # nodes cut off from node 0: unused slots (parent -1 past node 0) and their subtrees
+    cut = (lay.parent < 0) & (np.arange(M) != off)
+    below_cut = np.where(lay.parent >= 0, cut[np.maximum(lay.parent, 0) + off], False)
+    in_tree = ~cut & (scan_down(tree, below_cut.reshape(lay.shape).astype(np.float64))
+                      .reshape(-1) == 0)
+    has_child = np.zeros(M, bool)
+    has_child[(lay.parent + off)[lay.parent >= 0]] = True
+    leaf = in_tree & ~has_child
+    st = leaf_stats(tree, ra.reshape(lay.shape), leaf.reshape(lay.shape))
+    R = st.mean.reshape(-1)
+    sib = sibling_stats(tree, R.reshape(lay.shape))
+    cnt_p, mu_p, sd_p = (_gather_parent(lay, a) for a in sib)
+
+    def z(x: np.ndarray, mu: np.ndarray, sd: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        den = sd + eps
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok & (den != 0), (x - mu) / den, 0.0)
+
+    fork = lam * z(R, mu_p, sd_p, in_tree & (lay.parent >= 0) & (cnt_p >= 2))
+    traj = z(ra, st.mean.reshape(-1)[off], st.std.reshape(-1)[off], leaf)
     return fork.reshape(lay.shape), traj.reshape(lay.shape)
 
 
