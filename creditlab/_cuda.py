@@ -20,6 +20,7 @@ __all__ = [
     "any_cuda",
     "cuda_device",
     "empty",
+    "to_device",
     "torch_dtype",
     "bool_tensor",
     "common_device",
@@ -157,7 +158,7 @@ def cuda_device(args: dict[str, Any]) -> Any:
 
 
 def torch_dtype(dtype: Any) -> Any:
-    """The torch dtype of a numpy dtype (float32, float64, bool)."""
+    """The torch dtype of a numpy dtype (float32, float64, bool, uint8, int64)."""
     import numpy as np
     import torch
 
@@ -165,6 +166,8 @@ def torch_dtype(dtype: Any) -> Any:
         np.dtype(np.float32): torch.float32,
         np.dtype(np.float64): torch.float64,
         np.dtype(np.bool_): torch.bool,
+        np.dtype(np.uint8): torch.uint8,
+        np.dtype(np.int64): torch.int64,
     }[np.dtype(dtype)]
 
 
@@ -173,3 +176,10 @@ def empty(shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
     import torch
 
     return torch.empty(shape, dtype=torch_dtype(dtype), device=device)
+
+
+def to_device(a: Any, device: Any) -> Any:
+    """A host numpy array copied to a torch tensor on ``device``."""
+    import torch
+
+    return torch.from_numpy(a).to(device)

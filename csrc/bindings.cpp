@@ -21,6 +21,7 @@
 #if defined(CREDITLAB_HAVE_CUDA)
 #include "cuda/runtime.h"
 #include "cuda/scan.h"
+#include "cuda/groups.h"
 #endif
 
 namespace py = pybind11;
@@ -526,6 +527,36 @@ void bind_cuda_scan(py::module_& m) {
       "(strategy, chunks per row, chunk length, workspace bytes) for a reverse scan on the "
       "current device; family 0 returns, 1 gae, 2 min-form.");
 }
+
+// CUDA group helpers (csrc/cuda/groups.h); validated by creditlab/advantages.py.
+template <class F>
+void cuda_group_advantages(std::uintptr_t scores, std::uintptr_t group, index_t N, index_t G,
+                           int mode, double eps, std::uintptr_t out, std::uintptr_t workspace,
+                           std::uintptr_t stream) {
+  if (N > 0 && (!scores || !group || !out || !workspace || G <= 0))
+    throw std::invalid_argument("scores, group, out and workspace are required");
+  py::gil_scoped_release release;
+  cuda::group_advantages<F>(dptr<const F>(scores), dptr<const std::int64_t>(group), N, G, mode,
+                            eps, dptr<F>(out), dptr<double>(workspace), stream);
+}
+
+template <class F>
+void cuda_masked_whiten(std::uintptr_t x, std::uintptr_t mask, index_t n, bool unbiased,
+                        double eps, bool shift_mean, std::uintptr_t out,
+                        std::uintptr_t workspace, std::uintptr_t stream) {
+  if (n > 0 && (!x || !mask || !out || !workspace))
+    throw std::invalid_argument("x, mask, out and workspace are required");
+  py::gil_scoped_release release;
+  cuda::masked_whiten<F>(dptr<const F>(x), dptr<const std::uint8_t>(mask), n, unbiased, eps,
+                         shift_mean, dptr<F>(out), dptr<double>(workspace), stream);
+}
+
+void bind_cuda_groups(py::module_& m) {
+  m.def("cuda_group_advantages_f32", &cuda_group_advantages<float>);
+  m.def("cuda_group_advantages_f64", &cuda_group_advantages<double>);
+  m.def("cuda_masked_whiten_f32", &cuda_masked_whiten<float>);
+  m.def("cuda_masked_whiten_f64", &cuda_masked_whiten<double>);
+}
 #endif
 
 }  // namespace
@@ -550,7 +581,8 @@ PYBIND11_MODULE(_C, m) {
 #if defined(CREDITLAB_HAVE_CUDA)
   m.attr("built_with_cuda") = true;
   m.def("cuda_device_count", &cuda::device_count, "Visible CUDA devices (0 without a driver).");
-  bind_cuda_scan(m);  // csrc/cuda/scan.h
+  bind_cuda_scan(m);    // csrc/cuda/scan.h
+  bind_cuda_groups(m);  // csrc/cuda/groups.h
 #else
   m.attr("built_with_cuda") = false;
   m.def("cuda_device_count", []() { return 0; });

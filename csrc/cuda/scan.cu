@@ -294,15 +294,16 @@ __device__ typename Op::Map thread_map(const Op& op, index_t b, index_t lo, inde
   return m;
 }
 
-// Composed map of each chunk but the last one of its row: block i -> (row i / (nc - 1),
-// chunk i % (nc - 1)), written to maps[row * nc + chunk].
+// Composed map of each chunk but the first one of its row (nothing precedes chunk 0, so
+// its map is never used): block i -> (row i / (nc - 1), chunk 1 + i % (nc - 1)), written
+// to maps[row * nc + chunk].
 template <class Op>
 __global__ void __launch_bounds__(kThreads) chunk_map_kernel(const Op op, index_t T,
                                                              index_t chunk_len, index_t nc,
                                                              typename Op::Map* maps) {
   using Map = typename Op::Map;
   __shared__ Map sh[2 * kThreads];
-  const index_t b = index_t(blockIdx.x) / (nc - 1), k = index_t(blockIdx.x) % (nc - 1);
+  const index_t b = index_t(blockIdx.x) / (nc - 1), k = 1 + index_t(blockIdx.x) % (nc - 1);
   const index_t c0 = k * chunk_len, c1 = c0 + chunk_len < T ? c0 + chunk_len : T;
   Map total = Op::identity();
   for (index_t end = c1; end > c0; end -= kTile) {
