@@ -27,8 +27,16 @@ at 4 bytes each; the flag is really 1 byte) divided by the best copy bandwidth (
 one-thread copy or torch's multi-thread copy of a 512 MB buffer, counting bytes read plus
 bytes written).
 
-Only the CPU is supported for now (``--device cpu``); each variant takes the device and
-raises Skip for one it does not support, so a CUDA column can be added variant by variant.
+``--device cuda`` is a separate, smaller run (see cuda_main): creditlab's CUDA kernel vs
+the verl-style torch loop on the GPU at (B, T) = (256, 4096), (1024, 1024), (64, 32768),
+timed with CUDA events (warm-up, median of N), with the achieved memory bandwidth (bytes
+read + written over the median) as a fraction of a device-to-device copy's bandwidth
+measured in the same run and of the card's nominal peak when its name is known:
+
+    python benchmarks/bench_returns.py --device cuda            # prints the table
+    python benchmarks/bench_returns.py --device cuda --write    # and writes returns_cuda.md
+
+It exits at once with a clear message when no CUDA GPU (or no CUDA build) is available.
 """
 
 from __future__ import annotations
@@ -604,17 +612,171 @@ def parse_shapes(text: str) -> list[tuple[int, int]]:
     return shapes
 
 
+# ---------------------------------------------------------------------------------------
+# CUDA
+
+CUDA_SHAPES = [(256, 4096), (1024, 1024), (64, 32768)]
+DEFAULT_CUDA_OUT = Path(__file__).resolve().parent / "results" / "returns_cuda.md"
+# r (4) + V (4) + terminated (1) read, A (4) + R (4) written, per element (float32)
+CUDA_BYTES_PER_ELEMENT = 17
+# Nominal peak memory bandwidth (GB/s) by device-name substring, most specific first.
+NOMINAL_GBS = [("H200", 4800.0), ("H100 PCIe", 2000.0), ("H100", 3350.0),
+               ("A100-SXM4-80GB", 2039.0), ("A100", 1555.0), ("L40S", 864.0), ("L4", 300.0),
+               ("A10", 600.0), ("RTX 4090", 1008.0), ("V100", 900.0)]
+
+
+def cuda_time(fn: Callable[[], Any], reps: int, warmup: int = 3) -> float:
+    """Median seconds of ``fn`` over ``reps`` calls, each timed with CUDA events."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop) / 1e3)
+    return statistics.median(times)
+
+
+def cuda_copy_gbs(dev: Any, reps: int) -> float:
+    """A 256 MiB device-to-device copy's bandwidth, bytes read + written, GB/s."""
+    import torch
+
+    n = 256 * 2**20
+    x = torch.empty(n, dtype=torch.uint8, device=dev)
+    y = torch.empty_like(x)
+    return 2 * n / cuda_time(lambda: y.copy_(x), reps) / 1e9
+
+
+def cuda_shape(B: int, T: int, dev: Any, reps: int) -> tuple[float, float, float]:
+    """(torch loop median s, creditlab median s, max abs difference) for GAE on [B, T]."""
+    import torch
+
+    import creditlab
+
+    p = make_problem(B, T)
+    r = torch.from_numpy(p.rewards).to(dev)
+    v = torch.from_numpy(p.values).to(dev)
+    d = torch.from_numpy(p.terminated).to(dev)
+    out = (torch.empty_like(r), torch.empty_like(r))
+
+    def ours() -> tuple[Any, Any]:
+        return creditlab.gae(r, v, GAMMA, LAM, terminated=d, out=out)
+
+    def loop() -> tuple[Any, Any]:  # verl's compute_gae_advantage_return, with dones
+        with torch.no_grad():
+            notdone = (~d).to(r.dtype)
+            last = torch.zeros_like(r[:, 0])
+            rev = []
+            for t in reversed(range(T)):
+                delta = r[:, t] + GAMMA * v[:, t + 1] * notdone[:, t] - v[:, t]
+                last = delta + GAMMA * LAM * notdone[:, t] * last
+                rev.append(last)
+            adv = torch.stack(rev[::-1], dim=1)
+            return adv, adv + v[:, :T]
+
+    t_ours = cuda_time(ours, reps)
+    t_loop = cuda_time(loop, 3, warmup=1)
+    A, R = ours()
+    A0, R0 = loop()
+    err = max(float((A - A0).abs().max()), float((R - R0).abs().max()))
+    return t_loop, t_ours, err
+
+
+def cuda_main(args: argparse.Namespace, argv: list[str]) -> int:
+    try:
+        import torch
+    except ImportError:
+        print("error: --device cuda needs torch with CUDA", file=sys.stderr)
+        return 2
+    if not torch.cuda.is_available():
+        print("error: --device cuda needs a CUDA GPU, and torch.cuda.is_available() is False "
+              f"(torch {torch.__version__})", file=sys.stderr)
+        return 2
+    import creditlab
+
+    info = creditlab.backend_info()
+    if not info["built_with_cuda"] or info["cuda_devices"] == 0:
+        print(f"error: creditlab._C was built without CUDA or sees no device: {info}",
+              file=sys.stderr)
+        return 2
+    dev = torch.device("cuda")
+    name = torch.cuda.get_device_name(dev)
+    nominal = next((g for key, g in NOMINAL_GBS if key in name), None)
+    shapes = args.shapes or CUDA_SHAPES
+    t_start = time.perf_counter()
+
+    copy_gbs = cuda_copy_gbs(dev, max(args.reps, 10))
+    print(f"{name}: copy {copy_gbs:.0f} GB/s" + (f", nominal {nominal:.0f} GB/s" if nominal
+                                                 else ", nominal peak unknown"))
+    rows = []
+    for B, T in shapes:
+        t_loop, t_ours, err = cuda_shape(B, T, dev, args.reps)
+        plan = creditlab._backend._C.cuda_scan_plan(1, False, B, T, False)
+        gbs = CUDA_BYTES_PER_ELEMENT * B * T / t_ours / 1e9
+        rows.append((B, T, t_loop, t_ours, gbs, err, plan))
+        print(f"{B} x {T}: torch loop {t_loop * 1e3:.2f} ms, creditlab {t_ours * 1e6:.1f} us "
+              f"({t_loop / t_ours:.0f}x), {gbs:.0f} GB/s = {gbs / copy_gbs:.0%} of copy"
+              + (f", {gbs / nominal:.0%} of nominal" if nominal else "")
+              + f", max abs err {err:.1e}, plan {plan[:3]}")
+    elapsed = time.perf_counter() - t_start
+    lines = [
+        "# GAE on CUDA: creditlab vs the verl-style torch loop",
+        "",
+        f"Generated by `python benchmarks/bench_returns.py{''.join(' ' + a for a in argv)}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M')} in {elapsed:.0f} s.",
+        "",
+        f"- GPU: {name}; torch {torch.__version__}; creditlab `{info}`",
+        f"- device-to-device copy of 256 MiB: {copy_gbs:.0f} GB/s (bytes read + written); "
+        f"nominal peak: {f'{nominal:.0f} GB/s' if nominal else 'unknown for this name'}",
+        "",
+        f"GAE advantages + returns, float32, gamma {GAMMA}, lam {LAM}, terminated ~ "
+        f"Bernoulli({P_DONE}), values [B, T+1]; creditlab with `out=`. Times are CUDA-event "
+        f"medians ({args.reps} calls for creditlab after 3 warm-up calls, 3 for the loop). "
+        f"Bandwidth counts {CUDA_BYTES_PER_ELEMENT} bytes per element (r, V, flag read; A, R "
+        "written) over creditlab's median; *plan* is the kernel strategy "
+        "(csrc/cuda/scan.h).",
+        "",
+        "| B x T | torch loop | creditlab | speed-up | GB/s | % of copy | % of nominal "
+        "| max abs err | plan |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for B, T, tl, to, gbs, err, plan in rows:
+        lines.append(
+            f"| {B} x {T} | {tl * 1e3:.2f} ms | {to * 1e6:.1f} us | {tl / to:.0f}x | {gbs:.0f} "
+            f"| {gbs / copy_gbs:.0%} | {f'{gbs / nominal:.0%}' if nominal else '-'} "
+            f"| {err:.1e} | {plan[0]}, {plan[1]} chunk(s) of {plan[2] or T} |"
+        )
+    if args.write or args.out:
+        path = args.out or DEFAULT_CUDA_OUT
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and few repeats (< 30 s)")
     ap.add_argument("--shapes", type=parse_shapes, help="comma-separated BxT, e.g. 64x4096")
     ap.add_argument("--out", type=Path, default=None, help=f"markdown file (default {DEFAULT_OUT})")
-    ap.add_argument("--device", choices=["cpu"], default="cpu", help="only cpu for now")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cpu: the peer table; cuda: the GPU run (see cuda_main)")
+    ap.add_argument("--write", action="store_true",
+                    help=f"--device cuda: write the table to {DEFAULT_CUDA_OUT} (or --out)")
+    ap.add_argument("--reps", type=int, default=20, help="--device cuda: timed calls per row")
     ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
                     help="before each timing, wait up to S s for other processes to go idle, "
                     "and time again (up to 3 times) when they were busy during it")
     args = ap.parse_args(argv)
+    if args.device == "cuda":
+        return cuda_main(args, argv)
 
     s = Settings(quiet_wait=args.quiet_wait)
     if args.quick:

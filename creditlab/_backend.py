@@ -127,18 +127,49 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
                 "tensors in this build (built_with_cuda="
                 f"{backend_info()['built_with_cuda']}). Move it with .cpu() first."
             )
-        x = x.detach()
-        if x.is_conj() or x.is_neg():
-            x = x.resolve_conj().resolve_neg()
-        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
-            raise TypeError(
-                f"{name} has dtype {x.dtype}; creditlab kernels take float32 or float64. "
-                "Cast with .float() first."
-            )
-        return x.numpy()
+        return _detached(x, name).numpy()
     if hasattr(x, "__array__") or isinstance(x, (list, tuple, int, float, bool, np.generic)):
         return np.asarray(x)
     raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def _detached(x: Any, name: str) -> Any:
+    """A torch tensor detached, with lazy conj/neg resolved; half precision refused."""
+    x = x.detach()
+    if x.is_conj() or x.is_neg():
+        x = x.resolve_conj().resolve_neg()
+    if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
+        raise TypeError(
+            f"{name} has dtype {x.dtype}; creditlab kernels take float32 or float64. "
+            "Cast with .float() first."
+        )
+    return x
+
+
+def _is_cuda(x: Any) -> bool:
+    return is_torch(x) and x.device.type == "cuda"
+
+
+def as_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
+    """:func:`to_numpy`, except that with ``allow_cuda`` a CUDA tensor is kept (detached).
+
+    The validators below take either kind through this, so one set of checks and error
+    messages serves the CPU and the CUDA paths.
+    """
+    if allow_cuda and _is_cuda(x):
+        return _detached(x, name)
+    return to_numpy(x, name)
+
+
+def dtype_of(a: Any) -> Any:
+    """The numpy dtype of a numpy array or torch tensor (its name if numpy has none)."""
+    if isinstance(a, np.ndarray):
+        return a.dtype
+    name = str(a.dtype).removeprefix("torch.")
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return name
 
 
 def like(result: np.ndarray, template: Any) -> Any:
@@ -150,21 +181,26 @@ def like(result: np.ndarray, template: Any) -> Any:
     return result
 
 
-def float_array(x: Any, name: str) -> np.ndarray:
-    """A float32/float64 numpy array, or a TypeError naming ``name``."""
-    a = to_numpy(x, name)
-    if a.dtype not in FLOAT_DTYPES:
-        hint = " (cast integer data with .astype(np.float32))" if a.dtype.kind in "iub" else ""
-        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}{hint}")
+def float_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
+    """A float32/float64 numpy array, or a TypeError naming ``name``.
+
+    With ``allow_cuda``, a CUDA tensor passes through (detached) under the same checks.
+    """
+    a = as_array(x, name, allow_cuda=allow_cuda)
+    dt = dtype_of(a)
+    if dt not in FLOAT_DTYPES:
+        kind = getattr(dt, "kind", "")
+        hint = " (cast integer data with .astype(np.float32))" if kind and kind in "iub" else ""
+        raise TypeError(f"{name} must have dtype float32 or float64, got {dt}{hint}")
     return a
 
 
-def bool_array(x: Any, name: str) -> np.ndarray:
-    """A bool numpy array, or a TypeError naming ``name``."""
-    a = to_numpy(x, name)
-    if a.dtype != np.bool_:
+def bool_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
+    """A bool numpy array, or a TypeError naming ``name`` (CUDA tensors as in float_array)."""
+    a = as_array(x, name, allow_cuda=allow_cuda)
+    if dtype_of(a) != np.bool_:
         raise TypeError(
-            f"{name} must be a bool array (numpy bool / torch.bool), got {a.dtype}; "
+            f"{name} must be a bool array (numpy bool / torch.bool), got {dtype_of(a)}; "
             f"convert a 0/1 mask with `{name}.astype(bool)` or `{name}.bool()`"
         )
     return a

@@ -18,6 +18,10 @@ from creditlab._backend import is_torch
 
 __all__ = [
     "any_cuda",
+    "cuda_device",
+    "empty",
+    "to_device",
+    "torch_dtype",
     "bool_tensor",
     "common_device",
     "float_tensor",
@@ -137,3 +141,45 @@ def on_device(device: Any) -> Iterator[None]:
 
     with torch.cuda.device(device):
         yield
+
+
+def cuda_device(args: dict[str, Any]) -> Any:
+    """None when no argument is a CUDA tensor; else their one CUDA device.
+
+    Raises the errors of :func:`require_cuda_build` (RuntimeError: no CUDA build, python
+    backend, no device) naming the first CUDA argument, then those of
+    :func:`common_device` (ValueError: an argument on another device, numpy, CPU tensor).
+    """
+    first = next((name for name, x in args.items() if is_cuda(x)), None)
+    if first is None:
+        return None
+    require_cuda_build(first, args[first])
+    return common_device(args)
+
+
+def torch_dtype(dtype: Any) -> Any:
+    """The torch dtype of a numpy dtype (float32, float64, bool, uint8, int64)."""
+    import numpy as np
+    import torch
+
+    return {
+        np.dtype(np.float32): torch.float32,
+        np.dtype(np.float64): torch.float64,
+        np.dtype(np.bool_): torch.bool,
+        np.dtype(np.uint8): torch.uint8,
+        np.dtype(np.int64): torch.int64,
+    }[np.dtype(dtype)]
+
+
+def empty(shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
+    """An uninitialised torch tensor on ``device`` with the numpy ``dtype``'s torch twin."""
+    import torch
+
+    return torch.empty(shape, dtype=torch_dtype(dtype), device=device)
+
+
+def to_device(a: Any, device: Any) -> Any:
+    """A host numpy array copied to a torch tensor on ``device``."""
+    import torch
+
+    return torch.from_numpy(a).to(device)

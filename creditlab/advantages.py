@@ -5,6 +5,12 @@ sequence's group (the prompt it answers), and return one advantage per sequence;
 are segment reductions (``np.bincount``), not Python loops. Broadcast a result over a
 sequence's tokens with ``adv[:, None] * response_mask``. They follow verl's
 ``core_algos`` conventions (checked in ``tests/test_advantages.py``).
+
+torch CUDA tensors run the CUDA kernels of ``csrc/cuda/groups.cu`` (float64 per-group
+sums by atomics, so the last bits of a float64 result may vary from run to run) and come
+back as CUDA tensors; an ``index`` that is not a CUDA tensor (e.g. strings) is mapped to
+group ids on the host and copied over. ``masked_whiten`` reads the mask's count back to
+the host to check it (one synchronisation), as verl does.
 """
 
 from __future__ import annotations
@@ -13,27 +19,77 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import bool_array, float_array, like
+from creditlab import _cuda
+from creditlab._backend import bool_array, compiled, dtype_of, float_array, like
 
 __all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo"]
 
 
-def _groups(scores: Any, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s = float_array(scores, "scores")
+def _scores(scores: Any, cuda: bool) -> Any:
+    s = float_array(scores, "scores", allow_cuda=cuda)
     if s.ndim != 1:
         raise ValueError(
             f"scores must be 1-D [N] (one score per sequence), got shape {tuple(s.shape)}; "
             "sum token-level rewards first, e.g. rewards.sum(-1)"
         )
-    idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
-    if idx.ndim != 1 or len(idx) != len(s):
+    return s
+
+
+def _check_index(idx: Any, n: int) -> None:
+    if idx.ndim != 1 or len(idx) != n:
         raise ValueError(
-            f"index must be 1-D with one group id per score ({len(s)}), got shape {idx.shape}"
+            f"index must be 1-D with one group id per score ({n}), got shape "
+            f"{tuple(idx.shape)}"
         )
+
+
+def _groups(scores: Any, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = _scores(scores, False)
+    idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+    _check_index(idx, len(s))
     _, group = np.unique(idx, return_inverse=True)
     group = group.reshape(-1)
     counts = np.bincount(group)
     return s, group, counts
+
+
+# Modes of the CUDA launcher (csrc/cuda/groups.h: GroupMode).
+_GRPO, _DR_GRPO, _RLOO = 0, 1, 2
+
+
+def _cuda_groups(scores: Any, index: Any, mode: int, eps: float) -> Any:
+    """GRPO / Dr.GRPO / RLOO on CUDA ``scores`` (None when ``scores`` is not CUDA)."""
+    device = _cuda.cuda_device({"scores": scores})
+    if device is None:
+        return None
+    import torch
+
+    s = _scores(scores, True).contiguous()
+    if _cuda.is_cuda(index):
+        _cuda.common_device({"scores": scores, "index": index})
+        _check_index(index, len(s))
+        with _cuda.on_device(device):
+            _, group = torch.unique(index, return_inverse=True)  # sorts on the device
+        group = group.reshape(-1).to(torch.int64).contiguous()
+        n_groups = int(group.max()) + 1 if len(s) else 0
+    else:
+        idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+        _check_index(idx, len(s))
+        g = np.unique(idx, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        n_groups = int(g.max()) + 1 if len(g) else 0
+        group = _cuda.to_device(g, device)
+    out = _cuda.empty(tuple(s.shape), dtype_of(s), device)
+    if len(s):
+        fn = getattr(compiled(), f"cuda_group_advantages_{_suffix(s)}")
+        with _cuda.on_device(device):
+            ws = _cuda.empty((3 * n_groups,), np.float64, device)
+            fn(_cuda.ptr(s), _cuda.ptr(group), len(s), n_groups, mode, eps, _cuda.ptr(out),
+               _cuda.ptr(ws), _cuda.stream(device))
+    return out
+
+
+def _suffix(a: Any) -> str:
+    return "f32" if dtype_of(a) == np.float32 else "f64"
 
 
 def _group_mean(s: np.ndarray, group: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -60,6 +116,9 @@ def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True
     -------
     array [N] like ``scores``
     """
+    cuda = _cuda_groups(scores, index, _GRPO if norm_by_std else _DR_GRPO, float(eps))
+    if cuda is not None:
+        return cuda
     s, group, counts = _groups(scores, index)
     mean = _group_mean(s, group, counts)
     n = counts[group]
@@ -92,6 +151,9 @@ def rloo(scores: Any, index: Any) -> Any:
 
     A group of one sequence keeps its score (no baseline), as in verl.
     """
+    cuda = _cuda_groups(scores, index, _RLOO, 0.0)
+    if cuda is not None:
+        return cuda
     s, group, counts = _groups(scores, index)
     mean = _group_mean(s, group, counts)
     n = counts[group].astype(np.float64)
@@ -127,10 +189,14 @@ def masked_whiten(
     ValueError
         If the mask selects no entry, or only one with ``unbiased=True``.
     """
-    a = float_array(x, "x")
-    m = bool_array(mask, "mask")
-    if m.shape != a.shape:
-        raise ValueError(f"mask must have the same shape as x {a.shape}, got {m.shape}")
+    device = _cuda.cuda_device({"x": x, "mask": mask})
+    cuda = device is not None
+    a = float_array(x, "x", allow_cuda=cuda)
+    m = bool_array(mask, "mask", allow_cuda=cuda)
+    if tuple(m.shape) != tuple(a.shape):
+        raise ValueError(
+            f"mask must have the same shape as x {tuple(a.shape)}, got {tuple(m.shape)}"
+        )
     if not np.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
     n = int(m.sum())
@@ -138,6 +204,16 @@ def masked_whiten(
         raise ValueError("mask selects no entry: cannot whiten")
     if unbiased and n == 1:
         raise ValueError("mask selects one entry: the unbiased variance is undefined")
+    if cuda:
+        a, m = a.contiguous(), m.contiguous()
+        out = _cuda.empty(tuple(a.shape), dtype_of(a), device)
+        with _cuda.on_device(device):
+            ws = _cuda.empty((3,), np.float64, device)
+            getattr(compiled(), f"cuda_masked_whiten_{_suffix(a)}")(
+                _cuda.ptr(a), _cuda.ptr(m), a.numel(), bool(unbiased), float(eps),
+                bool(shift_mean), _cuda.ptr(out), _cuda.ptr(ws), _cuda.stream(device),
+            )
+        return out
     mean = a.sum(where=m, dtype=np.float64) / n
     var = ((a - mean) ** 2).sum(where=m, dtype=np.float64) / (n - 1 if unbiased else n)
     out = (a - mean) / np.sqrt(var + eps)

@@ -13,6 +13,12 @@ Arrays
     sequence. float32 or float64 (mixed inputs are promoted); flags and masks are bool.
     numpy in, numpy out; torch CPU tensor in, torch tensor out (``requires_grad`` inputs
     are detached). Inputs are never modified. ``out=`` writes into a caller's buffer.
+CUDA
+    torch CUDA tensors (all arguments on one device) run the CUDA kernels of
+    ``csrc/cuda/scan.cu`` on the current stream, asynchronously, and return CUDA tensors;
+    same arguments, checks and error messages. Results equal the CPU kernels up to float
+    rounding (long rows are scanned in parallel, which reassociates the sums; min-form
+    is exact).
 Episode ends
     ``terminated[t]``: step t ended in a terminal state, nothing is bootstrapped after it.
     ``truncated[t]``: step t hit a time limit; bootstrap from ``next_values[t]`` = V(s_{t+1})
@@ -34,16 +40,17 @@ from typing import Any
 
 import numpy as np
 
-from creditlab import reference
+from creditlab import _cuda, reference
 from creditlab._backend import (
+    as_array,
     bool_array,
     check_real,
     check_unit_interval,
     compiled,
+    dtype_of,
     float_array,
     is_torch,
     like,
-    to_numpy,
 )
 
 __all__ = [
@@ -65,8 +72,9 @@ class _Batch:
     B: int
     T: int
     dtype: np.dtype
-    arrays: dict[str, np.ndarray | None] = field(default_factory=dict)
+    arrays: dict[str, Any] = field(default_factory=dict)
     values_len: int = 0
+    device: Any = None  # the CUDA device when the inputs are CUDA tensors, else None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -91,7 +99,12 @@ def _prepare(
     values: Any = None,
     bootstrap: Any = None,
 ) -> _Batch:
-    r = float_array(rewards, "rewards")
+    device = _cuda.cuda_device(
+        {"rewards": rewards, **(floats or {}), **(flags or {}), "values": values,
+         "bootstrap": bootstrap}
+    )
+    cuda = device is not None
+    r = float_array(rewards, "rewards", allow_cuda=cuda)
     if r.ndim not in (1, 2):
         raise ValueError(
             f"rewards must be 1-D [T] or 2-D [B, T] / [T, B], got shape {tuple(r.shape)}"
@@ -115,7 +128,7 @@ def _prepare(
     for name, x in (floats or {}).items():
         if x is None:
             continue
-        a = float_array(x, name)
+        a = float_array(x, name, allow_cuda=cuda)
         if tuple(a.shape) != shape:
             raise ValueError(
                 f"{name} must have the same shape as rewards {shape}, got {tuple(a.shape)}"
@@ -123,7 +136,7 @@ def _prepare(
         named_floats[name] = a
     v = None
     if values is not None:
-        v = float_array(values, "values")
+        v = float_array(values, "values", allow_cuda=cuda)
         ok = [shape, tuple(n + (i == tax) for i, n in enumerate(shape))]
         if tuple(v.shape) not in ok:
             raise ValueError(
@@ -132,7 +145,7 @@ def _prepare(
             )
     boot = None
     if bootstrap is not None:
-        boot = float_array(bootstrap, "bootstrap")
+        boot = float_array(bootstrap, "bootstrap", allow_cuda=cuda)
         want = () if r.ndim == 1 else (shape[1 - tax],)
         if tuple(boot.shape) != want and not (r.ndim == 1 and tuple(boot.shape) == (1,)):
             raise ValueError(
@@ -140,16 +153,19 @@ def _prepare(
                 f"got {tuple(boot.shape)}"
             )
     dtype = np.result_type(
-        *named_floats.values(), *(x for x in (v, boot) if x is not None)
+        *(dtype_of(x) for x in (*named_floats.values(), v, boot) if x is not None)
     )
 
     squeeze = r.ndim == 1
     T = shape[tax]
     B = 1 if squeeze else shape[1 - tax]
-    batch = _Batch(rewards, squeeze, time_major, B, T, dtype)
+    batch = _Batch(rewards, squeeze, time_major, B, T, dtype, device=device)
 
-    def norm(a: np.ndarray, dt: Any) -> np.ndarray:
-        a = np.ascontiguousarray(a, dtype=dt)
+    def norm(a: Any, dt: Any) -> Any:
+        if cuda:  # a copy only where the dtype or the strides differ; never in place
+            a = a.to(_cuda.torch_dtype(dt)).contiguous()
+        else:
+            a = np.ascontiguousarray(a, dtype=dt)
         return a.reshape(1, -1) if squeeze else a
 
     for name, a in named_floats.items():
@@ -158,7 +174,7 @@ def _prepare(
         if x is None:
             batch.arrays[name] = None
             continue
-        a = bool_array(x, name)
+        a = bool_array(x, name, allow_cuda=cuda)
         if tuple(a.shape) != shape:
             raise ValueError(
                 f"{name} must have the same shape as rewards {shape}, got {tuple(a.shape)}"
@@ -168,26 +184,55 @@ def _prepare(
         batch.arrays["values"] = norm(v, dtype)
         batch.values_len = v.shape[tax]
     if boot is not None:
-        batch.arrays["bootstrap"] = np.ascontiguousarray(boot, dtype=dtype).reshape(B)
+        batch.arrays["bootstrap"] = norm(boot, dtype).reshape(B)
     return batch
 
 
-def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[np.ndarray, Any]:
-    """(numpy array to write into, object to return) for an ``out=`` argument or None."""
+def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
+    """(array to write into, object to return) for an ``out=`` argument or None.
+
+    numpy arrays on the CPU path; CUDA tensors (on the inputs' device) on the CUDA path.
+    """
+    cuda = batch.device is not None
     full_shape = (batch.T,) if batch.squeeze else batch.shape
     if out is None:
+        if cuda:
+            t = _cuda.empty(full_shape, batch.dtype, batch.device)
+            return t, t
         a = np.empty(full_shape, batch.dtype)
         return a, like(a, batch.template)
     if is_torch(batch.template) != is_torch(out):
         raise TypeError(f"{name} must be the same kind (numpy/torch) as rewards")
-    a = to_numpy(out, name)
-    if a.dtype != batch.dtype:
-        raise TypeError(f"{name} must have dtype {batch.dtype}, got {a.dtype}")
+    if cuda:
+        _cuda.common_device({"rewards": batch.template, name: out})
+    a = as_array(out, name, allow_cuda=cuda)
+    if dtype_of(a) != batch.dtype:
+        raise TypeError(f"{name} must have dtype {batch.dtype}, got {dtype_of(a)}")
     if tuple(a.shape) != full_shape:
         raise ValueError(f"{name} must have shape {full_shape}, got {tuple(a.shape)}")
-    if not a.flags.c_contiguous or not a.flags.writeable:
+    if not (a.is_contiguous() if cuda else a.flags.c_contiguous and a.flags.writeable):
         raise ValueError(f"{name} must be a writeable C-contiguous array")
     return a, out
+
+
+# Family codes of the CUDA scan launchers (csrc/cuda/scan.h: ScanFamily).
+_RETURNS, _GAE, _MIN_FORM = 0, 1, 2
+
+
+def _cuda_scan(family: int, kernel: str, batch: _Batch, *args: Any) -> None:
+    """Launch ``_C.cuda_<kernel>_f32/_f64(*args, workspace, bytes, stream)``.
+
+    ``args`` are the kernel's arguments with tensors in place of pointers (None = absent);
+    the device workspace for the chunk maps is allocated here on the current stream.
+    """
+    C = compiled()
+    f64 = batch.dtype == np.float64
+    fn = getattr(C, f"cuda_{kernel}_{'f64' if f64 else 'f32'}")
+    ptrs = [_cuda.ptr(x) if is_torch(x) or x is None else x for x in args]
+    with _cuda.on_device(batch.device):
+        nbytes = C.cuda_scan_plan(family, f64, batch.B, batch.T, batch.time_major)[3]
+        ws = _cuda.empty((nbytes,), np.uint8, batch.device) if nbytes else None
+        fn(*ptrs, _cuda.ptr(ws), nbytes, _cuda.stream(batch.device))
 
 
 def _as2d(a: np.ndarray, batch: _Batch) -> np.ndarray:
@@ -275,7 +320,13 @@ def discounted_returns(
     res, ret = _out_buffer(out, batch)
     a = batch.arrays
     C = compiled()
-    if C is not None:
+    if batch.device is not None:
+        _cuda_scan(
+            _RETURNS, "discounted_returns", batch, a["rewards"], a.get("next_values"),
+            a.get("bootstrap"), a["terminated"], a["truncated"], a["response_mask"], gamma,
+            res, batch.B, batch.T, batch.time_major,
+        )
+    elif C is not None:
         fn = C.discounted_returns_f32 if batch.dtype == np.float32 else C.discounted_returns_f64
         fn(
             a["rewards"], a.get("next_values"), a.get("bootstrap"), _u8(a["terminated"]),
@@ -337,7 +388,13 @@ def _gae_impl(
         adv, ret_adv = _out_buffer(out_adv, batch, "out[0]" if out_ret is not None else "out")
     res, ret_ret = _out_buffer(out_ret, batch, "out[1]" if want_adv else "out")
     C = compiled()
-    if C is not None:
+    if batch.device is not None:
+        _cuda_scan(
+            _GAE, "gae", batch, a["rewards"], a["values"], batch.values_len,
+            a.get("next_values"), a.get("bootstrap"), a["terminated"], a["truncated"],
+            a["response_mask"], gamma, lam, adv, res, batch.B, batch.T, batch.time_major,
+        )
+    elif C is not None:
         fn = C.gae_f32 if batch.dtype == np.float32 else C.gae_f64
         fn(
             a["rewards"], a["values"], batch.values_len, a.get("next_values"), a.get("bootstrap"),
@@ -488,7 +545,12 @@ def min_form_returns(
     res, ret = _out_buffer(out, batch)
     a = batch.arrays
     C = compiled()
-    if C is not None:
+    if batch.device is not None:
+        _cuda_scan(
+            _MIN_FORM, "min_form_returns", batch, a["rewards"], a["terminated"],
+            a["response_mask"], res, batch.B, batch.T, batch.time_major,
+        )
+    elif C is not None:
         fn = C.min_form_returns_f32 if batch.dtype == np.float32 else C.min_form_returns_f64
         fn(
             a["rewards"], _u8(a["terminated"]), _u8(a["response_mask"]), _as2d(res, batch),
@@ -535,6 +597,11 @@ def softmin_transform(
     if temperature <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     batch = _prepare(rewards, time_dim, flags={"response_mask": response_mask})
+    if batch.device is not None:
+        raise ValueError(
+            f"rewards is a torch tensor on device {batch.device}; softmin_transform has no "
+            "CUDA kernel. Move it with .cpu() first."
+        )
     res = reference.softmin_transform(
         batch.batch_major("rewards"), temperature,
         response_mask=batch.batch_major("response_mask"),

@@ -20,6 +20,8 @@
 
 #if defined(CREDITLAB_HAVE_CUDA)
 #include "cuda/runtime.h"
+#include "cuda/scan.h"
+#include "cuda/groups.h"
 #endif
 
 namespace py = pybind11;
@@ -429,6 +431,134 @@ void rtb_bid(const py::object& D, index_t T, index_t B, const py::object& t,
   rtb::rlb_bid(a);
 }
 
+
+#if defined(CREDITLAB_HAVE_CUDA)
+// ---------------------------------------------------------------------------------------
+// CUDA reverse scans (csrc/cuda/scan.h). Arguments are device addresses as integers
+// (0 = absent), validated by creditlab/returns.py; launched on `stream`, not synchronised.
+template <class T>
+T* dptr(std::uintptr_t p) {
+  return reinterpret_cast<T*>(p);
+}
+
+template <class F>
+void cuda_discounted_returns(std::uintptr_t rewards, std::uintptr_t next_values,
+                             std::uintptr_t bootstrap, std::uintptr_t terminated,
+                             std::uintptr_t truncated, std::uintptr_t mask, double gamma,
+                             std::uintptr_t out, index_t B, index_t T, bool time_major,
+                             std::uintptr_t workspace, std::size_t workspace_bytes,
+                             std::uintptr_t stream) {
+  ReturnsArgs<F> a;
+  a.L = Layout{B, T, time_major};
+  a.rewards = dptr<const F>(rewards);
+  a.next_values = dptr<const F>(next_values);
+  a.bootstrap = dptr<const F>(bootstrap);
+  a.terminated = dptr<const flag_t>(terminated);
+  a.truncated = dptr<const flag_t>(truncated);
+  a.mask = dptr<const flag_t>(mask);
+  a.out = dptr<F>(out);
+  a.gamma = static_cast<F>(gamma);
+  if (!a.rewards || !a.out) throw std::invalid_argument("rewards and out are required");
+  if (a.truncated && !a.next_values) throw std::invalid_argument("truncated needs next_values");
+  py::gil_scoped_release release;
+  cuda::discounted_returns<F>(a, dptr<void>(workspace), workspace_bytes, stream);
+}
+
+template <class F>
+void cuda_gae(std::uintptr_t rewards, std::uintptr_t values, index_t values_len,
+              std::uintptr_t next_values, std::uintptr_t bootstrap, std::uintptr_t terminated,
+              std::uintptr_t truncated, std::uintptr_t mask, double gamma, double lam,
+              std::uintptr_t adv_out, std::uintptr_t ret_out, index_t B, index_t T,
+              bool time_major, std::uintptr_t workspace, std::size_t workspace_bytes,
+              std::uintptr_t stream) {
+  if (values_len != T && values_len != T + 1)
+    throw std::invalid_argument("values_len must be T or T+1");
+  GaeArgs<F> a;
+  a.L = Layout{B, T, time_major};
+  a.rewards = dptr<const F>(rewards);
+  a.values = dptr<const F>(values);
+  a.values_len = values_len;
+  a.next_values = dptr<const F>(next_values);
+  a.bootstrap = dptr<const F>(bootstrap);
+  a.terminated = dptr<const flag_t>(terminated);
+  a.truncated = dptr<const flag_t>(truncated);
+  a.mask = dptr<const flag_t>(mask);
+  a.gamma = static_cast<F>(gamma);
+  a.lam = static_cast<F>(lam);
+  a.adv_out = dptr<F>(adv_out);
+  a.ret_out = dptr<F>(ret_out);
+  if (!a.rewards || !a.values) throw std::invalid_argument("rewards and values are required");
+  if (!a.adv_out && !a.ret_out) throw std::invalid_argument("at least one output is required");
+  if (a.truncated && !a.next_values) throw std::invalid_argument("truncated needs next_values");
+  py::gil_scoped_release release;
+  cuda::gae<F>(a, dptr<void>(workspace), workspace_bytes, stream);
+}
+
+template <class F>
+void cuda_min_form_returns(std::uintptr_t rewards, std::uintptr_t terminated,
+                           std::uintptr_t mask, std::uintptr_t out, index_t B, index_t T,
+                           bool time_major, std::uintptr_t workspace,
+                           std::size_t workspace_bytes, std::uintptr_t stream) {
+  MinFormArgs<F> a;
+  a.L = Layout{B, T, time_major};
+  a.rewards = dptr<const F>(rewards);
+  a.terminated = dptr<const flag_t>(terminated);
+  a.mask = dptr<const flag_t>(mask);
+  a.out = dptr<F>(out);
+  if (!a.rewards || !a.out) throw std::invalid_argument("rewards and out are required");
+  py::gil_scoped_release release;
+  cuda::min_form_returns<F>(a, dptr<void>(workspace), workspace_bytes, stream);
+}
+
+void bind_cuda_scan(py::module_& m) {
+  m.def("cuda_discounted_returns_f32", &cuda_discounted_returns<float>);
+  m.def("cuda_discounted_returns_f64", &cuda_discounted_returns<double>);
+  m.def("cuda_gae_f32", &cuda_gae<float>);
+  m.def("cuda_gae_f64", &cuda_gae<double>);
+  m.def("cuda_min_form_returns_f32", &cuda_min_form_returns<float>);
+  m.def("cuda_min_form_returns_f64", &cuda_min_form_returns<double>);
+  m.def(
+      "cuda_scan_plan",
+      [](int family, bool f64, index_t B, index_t T, bool time_major) {
+        const cuda::ScanPlan p = cuda::scan_plan(family, f64, B, T, time_major);
+        return py::make_tuple(p.strategy == cuda::kSequential ? "sequential" : "chunked",
+                              p.nchunks, p.chunk_len, p.workspace);
+      },
+      "(strategy, chunks per row, chunk length, workspace bytes) for a reverse scan on the "
+      "current device; family 0 returns, 1 gae, 2 min-form.");
+}
+
+// CUDA group helpers (csrc/cuda/groups.h); validated by creditlab/advantages.py.
+template <class F>
+void cuda_group_advantages(std::uintptr_t scores, std::uintptr_t group, index_t N, index_t G,
+                           int mode, double eps, std::uintptr_t out, std::uintptr_t workspace,
+                           std::uintptr_t stream) {
+  if (N > 0 && (!scores || !group || !out || !workspace || G <= 0))
+    throw std::invalid_argument("scores, group, out and workspace are required");
+  py::gil_scoped_release release;
+  cuda::group_advantages<F>(dptr<const F>(scores), dptr<const std::int64_t>(group), N, G, mode,
+                            eps, dptr<F>(out), dptr<double>(workspace), stream);
+}
+
+template <class F>
+void cuda_masked_whiten(std::uintptr_t x, std::uintptr_t mask, index_t n, bool unbiased,
+                        double eps, bool shift_mean, std::uintptr_t out,
+                        std::uintptr_t workspace, std::uintptr_t stream) {
+  if (n > 0 && (!x || !mask || !out || !workspace))
+    throw std::invalid_argument("x, mask, out and workspace are required");
+  py::gil_scoped_release release;
+  cuda::masked_whiten<F>(dptr<const F>(x), dptr<const std::uint8_t>(mask), n, unbiased, eps,
+                         shift_mean, dptr<F>(out), dptr<double>(workspace), stream);
+}
+
+void bind_cuda_groups(py::module_& m) {
+  m.def("cuda_group_advantages_f32", &cuda_group_advantages<float>);
+  m.def("cuda_group_advantages_f64", &cuda_group_advantages<double>);
+  m.def("cuda_masked_whiten_f32", &cuda_masked_whiten<float>);
+  m.def("cuda_masked_whiten_f64", &cuda_masked_whiten<double>);
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -451,6 +581,8 @@ PYBIND11_MODULE(_C, m) {
 #if defined(CREDITLAB_HAVE_CUDA)
   m.attr("built_with_cuda") = true;
   m.def("cuda_device_count", &cuda::device_count, "Visible CUDA devices (0 without a driver).");
+  bind_cuda_scan(m);    // csrc/cuda/scan.h
+  bind_cuda_groups(m);  // csrc/cuda/groups.h
 #else
   m.attr("built_with_cuda") = false;
   m.def("cuda_device_count", []() { return 0; });

@@ -1,0 +1,191 @@
+"""CUDA reverse scans and group helpers against the CPU kernels (needs a GPU; skipped otherwise).
+
+Tolerance: float64 and float32 results must be within
+``16 * eps * sqrt(T + 1) * bound`` of the CPU float64 kernel, ``bound`` a per-row bound on
+the partial sums (tests/scan_emulation.py: scan_tolerance, magnitude_bound); min-form is
+exact. NaN positions must match exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scan_emulation as emu
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import creditlab
+from creditlab import _backend
+
+torch = pytest.importorskip("torch")
+C = _backend._C
+pytestmark = pytest.mark.skipif(
+    not (torch.cuda.is_available() and C is not None and getattr(C, "built_with_cuda", False)
+         and C.cuda_device_count() > 0),
+    reason="needs a CUDA device and creditlab._C built with CUDA "
+    f"(torch.cuda.is_available()={torch.cuda.is_available()}, "
+    f"built_with_cuda={getattr(C, 'built_with_cuda', False)})",
+)
+DEV = "cuda"
+
+
+def _close(got: Any, want: np.ndarray, bound: np.ndarray, dtype: Any, T: int,
+           time_major: bool) -> None:
+    g = got.cpu().numpy().astype(np.float64)
+    w = np.asarray(want, np.float64)
+    if time_major:
+        g, w = g.T, w.T
+    g, w = g.reshape(bound.shape[0], -1), w.reshape(bound.shape[0], -1)
+    assert np.array_equal(np.isnan(g), np.isnan(w)), "NaN positions differ"
+    tol = emu.scan_tolerance(dtype, T, bound)
+    bad = ~np.isnan(w) & (np.abs(g - w) > tol)
+    assert not bad.any(), (np.abs(g - w)[bad].max(), tol.max())
+
+
+@st.composite
+def case(draw: Any) -> dict:
+    B = draw(st.sampled_from([1, 2, 3, 7, 64, 300, 2048, 5000]))
+    T = draw(st.sampled_from([0, 1, 2, 17, 64, 65, 1000, 1024, 1025, 4097, 32768]))
+    if B * T > 3_000_000:
+        T = max(1, 3_000_000 // B)
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    p = draw(st.sampled_from([0.0, 0.001, 0.05]))
+    time_major = draw(st.booleans())
+    shape = (T, B) if time_major else (B, T)
+
+    def flags(prob: float) -> np.ndarray | None:
+        return rng.random(shape) < prob if draw(st.booleans()) else None
+
+    r = rng.normal(size=shape).astype(dtype)
+    if draw(st.booleans()) and r.size:
+        r[rng.random(shape) < 1e-3] = np.nan
+    return dict(B=B, T=T, dtype=dtype, rng=rng, r=r, shape=shape, time_major=time_major,
+                term=flags(p), trunc=flags(p), mask=flags(0.9),
+                gamma=draw(st.sampled_from([0.0, 0.9, 0.99, 1.0])),
+                lam=draw(st.sampled_from([0.0, 0.95, 1.0])),
+                values_extra=draw(st.booleans()), use_nv=draw(st.booleans()))
+
+
+def _dev(x: Any) -> Any:
+    return None if x is None else torch.from_numpy(np.ascontiguousarray(x)).to(DEV)
+
+
+def _b(x: np.ndarray | None, time_major: bool) -> np.ndarray | None:
+    """[B, ...] view of a caller-layout array (for the bound)."""
+    return None if x is None else (x.T if time_major and x.ndim == 2 else x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case())
+def test_returns_match_cpu(c: dict) -> None:
+    tm, td = c["time_major"], (0 if c["time_major"] else -1)
+    nv = (c["rng"].normal(size=c["shape"]).astype(c["dtype"])
+          if c["use_nv"] or c["trunc"] is not None else None)
+    kw = dict(terminated=c["term"], truncated=c["trunc"] if nv is not None else None,
+              next_values=nv, response_mask=c["mask"], time_dim=td)
+    want = creditlab.discounted_returns(c["r"].astype(np.float64), c["gamma"], **{
+        k: (v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in kw.items()})
+    dev_kw = {k: (_dev(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    r_dev = _dev(c["r"])
+    r_before = r_dev.clone()
+    got = creditlab.discounted_returns(r_dev, c["gamma"], **dev_kw)
+    assert got.device.type == "cuda" and got.dtype == r_dev.dtype
+    assert torch.equal(r_dev.nan_to_num(7.0), r_before.nan_to_num(7.0))
+    bound = emu.magnitude_bound(_b(c["r"], tm), _b(nv, tm), discount=c["gamma"], T=c["T"])
+    _close(got, want, bound, c["dtype"], c["T"], tm)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case())
+def test_gae_and_lambda_returns_match_cpu(c: dict) -> None:
+    tm, td = c["time_major"], (0 if c["time_major"] else -1)
+    rng, B, T = c["rng"], c["B"], c["T"]
+    vshape = ((T + 1, B) if tm else (B, T + 1)) if c["values_extra"] else c["shape"]
+    v = rng.normal(size=vshape).astype(c["dtype"])
+    nv = None
+    if not c["values_extra"] and (c["use_nv"] or c["trunc"] is not None):
+        nv = rng.normal(size=c["shape"]).astype(c["dtype"])
+    kw = dict(terminated=c["term"], truncated=c["trunc"] if nv is not None else None,
+              next_values=nv, response_mask=c["mask"], time_dim=td)
+    f64 = {k: (x.astype(np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f"
+               else x) for k, x in kw.items()}
+    A, G = creditlab.gae(c["r"].astype(np.float64), v.astype(np.float64), c["gamma"],
+                         c["lam"], **f64)
+    dev_kw = {k: (_dev(x) if isinstance(x, np.ndarray) else x) for k, x in kw.items()}
+    Ad, Gd = creditlab.gae(_dev(c["r"]), _dev(v), c["gamma"], c["lam"], **dev_kw)
+    bound = emu.magnitude_bound(_b(c["r"], tm), _b(v, tm), _b(v, tm), _b(nv, tm),
+                                discount=c["gamma"] * c["lam"], T=T)
+    _close(Ad, A, bound, c["dtype"], T, tm)
+    _close(Gd, G, bound, c["dtype"], T, tm)
+    Ld = creditlab.lambda_returns(_dev(c["r"]), _dev(v), c["gamma"], c["lam"], **dev_kw)
+    _close(Ld, G, bound, c["dtype"], T, tm)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case())
+def test_min_form_matches_cpu_exactly(c: dict) -> None:
+    td = 0 if c["time_major"] else -1
+    want = creditlab.min_form_returns(c["r"], terminated=c["term"], response_mask=c["mask"],
+                                      time_dim=td)
+    got = creditlab.min_form_returns(_dev(c["r"]), terminated=_dev(c["term"]),
+                                     response_mask=_dev(c["mask"]), time_dim=td)
+    np.testing.assert_array_equal(got.cpu().numpy(), want)
+
+
+@pytest.mark.parametrize("shape", [(1, 32768), (64, 32768), (256, 4096), (1024, 1024),
+                                   (4096, 100), (100000, 16)])
+def test_benchmark_shapes_and_plans(shape: tuple[int, int]) -> None:
+    B, T = shape
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=shape).astype(np.float32)
+    v = rng.normal(size=(B, T + 1)).astype(np.float32)
+    term = rng.random(shape) < 0.01
+    A, G = creditlab.gae(r.astype(np.float64), v.astype(np.float64), 0.99, 0.95,
+                         terminated=term)
+    Ad, Gd = creditlab.gae(_dev(r), _dev(v), 0.99, 0.95, terminated=_dev(term))
+    bound = emu.magnitude_bound(r, v, v, discount=0.99 * 0.95, T=T)
+    _close(Ad, A, bound, np.float32, T, False)
+    _close(Gd, G, bound, np.float32, T, False)
+
+
+def test_non_contiguous_inputs_stream_and_out() -> None:
+    rng = np.random.default_rng(1)
+    r = _dev(rng.normal(size=(700, 40)).astype(np.float32)).T  # [40, 700] view: not contiguous
+    before = r.clone()
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        out = torch.empty(40, 700, device=DEV)
+        got = creditlab.discounted_returns(r, 0.9, time_dim=0, out=out)
+    s.synchronize()
+    assert got is out and torch.equal(r, before)
+    want = creditlab.discounted_returns(r.cpu().numpy(), 0.9, time_dim=0)
+    np.testing.assert_allclose(out.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_group_helpers_match_cpu() -> None:
+    rng = np.random.default_rng(2)
+    for dtype in (np.float32, np.float64):
+        s = rng.normal(size=1000).astype(dtype)
+        idx = rng.integers(0, 37, size=1000)
+        idx[:3] = 99  # a group of 3 ... and singletons
+        idx[3] = 123
+        for fn in (creditlab.grpo, creditlab.dr_grpo, creditlab.rloo):
+            want = fn(s, idx)
+            got = fn(_dev(s), _dev(idx))
+            assert got.device.type == "cuda" and got.dtype == _dev(s).dtype
+            np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-6 if dtype == np.float32
+                                       else 1e-12, atol=1e-6 if dtype == np.float32 else 1e-12)
+            got_cpu_index = fn(_dev(s), idx)  # a host-side index is mapped on the host
+            np.testing.assert_allclose(got_cpu_index.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+        x = rng.normal(size=(64, 300)).astype(dtype)
+        m = rng.random((64, 300)) < 0.7
+        for unbiased in (True, False):
+            for shift in (True, False):
+                want = creditlab.masked_whiten(x, m, unbiased=unbiased, shift_mean=shift)
+                got = creditlab.masked_whiten(_dev(x), _dev(m), unbiased=unbiased,
+                                              shift_mean=shift)
+                np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
