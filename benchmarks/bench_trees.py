@@ -4,6 +4,7 @@ compile time excluded; optional) vs creditlab's numpy-batched MCTS, on the toy r
 function of ``toy_env.py``; then ``reduce_up`` / ``backup_path`` against their references.
 
     PYTHONPATH=. python benchmarks/bench_trees.py            # writes benchmarks/results/trees.md
+    PYTHONPATH=. python benchmarks/bench_trees.py --device cuda [--write]   # GPU kernels
 
 mctx is imported if present (e.g. a venv under /tmp with ``pip install jax mctx`` plus this
 repo's runtime deps). Cells are min / median wall time of a full search call. Before timing,
@@ -197,5 +198,89 @@ def main():
     print("\n".join(lines))
 
 
+OUT_CUDA = Path(__file__).resolve().parent / "results" / "trees_cuda.md"
+
+
+def main_cuda(write: bool) -> None:
+    """``--device cuda``: the CUDA tree kernels vs the C++ CPU kernels and the Python
+    references at B = 1024 trees of N = 2000 nodes (float64). GPU times are taken with
+    torch.cuda.synchronize() around each call, transfers excluded (data already on the GPU),
+    validation (one host sync per call) included."""
+    import torch
+
+    info = creditlab.backend_info()
+    if not (info["built_with_cuda"] and info["cuda_devices"] > 0 and torch.cuda.is_available()):
+        sys.exit(f"bench_trees.py --device cuda needs an NVIDIA GPU and creditlab built with "
+                 f"CUDA (built_with_cuda={info['built_with_cuda']}, cuda_devices="
+                 f"{info['cuda_devices']}, torch.cuda.is_available()="
+                 f"{torch.cuda.is_available()})")
+    rng = np.random.default_rng(0)
+    B, N = 1024, 2000
+    parent = np.full((B, N), -1, np.int32)
+    for i in range(1, N):
+        parent[:, i] = rng.integers(max(0, i - 20), i, size=B)
+    lv, r = rng.normal(size=(B, N)), rng.normal(size=(B, N))
+    g, w = np.full((B, N), 0.99), rng.integers(1, 5, (B, N)).astype(float)
+    V0, N0 = np.zeros((B, N)), np.ones((B, N), np.int32)
+    leaf, vl = rng.integers(N // 2, N, size=B), np.ones(B)
+    dev = {k: torch.as_tensor(v, device="cuda") for k, v in dict(
+        parent=parent, lv=lv, r=r, g=g, w=w, V0=V0, N0=N0, leaf=leaf, vl=vl).items()}
+
+    def gpu(fn, reps=20):
+        fn()
+        torch.cuda.synchronize()
+
+        def once():
+            fn()
+            torch.cuda.synchronize()
+        return timeit(once, reps)
+
+    rows = [
+        ("reduce_up (mean, weighted)",
+         lambda: T.reduce_up(dev["parent"], dev["lv"], dev["r"], dev["g"], dev["w"]),
+         lambda: T.reduce_up(parent, lv, r, g, w),
+         lambda b: ref.reduce_up(parent[b], lv[b], r[b], g[b], w[b])),
+        ("backup_path (mean), one path per tree",
+         lambda: T.backup_path(dev["parent"], dev["r"], dev["g"], dev["V0"], dev["N0"],
+                               dev["leaf"], dev["vl"]),
+         lambda: T.backup_path(parent, r, g, V0, N0, leaf, vl),
+         lambda b: ref.backup_path(parent[b], r[b], g[b], V0[b].copy(), N0[b].copy(), leaf[b],
+                                   1.0)),
+        ("prefix_tree_advantages (treerl)",
+         lambda: T.prefix_tree_advantages(dev["parent"], dev["lv"]),
+         lambda: T.prefix_tree_advantages(parent, lv),
+         None),
+    ]
+    name = torch.cuda.get_device_name()
+    lines = ["# Tree kernels on CUDA", "",
+             f"GPU: {name}; CPU: {os.cpu_count()} cores, OpenMP threads {info['threads']}; "
+             f"B = {B} trees x N = {N} nodes (parent[i] drawn from the 20 nodes before i), "
+             "float64.", "",
+             "Command: `PYTHONPATH=. python benchmarks/bench_trees.py --device cuda --write`", "",
+             "| kernel | CUDA (min / median) | C++ CPU (min) | Python reference (min, 8 trees "
+             "timed, scaled) | CPU / CUDA |",
+             "|---|---|---|---|---|"]
+    for label, fcuda, fcpu, fref in rows:
+        c = gpu(fcuda)
+        p = timeit(fcpu, 3)
+        rf = "-"
+        if fref is not None:
+            t = timeit(lambda: [fref(b) for b in range(8)], 1)
+            rf = fmt(t[0] * B / 8)
+        lines.append(f"| {label} | {fmt(c[0])} / {fmt(c[1])} | {fmt(p[0])} | {rf} | "
+                     f"{p[0] / c[0]:.0f}x |")
+        print(lines[-1], flush=True)
+    lines += ["", "CUDA times include the wrapper's validation (device reductions and one "
+              "host synchronisation per call) and output allocation.", ""]
+    text = "\n".join(lines)
+    print(text)
+    if write:
+        OUT_CUDA.parent.mkdir(exist_ok=True)
+        OUT_CUDA.write_text(text)
+
+
 if __name__ == "__main__":
-    main()
+    if "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] == "cuda":
+        main_cuda("--write" in sys.argv)
+    else:
+        main()

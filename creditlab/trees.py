@@ -28,11 +28,13 @@ are tested against are in :mod:`creditlab.tree_reference`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from creditlab import _cuda
 from creditlab import tree_reference as ref
 from creditlab._backend import check_real, compiled, float_array, to_numpy
 
@@ -251,6 +253,23 @@ def _check_discount(g: np.ndarray, name: str = "g") -> None:
         raise ValueError(f"{name} (discounts) must lie in [0, 1], found {bad}")
 
 
+_CUDA_PORTED = ("backup_path", "reduce_up", "prefix_tree_advantages")
+
+
+def _cpu_only(fn):
+    """Give functions without a CUDA kernel a clear error for CUDA tensors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _cuda.any_cuda(*args, *kwargs.values()):
+            raise ValueError(
+                f"creditlab.trees.{fn.__name__} has no CUDA kernel (the CUDA ones are "
+                f"{', '.join(_CUDA_PORTED)}); move its inputs to the CPU with .cpu()")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _op(op: str, allowed: tuple[str, ...], name: str = "op") -> int:
     if op not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {op!r}")
@@ -308,7 +327,12 @@ def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, 
     Returns
     -------
     (values, visits) : new arrays shaped like the inputs (the inputs are not modified).
+    Torch CUDA tensors in give CUDA tensors out (``csrc/cuda/trees.cu``).
     """
+    if _cuda.any_cuda(tree, r, g, values, visits, leaf, leaf_value):
+        from creditlab._trees_cuda import backup_path_cuda
+
+        return backup_path_cuda(tree, r, g, values, visits, leaf, leaf_value, op)
     lay = _layout(tree)
     code = _op(op, ("mean", "sum", "max", "min"))
     B = len(lay.tree_ptr) - 1
@@ -352,6 +376,7 @@ class ReturnStats(NamedTuple):
         return np.where(self.count > 0, self.qsum / np.maximum(self.count, 1), np.nan)
 
 
+@_cpu_only
 def backup_returns(tree: Any, r: Any, leaf: Any, agg: str = "sum", g: Any = None,
                    stats: ReturnStats | None = None) -> tuple[ReturnStats, np.ndarray]:
     """RAP / llm-reasoners / PromptAgent backup of one path per tree ("cum_reward").
@@ -430,8 +455,13 @@ def reduce_up(tree: Any, leaf_value: Any, r: Any = None, g: Any = None, w: Any =
 
     Returns
     -------
-    V : float [like tree]
+    V : float [like tree]; a CUDA tensor for CUDA tensors in (``csrc/cuda/trees.cu``).
     """
+    if _cuda.any_cuda(tree, leaf_value, r, g, w, self_value, self_weight):
+        from creditlab._trees_cuda import reduce_up_cuda
+
+        return reduce_up_cuda(tree, leaf_value, r, g, w, op, self_value, self_weight,
+                              temperature)
     lay = _layout(tree)
     code = _op(op, ("mean", "sum", "max", "min", "lse"))
     lv = _node_array(leaf_value, "leaf_value", lay)
@@ -466,6 +496,7 @@ def reduce_up(tree: Any, leaf_value: Any, r: Any = None, g: Any = None, w: Any =
     return out.reshape(lay.shape)
 
 
+@_cpu_only
 def scan_down(tree: Any, x: Any, op: str = "sum") -> np.ndarray:
     """Root-to-node prefix scan: ``Y[root] = identity``, ``Y[i] = Y[parent[i]] (+) x[i]``.
 
@@ -501,6 +532,7 @@ class LeafStats(NamedTuple):
     std: np.ndarray
 
 
+@_cpu_only
 def leaf_stats(tree: Any, x: Any, is_leaf: Any = None) -> LeafStats:
     """Count, mean and std of ``x`` over the leaves of each node's subtree, one pass.
 
@@ -533,6 +565,7 @@ def leaf_stats(tree: Any, x: Any, is_leaf: Any = None) -> LeafStats:
     return LeafStats(*(a.reshape(lay.shape) for a in (cnt, mean, std)))
 
 
+@_cpu_only
 def sibling_stats(tree: Any, x: Any) -> LeafStats:
     """Count, mean and population std of ``x`` over each node's children (per fork)."""
     lay = _layout(tree)
@@ -555,6 +588,7 @@ def _gather_parent(lay: _Layout, a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)[gp]
 
 
+@_cpu_only
 def fork_relative(tree: Any, x: Any, eps: float = 1e-6) -> np.ndarray:
     """Sibling z-score: ``(x_c - mean_{siblings} x) / (std_{siblings} x + eps)`` for nodes
     whose parent has at least two children; 0 for roots and only children."""
@@ -588,8 +622,13 @@ def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
 
     Each node's value is meant to be copied to every token of its segment.
 
-    Returns float [like tree].
+    Returns float64 [like tree]; a CUDA tensor for CUDA tensors in (``csrc/cuda/trees.cu``).
     """
+    if _cuda.any_cuda(tree, leaf_reward, is_leaf):
+        from creditlab._trees_cuda import prefix_tree_advantages_cuda
+
+        return prefix_tree_advantages_cuda(tree, leaf_reward, mode, leave_one_out, sqrt_scale,
+                                           is_leaf)
     lay = _layout(tree)
     ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
     if mode not in ("treerl", "treerl_code", "fork"):
@@ -775,6 +814,7 @@ def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | N
     return out.reshape(qa.shape)
 
 
+@_cpu_only
 def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
                           max_value: float) -> np.ndarray:
     """Fixed-bound scaling (mctx ``qtransform_by_min_max``):
@@ -786,6 +826,7 @@ def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
                        False, False)
 
 
+@_cpu_only
 def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
                                       eps: float = 1e-8) -> np.ndarray:
     """mctx's default MuZero transform: with ``lo/hi`` the min/max of the node value and
@@ -796,6 +837,7 @@ def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
     return _qtransform(1, qa, n, None, None, nv, float(eps), 0.0, float(eps), False, False)
 
 
+@_cpu_only
 def qtransform_completed_by_mix_value(q: Any, visits: Any, prior_logits: Any, raw_value: Any,
                                       node_value: Any = None, value_scale: float = 0.1,
                                       maxvisit_init: float = 50.0, rescale_values: bool = True,

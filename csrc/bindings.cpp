@@ -22,6 +22,7 @@
 #include "cuda/runtime.h"
 #include "cuda/scan.h"
 #include "cuda/groups.h"
+#include "cuda/trees.h"
 #endif
 
 namespace py = pybind11;
@@ -561,6 +562,70 @@ void bind_cuda_groups(py::module_& m) {
 
 }  // namespace
 
+#if defined(CREDITLAB_HAVE_CUDA)
+// CUDA tree kernels (csrc/cuda/trees.h): device pointers arrive as integers (0 = absent),
+// validated by creditlab/trees.py; the launch is asynchronous on `stream`.
+namespace {
+template <class T>
+T* dev(std::uintptr_t p) { return reinterpret_cast<T*>(p); }
+using u = std::uintptr_t;
+
+template <class F>
+void cuda_tree_backup_path(u parent, u r, u g, u V, u N, u tree_ptr, std::int64_t B, u leaf,
+                           u v_leaf, int op, u stream) {
+  py::gil_scoped_release release;
+  if constexpr (std::is_same_v<F, float>)
+    cuda::tree_backup_path_f32(dev<const std::int32_t>(parent), dev<const F>(r), dev<const F>(g),
+                               dev<F>(V), dev<std::int32_t>(N), dev<const std::int64_t>(tree_ptr),
+                               B, dev<const std::int32_t>(leaf), dev<const F>(v_leaf), op, stream);
+  else
+    cuda::tree_backup_path_f64(dev<const std::int32_t>(parent), dev<const F>(r), dev<const F>(g),
+                               dev<F>(V), dev<std::int32_t>(N), dev<const std::int64_t>(tree_ptr),
+                               B, dev<const std::int32_t>(leaf), dev<const F>(v_leaf), op, stream);
+}
+
+template <class F>
+void cuda_tree_reduce_up(u parent, u leaf_value, u r, u g, u w, u v_self, u w_self, double T,
+                         int op, u tree_ptr, std::int64_t B, std::int64_t M, u out, u iwork,
+                         u stream) {
+  py::gil_scoped_release release;
+  if constexpr (std::is_same_v<F, float>)
+    cuda::tree_reduce_up_f32(dev<const std::int32_t>(parent), dev<const F>(leaf_value),
+                             dev<const F>(r), dev<const F>(g), dev<const F>(w),
+                             dev<const F>(v_self), dev<const F>(w_self), static_cast<F>(T), op,
+                             dev<const std::int64_t>(tree_ptr), B, M, dev<F>(out),
+                             dev<std::int32_t>(iwork), stream);
+  else
+    cuda::tree_reduce_up_f64(dev<const std::int32_t>(parent), dev<const F>(leaf_value),
+                             dev<const F>(r), dev<const F>(g), dev<const F>(w),
+                             dev<const F>(v_self), dev<const F>(w_self), static_cast<F>(T), op,
+                             dev<const std::int64_t>(tree_ptr), B, M, dev<F>(out),
+                             dev<std::int32_t>(iwork), stream);
+}
+
+void cuda_tree_prefix_advantages_f64(u parent, u leaf_reward, u is_leaf, int mode,
+                                     bool leave_one_out, bool sqrt_scale, double eps,
+                                     u tree_ptr, std::int64_t B, std::int64_t M, u out, u iwork,
+                                     u fwork, u stream) {
+  py::gil_scoped_release release;
+  cuda::tree_prefix_advantages_f64(dev<const std::int32_t>(parent), dev<const double>(leaf_reward),
+                                   dev<const std::uint8_t>(is_leaf), mode, leave_one_out,
+                                   sqrt_scale, eps, dev<const std::int64_t>(tree_ptr), B, M,
+                                   dev<double>(out), dev<std::int32_t>(iwork),
+                                   dev<double>(fwork), stream);
+}
+
+void bind_cuda_trees(py::module_& m) {
+  m.attr("cuda_tree_iwork_per_node") = cuda::tree_iwork_size(1);
+  m.def("cuda_tree_backup_path_f32", &cuda_tree_backup_path<float>);
+  m.def("cuda_tree_backup_path_f64", &cuda_tree_backup_path<double>);
+  m.def("cuda_tree_reduce_up_f32", &cuda_tree_reduce_up<float>);
+  m.def("cuda_tree_reduce_up_f64", &cuda_tree_reduce_up<double>);
+  m.def("cuda_tree_prefix_advantages_f64", &cuda_tree_prefix_advantages_f64);
+}
+}  // namespace
+#endif
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "creditlab compiled kernels (see csrc/scan.h). Call through creditlab.returns.";
   m.def("discounted_returns_f32", &discounted_returns<float>);
@@ -583,6 +648,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_device_count", &cuda::device_count, "Visible CUDA devices (0 without a driver).");
   bind_cuda_scan(m);    // csrc/cuda/scan.h
   bind_cuda_groups(m);  // csrc/cuda/groups.h
+  bind_cuda_trees(m);   // csrc/cuda/trees.h
 #else
   m.attr("built_with_cuda") = false;
   m.def("cuda_device_count", []() { return 0; });
