@@ -459,7 +459,9 @@ void cuda_discounted_returns(std::uintptr_t rewards, std::uintptr_t next_values,
   a.mask = dptr<const flag_t>(mask);
   a.out = dptr<F>(out);
   a.gamma = static_cast<F>(gamma);
-  if (!a.rewards || !a.out) throw std::invalid_argument("rewards and out are required");
+  // (an empty CUDA tensor's data_ptr() is 0: nothing to check or launch then)
+  if (B * T > 0 && (!a.rewards || !a.out))
+    throw std::invalid_argument("rewards and out are required");
   if (a.truncated && !a.next_values) throw std::invalid_argument("truncated needs next_values");
   py::gil_scoped_release release;
   cuda::discounted_returns<F>(a, dptr<void>(workspace), workspace_bytes, stream);
@@ -488,8 +490,10 @@ void cuda_gae(std::uintptr_t rewards, std::uintptr_t values, index_t values_len,
   a.lam = static_cast<F>(lam);
   a.adv_out = dptr<F>(adv_out);
   a.ret_out = dptr<F>(ret_out);
-  if (!a.rewards || !a.values) throw std::invalid_argument("rewards and values are required");
-  if (!a.adv_out && !a.ret_out) throw std::invalid_argument("at least one output is required");
+  if (B * T > 0 && (!a.rewards || !a.values))
+    throw std::invalid_argument("rewards and values are required");
+  if (B * T > 0 && !a.adv_out && !a.ret_out)
+    throw std::invalid_argument("at least one output is required");
   if (a.truncated && !a.next_values) throw std::invalid_argument("truncated needs next_values");
   py::gil_scoped_release release;
   cuda::gae<F>(a, dptr<void>(workspace), workspace_bytes, stream);
@@ -506,7 +510,8 @@ void cuda_min_form_returns(std::uintptr_t rewards, std::uintptr_t terminated,
   a.terminated = dptr<const flag_t>(terminated);
   a.mask = dptr<const flag_t>(mask);
   a.out = dptr<F>(out);
-  if (!a.rewards || !a.out) throw std::invalid_argument("rewards and out are required");
+  if (B * T > 0 && (!a.rewards || !a.out))
+    throw std::invalid_argument("rewards and out are required");
   py::gil_scoped_release release;
   cuda::min_form_returns<F>(a, dptr<void>(workspace), workspace_bytes, stream);
 }
