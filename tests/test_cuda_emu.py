@@ -37,11 +37,10 @@ from creditlab import trees as T
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent / "cuda_emu"))
+import emu_build  # noqa: E402
 from test_cuda_dispatch import FakeCuda  # noqa: E402
 from test_cuda_trees import _tol, random_parents, reduce_inputs  # noqa: E402
 from test_cuda_trees import trees as tree_cases  # noqa: E402
-
-import build as emu_build  # noqa: E402
 
 GUARD = 16  # elements of NaN / sentinel around every buffer the kernels get
 

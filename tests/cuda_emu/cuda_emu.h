@@ -7,7 +7,7 @@
 // So, for the block:
 //   * __shared__ is `static`: one array per kernel, reused by the next block, and poisoned
 //     (every byte 0xFF: NaN for float/double, -1 for ints) before each block starts, so a
-//     read of shared memory that the block did not write shows up in the results (build.py
+//     read of shared memory that the block did not write shows up in the results (emu_build.py
 //     appends a registration statement to each __shared__ declaration);
 //   * the schedule is deterministic and configurable (emu_set_schedule): each runnable
 //     thread runs to its next barrier in thread order, reverse order, or a seeded random
@@ -21,7 +21,7 @@
 //     cudaGetLastError as cudaErrorInvalidConfiguration, as on a GPU).
 // Atomics are plain read-modify-writes: nothing preempts a fiber between its read and its
 // write. Device pointers are host pointers. Kernel launches `k<<<g, b, smem, s>>>(args)`
-// are rewritten by tests/cuda_emu/build.py into emu::launch("k", bound, g, b, smem, s,
+// are rewritten by tests/cuda_emu/emu_build.py into emu::launch("k", bound, g, b, smem, s,
 // [&] { k(args); }).
 //
 // Control from Python (ctypes on the built module): emu_set_sm_count, emu_set_schedule,
@@ -301,7 +301,7 @@ T shfl(unsigned mask, T v, int src, const char* what, int line) {
   return out;
 }
 
-// __shared__ variables, registered by the statement build.py appends to each declaration
+// __shared__ variables, registered by the statement emu_build.py appends to each declaration
 // (run once, on first execution); poisoned when registered and before every block.
 struct Region {
   void* p;
