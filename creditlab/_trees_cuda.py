@@ -65,7 +65,7 @@ class _Tree:
     """Flat int32 parent, int64 tree_ptr (both on the device), the callers' node shape and
     the device-side flags of broken storage rules."""
 
-    def __init__(self, tree: Any, device: Any, flags: list, slots: bool = True) -> None:
+    def __init__(self, tree: Any, device: Any, flags: list) -> None:
         import torch
 
         from creditlab.trees import Forest
@@ -89,8 +89,6 @@ class _Tree:
             idx = torch.arange(N, device=device, dtype=torch.int64)
             flags.append((p2[:, 0] != -1).any())
             flags.append(((p2 >= idx) | (p2 < -1)).any())
-            if not slots and N > 1:  # -1 only at the root (the CPU path's Forest rule)
-                flags.append((p2[:, 1:] < 0).any())
         self.parent = p2.to(torch.int32).contiguous().reshape(-1)
         self.ptr = torch.arange(self.B + 1, device=device, dtype=torch.int64) * N
 
@@ -277,7 +275,8 @@ def prefix_tree_advantages_cuda(tree: Any, leaf_reward: Any, mode: str = "treerl
                                 leave_one_out: bool = True, sqrt_scale: bool = True,
                                 is_leaf: Any = None) -> Any:
     """:func:`creditlab.trees.prefix_tree_advantages` on CUDA tensors (float64 out, as the
-    CPU path; one warp per tree: leave-one-out, leaf statistics by depth, advantages)."""
+    CPU path; one warp per tree: connectivity to node 0 with the depths, leave-one-out, leaf
+    statistics by depth, advantages; unused slots and their subtrees get 0)."""
     import torch
 
     from creditlab import trees
@@ -288,14 +287,14 @@ def prefix_tree_advantages_cuda(tree: Any, leaf_reward: Any, mode: str = "treerl
     C, device = _require(arrays)
     try:
         flags: list = []
-        t = _Tree(tree, device, flags, slots=False)
+        t = _Tree(tree, device, flags)
         ra = _node(leaf_reward, "leaf_reward", t, device)
         if ra is None or mode not in _MODES:
             raise _Rejected
         il = None
         if is_leaf is not None:
             if not _cuda.is_cuda(is_leaf) or str(is_leaf.dtype) != "torch.bool" or \
-                    is_leaf.numel() != t.M:
+                    tuple(is_leaf.shape) != t.shape:
                 raise _Rejected
             il = is_leaf.detach().reshape(-1).contiguous().view(torch.uint8)
         _finish(flags)

@@ -15,9 +15,11 @@ import numpy as np
 __all__ = [
     "backup_path",
     "backup_returns",
+    "connected",
     "considered_visit_sequence",
     "leaf_stats",
     "portool_style_advantages",
+    "prefix_tree_advantages",
     "qtransform_by_min_max",
     "qtransform_by_parent_and_siblings",
     "qtransform_completed_by_mix_value",
@@ -208,6 +210,60 @@ def sibling_stats(parent, x):
     return cnt, mean, std
 
 
+def connected(parent):
+    """Which nodes hang off node 0: node 0 itself, and every node whose parent does.
+
+    ``parent[i] == -1`` for ``i > 0`` marks an unused slot of a fixed-capacity tree; it and
+    anything stored under it are not part of the tree (``False``).
+    """
+    used = [False] * len(parent)
+    for i in range(len(parent)):
+        used[i] = i == 0 or (parent[i] >= 0 and used[parent[i]])
+    return used
+
+
+def prefix_tree_advantages(parent, leaf_reward, mode="treerl", leave_one_out=True,
+                           sqrt_scale=True, is_leaf=None, eps=1e-6):
+    """TreeRL advantages of ONE tree, from the definitions in
+    :func:`creditlab.trees.prefix_tree_advantages`: collect the leaves below every node,
+    average their (leave-one-out centred) rewards into ``V``, then combine ``V`` of the
+    node, its parent and the root (or z-score it among its siblings for ``fork``). Nodes not
+    connected to node 0 are ignored: no leaves, 0 out."""
+    n = len(parent)
+    used = connected(parent)
+    children: list[list[int]] = [[] for _ in range(n)]
+    for i in range(1, n):
+        if used[i]:
+            children[parent[i]].append(i)
+    leaves = [i for i in range(n)
+              if used[i] and (not children[i] if is_leaf is None else bool(is_leaf[i]))]
+    R = {j: float(leaf_reward[j]) for j in leaves}
+    if leave_one_out and len(leaves) > 1:
+        total = sum(R.values())
+        R = {j: r - (total - r) / (len(leaves) - 1) for j, r in R.items()}
+    below: list[list[float]] = [[] for _ in range(n)]
+    for j in leaves:
+        c = j
+        while c >= 0:
+            below[c].append(R[j])
+            c = int(parent[c])
+    V = [float(np.mean(v)) if v else 0.0 for v in below]
+    out = np.zeros(n)
+    for s in range(n):
+        if not used[s]:
+            continue
+        p = int(parent[s])
+        if mode == "fork":
+            sib = [V[c] for c in children[p]] if p >= 0 else []
+            out[s] = _zscore(V[s], sib, eps) if len(sib) >= 2 else 0.0
+            continue
+        L = V[s] - V[p] if p >= 0 else 0.0
+        out[s] = V[s] - V[0] + L if mode == "treerl" else L + V[s]
+        if sqrt_scale:
+            out[s] /= math.sqrt(max(len(below[s]), 1))
+    return out
+
+
 def _zscore(x, group, eps):
     """``(x - mean(group)) / (std(group) + eps)``; 0 when that denominator is 0."""
     den = float(np.std(group)) + eps
@@ -229,9 +285,7 @@ def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6):
     step s != root on trajectory j.
     """
     n = len(parent)
-    used = [False] * n
-    for i in range(n):
-        used[i] = i == 0 or (parent[i] >= 0 and used[parent[i]])
+    used = connected(parent)
     children: list[list[int]] = [[] for _ in range(n)]
     for i in range(1, n):
         if used[i]:

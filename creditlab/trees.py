@@ -582,6 +582,25 @@ def sibling_stats(tree: Any, x: Any) -> LeafStats:
     return LeafStats(*(a.reshape(lay.shape) for a in (cnt, mean, std)))
 
 
+def _connected(tree: Any, lay: _Layout) -> np.ndarray:
+    """bool [M]: whether each node hangs off its tree's node 0.
+
+    Unused slots of a fixed-capacity tree (parent -1 past node 0) and every node stored
+    under one are not connected: the rollout / search tree is the connected part. A node's
+    parent precedes it, so the connected set is closed under taking children: a connected
+    node's children are all connected. ``tree`` is the caller's tree, ``lay`` its layout.
+    """
+    M = len(lay.parent)
+    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+    slot = (lay.parent < 0) & (np.arange(M) != off)
+    if not slot.any():
+        return np.ones(M, bool)
+    # depth below the nearest slot: > 0 exactly for the nodes stored under one
+    under_slot = np.where(lay.parent >= 0, slot[np.maximum(lay.parent, 0) + off], False)
+    below = scan_down(tree, under_slot.reshape(lay.shape).astype(np.float64)).reshape(-1)
+    return ~slot & (below == 0)
+
+
 def _gather_parent(lay: _Layout, a: np.ndarray) -> np.ndarray:
     off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
     gp = np.where(lay.parent >= 0, lay.parent + off, 0)
@@ -622,6 +641,21 @@ def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
 
     Each node's value is meant to be copied to every token of its segment.
 
+    Parameters
+    ----------
+    tree : parent ``[N]`` / ``[B, N]`` (``-1`` at node 0 and at unused slots) or Forest.
+        Nodes not connected to node 0 (unused slots and anything stored under one) are
+        not part of the rollout tree: they are never leaves, take no part in the
+        leave-one-out centring, the means, counts or sibling statistics, and get 0; the
+        other nodes get what the tree of the connected nodes alone (as a Forest) gives.
+    leaf_reward : float [like tree]
+        ``R_l``, read at leaves only.
+    mode : {"treerl", "treerl_code", "fork"}
+    leave_one_out, sqrt_scale : bool
+    is_leaf : bool [like tree], optional
+        the leaves (e.g. finished trajectories only); default: the nodes without children.
+        Flags on nodes not connected to node 0 are ignored.
+
     Returns float64 [like tree]; a CUDA tensor for CUDA tensors in (``csrc/cuda/trees.cu``).
     """
     if _cuda.any_cuda(tree, leaf_reward, is_leaf):
@@ -633,32 +667,38 @@ def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
     ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
     if mode not in ("treerl", "treerl_code", "fork"):
         raise ValueError(f"mode must be 'treerl', 'treerl_code' or 'fork', got {mode!r}")
+    M = len(lay.parent)
+    in_tree = _connected(tree, lay)
     if is_leaf is None:
-        has_child = np.zeros(len(lay.parent), bool)
-        gp = _gather_parent(lay, np.arange(len(lay.parent)))
+        has_child = np.zeros(M, bool)
+        gp = _gather_parent(lay, np.arange(M))
         has_child[gp[lay.parent >= 0]] = True
-        leaf = ~has_child
+        leaf = in_tree & ~has_child
     else:
         from creditlab._backend import bool_array
 
-        leaf = bool_array(is_leaf, "is_leaf").reshape(-1)
+        ib = bool_array(is_leaf, "is_leaf")
+        if ib.shape != lay.shape:
+            raise ValueError(f"is_leaf has shape {ib.shape}, expected {lay.shape}")
+        leaf = in_tree & ib.reshape(-1)
     if leave_one_out:
         tree_of = np.repeat(np.arange(len(lay.tree_ptr) - 1), np.diff(lay.tree_ptr))
         k = np.bincount(tree_of[leaf], minlength=len(lay.tree_ptr) - 1)
         tot = np.bincount(tree_of[leaf], weights=ra[leaf], minlength=len(lay.tree_ptr) - 1)
         kk, tt = k[tree_of], tot[tree_of]
         ra = np.where(leaf & (kk > 1), ra - (tt - ra) / np.maximum(kk - 1, 1), ra)
-    st = leaf_stats(Forest(lay.parent, lay.tree_ptr), ra, leaf.reshape(-1))
-    V = st.mean
+    st = leaf_stats(tree, ra.reshape(lay.shape), leaf.reshape(lay.shape))
+    V = st.mean.reshape(-1)
     if mode == "fork":
-        return fork_relative(Forest(lay.parent, lay.tree_ptr), V).reshape(lay.shape)
-    Vp = _gather_parent(lay, V)
-    L = np.where(lay.parent >= 0, V - Vp, 0.0)
-    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
-    out = (V - V[off] + L) if mode == "treerl" else (L + V)
-    if sqrt_scale:
-        out = out / np.sqrt(np.maximum(st.count, 1))
-    return out.reshape(lay.shape)
+        out = fork_relative(tree, V.reshape(lay.shape)).reshape(-1)
+    else:
+        Vp = _gather_parent(lay, V)
+        L = np.where(lay.parent >= 0, V - Vp, 0.0)
+        off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+        out = (V - V[off] + L) if mode == "treerl" else (L + V)
+        if sqrt_scale:
+            out = out / np.sqrt(np.maximum(st.count.reshape(-1), 1))
+    return np.where(in_tree, out, 0.0).reshape(lay.shape)
 
 
 def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
@@ -730,11 +770,7 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
     if M == 0:
         return np.zeros(lay.shape), np.zeros(lay.shape)
     off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
-    # nodes cut off from node 0: unused slots (parent -1 past node 0) and their subtrees
-    cut = (lay.parent < 0) & (np.arange(M) != off)
-    below_cut = np.where(lay.parent >= 0, cut[np.maximum(lay.parent, 0) + off], False)
-    in_tree = ~cut & (scan_down(tree, below_cut.reshape(lay.shape).astype(np.float64))
-                      .reshape(-1) == 0)
+    in_tree = _connected(tree, lay)
     has_child = np.zeros(M, bool)
     has_child[(lay.parent + off)[lay.parent >= 0]] = True
     leaf = in_tree & ~has_child

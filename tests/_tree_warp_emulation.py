@@ -24,23 +24,29 @@ LANES = np.arange(W)
 
 
 def structure(parent: np.ndarray) -> dict:
-    """build_structure for one tree (local parent array), with its invariants asserted."""
+    """build_structure for one tree (local parent array), with its invariants asserted;
+    ``conn`` is the connectivity flag the pointer jumps carry along with the depth."""
     n = len(parent)
     depth = np.zeros(n, np.int64)
+    conn = np.zeros(n, bool)
     for c0 in range(0, n, W):
         i = c0 + LANES
         valid = i < n
         p = np.where(valid, parent[np.minimum(i, n - 1)], -1)
         anchor = np.where(p >= c0, p - c0, -1)
         d = np.where(p >= c0, 1, np.where(p >= 0, depth[np.maximum(p, 0)] + 1, 0))
+        f = np.where((p >= 0) & (p < c0), conn[np.maximum(p, 0)], i == 0)
         for _ in range(5):  # shfl reads every lane's value before any lane updates
             src = np.where(anchor >= 0, anchor, LANES)
-            da, aa = d[src], anchor[src]
+            da, aa, fa = d[src], anchor[src], f[src]
             has = anchor >= 0
             d = np.where(has, d + da, d)
+            f = np.where(has, fa, f)
             anchor = np.where(has, aa, anchor)
         assert np.all(anchor < 0), "five doubling rounds resolve any in-chunk chain"
         depth[i[valid]] = d[valid]
+        conn[i[valid]] = f[valid]
+    assert conn.tolist() == ref.connected(parent)
     maxd = int(depth.max()) if n else 0
     ccount = np.zeros(n, np.int64)
     lend = np.zeros(n, np.int64)
@@ -68,7 +74,7 @@ def structure(parent: np.ndarray) -> dict:
         kids = child[cend[v] - ccount[v]: cend[v]]
         assert kids.tolist() == [c for c in range(n) if parent[c] == v]
     return dict(depth=depth, ccount=ccount, cend=cend, child=child, order=order, lend=lend,
-                maxd=maxd)
+                maxd=maxd, conn=conn)
 
 
 def levels(s: dict):
@@ -160,7 +166,8 @@ def prefix_advantages_tree(parent, x, is_leaf, mode, loo, sqrt_scale, eps) -> np
     """prefix_advantages_kernel for one tree (float64; mode 0 treerl, 1 treerl_code, 2 fork)."""
     n = len(parent)
     s = structure(parent)
-    leaf = (s["ccount"] == 0) if is_leaf is None else np.asarray(is_leaf, bool)
+    conn = s["conn"]  # nodes not connected to node 0 are no leaves and get 0
+    leaf = conn & ((s["ccount"] == 0) if is_leaf is None else np.asarray(is_leaf, bool))
     k = int(leaf.sum()) if loo else 0
     tot = _warp_sum(np.where(leaf, x, 0.0), n) if loo else 0.0
     use = loo and k > 1
@@ -202,10 +209,12 @@ def prefix_advantages_tree(parent, x, is_leaf, mode, loo, sqrt_scale, eps) -> np
                 sstd[i] = math.sqrt(sq / len(kids))
             for i in range(n):
                 p = parent[i]
-                ok = p >= 0 and s["ccount"][p] >= 2
+                ok = conn[i] and p >= 0 and s["ccount"][p] >= 2
                 out[i] = (mean[i] - smean[p]) / (sstd[p] + eps) if ok else 0.0
             return out
         for i in range(n):
+            if not conn[i]:
+                continue
             p = parent[i]
             L = mean[i] - mean[p] if p >= 0 else 0.0
             o = (mean[i] - mean[0] + L) if mode == 0 else (L + mean[i])

@@ -33,13 +33,14 @@ from hypothesis import strategies as st
 
 import creditlab
 from creditlab import _backend, _cuda
+from creditlab import tree_reference as ref
 from creditlab import trees as T
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent / "cuda_emu"))
 import emu_build  # noqa: E402
 from test_cuda_dispatch import FakeCuda  # noqa: E402
-from test_cuda_trees import _tol, random_parents, reduce_inputs  # noqa: E402
+from test_cuda_trees import SLOTS, _tol, random_parents, reduce_inputs  # noqa: E402
 from test_cuda_trees import trees as tree_cases  # noqa: E402
 
 GUARD = 16  # elements of NaN / sentinel around every buffer the kernels get
@@ -366,7 +367,7 @@ def test_emulated_backup_path_matches_cpu(emu: emu_build.Emulator, tree: Any, op
 
 
 @settings(max_examples=30, deadline=None)
-@given(tree_cases(max_b=6, max_n=120, unused=0.0),
+@given(tree_cases(max_b=6, max_n=120, unused=SLOTS),
        st.sampled_from(["treerl", "treerl_code", "fork"]), st.booleans(), st.booleans(),
        st.booleans(), st.sampled_from([0, 1, 2]))
 def test_emulated_prefix_tree_advantages_match_cpu(emu: emu_build.Emulator, tree: Any,
@@ -377,11 +378,14 @@ def test_emulated_prefix_tree_advantages_match_cpu(emu: emu_build.Emulator, tree
     B, N = parent.shape
     x = rng.normal(size=(B, N)).astype(dt)
     il = rng.random((B, N)) < 0.4 if masked else None
+    conn = np.array([ref.connected(p) for p in parent])
+    x[~conn] = np.nan  # unused slots and their subtrees: never read, 0 out
     want = T.prefix_tree_advantages(parent, x, mode, loo, sqrt_scale, il)
     with on_emulator(emu, True) as cuda:
         got = T.prefix_tree_advantages(cuda(parent), cuda(guarded(x)), mode, loo, sqrt_scale,
                                        cuda(il)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert np.all(got[~conn] == 0)
 
 
 @pytest.mark.parametrize("kind,B,N", [("chain", 1, 700), ("star", 2, 500), ("near", 9, 200),
@@ -398,9 +402,7 @@ def test_emulated_tree_shapes_deep_wide_single(emu: emu_build.Emulator, kind: st
         with on_emulator(emu, True) as cuda:
             got = T.reduce_up(cuda(parent), cuda(lv), cuda(r), cuda(g), cuda(w), op).numpy()
         np.testing.assert_allclose(got, want, **_tol(np.float64, np.abs(want).max()))
-    if kind == "random":
-        parent = random_parents(rng, B, N, kind, unused=0.0)
-    want = T.prefix_tree_advantages(parent, lv)
+    want = T.prefix_tree_advantages(parent, lv)  # "random" has unused slots
     with on_emulator(emu, True) as cuda:
         got = T.prefix_tree_advantages(cuda(parent), cuda(lv)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)

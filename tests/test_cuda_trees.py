@@ -28,6 +28,7 @@ from creditlab import tree_reference as ref  # noqa: E402
 from creditlab import trees as T  # noqa: E402
 
 OPS = {"mean": 0, "sum": 1, "max": 2, "min": 3, "lse": 4}
+SLOTS = (0.0, 0.2, 0.5)  # shares of unused slots drawn for the prefix-advantage trees
 _INFO = cl.backend_info()
 HAS_GPU = bool(_INFO["built_with_cuda"] and _INFO["cuda_devices"] > 0
                and torch.cuda.is_available())
@@ -59,12 +60,22 @@ def random_parents(rng, B, N, kind="random", unused=0.1):
 
 @st.composite
 def trees(draw, max_b=3, max_n=80, unused=0.1):
+    """[B, N] trees; ``unused``: the share of unused slots (parent -1) "random" trees leave.
+    A tuple instead (slot mode): draw a share from it and cut that share of the edges of
+    every kind of tree, so that unused slots, and nodes stored under them, are common."""
+    slots = 0.0
+    if isinstance(unused, tuple):
+        slots, unused = draw(st.sampled_from(unused)), 0.0
     B = draw(st.integers(1, max_b))
     N = draw(st.integers(1, max_n))
     kind = draw(st.sampled_from(["random", "chain", "star", "near"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     dt = draw(st.sampled_from([np.float32, np.float64]))
-    return random_parents(rng, B, N, kind, unused), rng, dt
+    parent = random_parents(rng, B, N, kind, unused)
+    cut = rng.random(parent.shape) < slots
+    cut[:, 0] = False
+    parent[cut] = -1
+    return parent, rng, dt
 
 
 def reduce_inputs(rng, parent, dt, weighted, self_terms, nan=False):
@@ -102,7 +113,7 @@ def test_emulated_reduce_up_matches_reference_and_cpu_kernel(tree, op, weighted,
 
 
 @settings(max_examples=60, deadline=None)
-@given(trees(unused=0.0), st.sampled_from(["treerl", "treerl_code", "fork"]), st.booleans(),
+@given(trees(unused=SLOTS), st.sampled_from(["treerl", "treerl_code", "fork"]), st.booleans(),
        st.booleans(), st.booleans())
 def test_emulated_prefix_advantages_match_cpu(tree, mode, loo, sqrt_scale, masked):
     parent, rng, _ = tree
@@ -237,15 +248,19 @@ def test_dispatch_backup_path_and_forest(fake):
 @pytest.mark.parametrize("mode", ["treerl", "treerl_code", "fork"])
 def test_dispatch_prefix_tree_advantages(fake, mode):
     rng = np.random.default_rng(4)
-    parent = random_parents(rng, 3, 60, unused=0.0)
-    x = rng.normal(size=(3, 60)).astype(np.float32)
-    il = rng.random((3, 60)) < 0.5
-    for mask in (None, il):
-        out = T.prefix_tree_advantages(fake(parent), fake(x), mode, is_leaf=fake(mask))
-        want = T.prefix_tree_advantages(parent, x, mode, is_leaf=mask)
-        assert out.dtype == torch.float64
-        np.testing.assert_allclose(out.numpy(), want, rtol=1e-9, atol=1e-9)
-    assert fake.C.calls[-1][1][2] != 0  # is_leaf flags passed
+    for unused in (0.0, 0.3):  # with unused slots (and nodes under them): 0 there
+        parent = random_parents(rng, 3, 60, unused=unused)
+        conn = np.array([ref.connected(p) for p in parent])
+        assert unused == 0 or (~conn).sum() > 3 * 60 * unused
+        x = rng.normal(size=(3, 60)).astype(np.float32)
+        il = rng.random((3, 60)) < 0.5
+        for mask in (None, il):
+            out = T.prefix_tree_advantages(fake(parent), fake(x), mode, is_leaf=fake(mask))
+            want = T.prefix_tree_advantages(parent, x, mode, is_leaf=mask)
+            assert out.dtype == torch.float64
+            np.testing.assert_allclose(out.numpy(), want, rtol=1e-9, atol=1e-9)
+            assert np.all(out.numpy()[~conn] == 0)
+        assert fake.C.calls[-1][1][2] != 0  # is_leaf flags passed
 
 
 def _same_error(cpu_call, cuda_call, exc=(ValueError, TypeError)):
@@ -266,6 +281,10 @@ def test_dispatch_errors_equal_the_cpu_path(fake):
     noroot[0, 0] = 0
     lv, r, g = rng.normal(size=(2, 10)), rng.normal(size=(2, 10)), rng.random((2, 10))
     V, n, leaf, vl = np.zeros((2, 10)), np.zeros((2, 10), np.int32), np.array([3, 9]), np.ones(2)
+
+    def with_leaves(p, x, m):
+        return T.prefix_tree_advantages(p, x, is_leaf=m)
+
     cases = [
         (T.reduce_up, (bad, lv)), (T.reduce_up, (noroot, lv)),
         (T.reduce_up, (parent, lv, r, g * 2)), (T.reduce_up, (parent, lv, None, None, -lv)),
@@ -280,7 +299,7 @@ def test_dispatch_errors_equal_the_cpu_path(fake):
         (T.backup_path, (parent, r, g, V, n.astype(np.float64), leaf, vl)),
         (lambda *a: T.prefix_tree_advantages(*a, mode="nope"), (parent, lv)),
         (T.prefix_tree_advantages, (bad, lv)),
-        (T.prefix_tree_advantages, (np.array([[-1, 0, -1, 1]]), np.ones((1, 4)))),
+        (with_leaves, (parent, lv, (lv > 0)[:, :5])), (with_leaves, (parent, lv, (lv > 0).T)),
     ]
     for fn, args in cases:
         _same_error(lambda fn=fn, args=args: fn(*args),
@@ -393,7 +412,7 @@ def test_gpu_backup_path_matches_cpu(tree, op):
 
 @needs_gpu
 @settings(max_examples=60, deadline=None)
-@given(trees(max_b=6, max_n=300, unused=0.0), st.sampled_from(["treerl", "treerl_code", "fork"]),
+@given(trees(max_b=6, max_n=300, unused=SLOTS), st.sampled_from(["treerl", "treerl_code", "fork"]),
        st.booleans(), st.booleans(), st.booleans())
 def test_gpu_prefix_tree_advantages_match_cpu(tree, mode, loo, sqrt_scale, masked):
     parent, rng, dt = tree
@@ -418,9 +437,7 @@ def test_gpu_shapes_deep_wide_single(kind, B, N):
         want = T.reduce_up(parent, lv, r, g, w, op)
         got = T.reduce_up(_dev(parent), _dev(lv), _dev(r), _dev(g), _dev(w), op)
         np.testing.assert_allclose(got.cpu().numpy(), want, **_tol(np.float64, np.abs(want).max()))
-    if kind == "random":  # prefix trees have no unused slots (the CPU path's Forest rule)
-        parent = random_parents(rng, B, N, kind, unused=0.0)
-    want = T.prefix_tree_advantages(parent, lv)
+    want = T.prefix_tree_advantages(parent, lv)  # "random" has unused slots
     got = T.prefix_tree_advantages(_dev(parent), _dev(lv)).cpu().numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 

@@ -102,7 +102,10 @@ struct Structure {
 // the same max_depth). Three passes over 32-node chunks:
 //  1. depth: a node whose parent lies in an earlier chunk reads its depth; parents inside the
 //     chunk are resolved by pointer jumping over lanes (anchors point to lower lanes, so
-//     five doubling rounds cover any chain of 32);
+//     five doubling rounds cover any chain of 32). When `conn` is given, the same jumps
+//     carry the flag "connected to node 0" (a node takes its chain top's: node 0 yes, an
+//     unused slot -- parent -1 past node 0 -- no, a node with an earlier-chunk parent the
+//     parent's) into conn[i] (1.0 / 0.0);
 //  2. counts of children per parent and nodes per depth (integer atomics: the counts are
 //     exact, so the result is deterministic), then exclusive scans;
 //  3. stable scatter: lanes with the same key are grouped with __match_any_sync, take the
@@ -110,7 +113,7 @@ struct Structure {
 //     cursor; chunks go in index order, so every group is in ascending index order.
 __device__ Structure build_structure(const std::int32_t* parent, std::int32_t n,
                                      std::int32_t* iwork, std::int64_t M, std::int64_t base,
-                                     int lane) {
+                                     int lane, double* conn) {
   Structure s;
   s.depth = iwork + base;
   s.ccount = iwork + M + base;
@@ -122,24 +125,30 @@ __device__ Structure build_structure(const std::int32_t* parent, std::int32_t n,
   for (std::int32_t c0 = 0; c0 < n; c0 += 32) {
     const std::int32_t i = c0 + lane;
     const std::int32_t p = i < n ? parent[i] : -1;
-    int anchor = -1, d = 0;
+    int anchor = -1, d = 0, f = i == 0;
     if (p >= c0) {
       anchor = p - c0;
       d = 1;
     } else if (p >= 0) {
       d = s.depth[p] + 1;
+      f = conn != nullptr && conn[p] != 0.0;
     }
 #pragma unroll
     for (int k = 0; k < 5; ++k) {
       const int src = anchor >= 0 ? anchor : lane;
       const int da = __shfl_sync(kFull, d, src);
       const int aa = __shfl_sync(kFull, anchor, src);
+      const int fa = __shfl_sync(kFull, f, src);
       if (anchor >= 0) {
         d += da;
         anchor = aa;
+        f = fa;
       }
     }
-    if (i < n) s.depth[i] = d;
+    if (i < n) {
+      s.depth[i] = d;
+      if (conn) conn[i] = f ? 1.0 : 0.0;
+    }
     maxd = max(maxd, d);
     __syncwarp();
   }
@@ -199,7 +208,7 @@ __global__ void reduce_up_kernel(const std::int32_t* __restrict__ parent,
   const std::int64_t base = tree_ptr[b];
   const std::int32_t n = static_cast<std::int32_t>(tree_ptr[b + 1] - base);
   if (n <= 0) return;
-  const Structure s = build_structure(parent + base, n, iwork, M, base, lane);
+  const Structure s = build_structure(parent + base, n, iwork, M, base, lane, nullptr);
   const F inf = inf_of<F>();
   const F init = op == 2 ? -inf : op == 3 ? inf : op == 4 ? -inf : F(0);
   for (int d = s.max_depth; d >= 0; --d) {
@@ -254,7 +263,9 @@ __global__ void reduce_up_kernel(const std::int32_t* __restrict__ parent,
 // leave-one-out centring over the tree's leaves, leaf statistics by Chan's merge (children
 // in descending index order, then the node itself if it is a leaf, as csrc/trees.h
 // leaf_stats), then the elementwise advantage; `fork` takes the sibling z-score of V with
-// sibling sums in ascending index order (csrc/trees.h sibling_stats).
+// sibling sums in ascending index order (csrc/trees.h sibling_stats). Only the nodes
+// connected to node 0 take part (unused slots of a fixed-capacity tree and their subtrees
+// are ignored and get 0), as on the CPU.
 __global__ void prefix_advantages_kernel(const std::int32_t* __restrict__ parent,
                                          const double* __restrict__ x,
                                          const std::uint8_t* __restrict__ is_leaf, int mode,
@@ -270,7 +281,12 @@ __global__ void prefix_advantages_kernel(const std::int32_t* __restrict__ parent
   const std::int32_t n = static_cast<std::int32_t>(tree_ptr[b + 1] - base);
   if (n <= 0) return;
   const std::int32_t* par = parent + base;
-  const Structure s = build_structure(par, n, iwork, M, base, lane);
+  // Until the final pass, `out` holds the flags "connected to node 0" (1.0 / 0.0): a node
+  // that is not (an unused slot, or stored under one) is no leaf, so it adds nothing to the
+  // leave-one-out sums or the statistics, and gets 0. Each lane reads its own node's flag
+  // before it writes the node's advantage over it.
+  double* conn = out + base;
+  const Structure s = build_structure(par, n, iwork, M, base, lane, conn);
   double* cnt = fwork + base;
   double* mean = fwork + M + base;
   double* m2 = fwork + 2 * M + base;
@@ -278,7 +294,7 @@ __global__ void prefix_advantages_kernel(const std::int32_t* __restrict__ parent
   double* sstd = fwork + 4 * M + base;
   const double* xb = x + base;
   auto leaf = [&](std::int32_t i) {
-    return is_leaf ? is_leaf[base + i] != 0 : s.ccount[i] == 0;
+    return conn[i] != 0.0 && (is_leaf ? is_leaf[base + i] != 0 : s.ccount[i] == 0);
   };
   long long k = 0;
   double tot = 0;
@@ -342,13 +358,17 @@ __global__ void prefix_advantages_kernel(const std::int32_t* __restrict__ parent
     __syncwarp();
     for (std::int32_t i = lane; i < n; i += 32) {
       const std::int32_t p = par[i];
-      out[base + i] = (p >= 0 && s.ccount[p] >= 2) ? (mean[i] - smean[p]) / (sstd[p] + eps)
-                                                   : 0.0;
+      const bool ok = conn[i] != 0.0 && p >= 0 && s.ccount[p] >= 2;
+      out[base + i] = ok ? (mean[i] - smean[p]) / (sstd[p] + eps) : 0.0;
     }
     return;
   }
   const double v0 = mean[0];
   for (std::int32_t i = lane; i < n; i += 32) {
+    if (conn[i] == 0.0) {
+      out[base + i] = 0.0;
+      continue;
+    }
     const std::int32_t p = par[i];
     const double v = mean[i];
     const double L = p >= 0 ? v - mean[p] : 0.0;

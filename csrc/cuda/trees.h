@@ -53,8 +53,9 @@ void tree_reduce_up_f64(const std::int32_t* parent, const double* leaf_value, co
 
 // K4 + TreeRL advantages, float64 (the CPU path computes them in float64 too).
 // mode: 0 treerl, 1 treerl_code, 2 fork (eps: the sibling z-score's eps).
-// is_leaf: uint8 flags or nullptr (leaves = nodes without children).
-// iwork: tree_iwork_size(M) int32; fwork: 5 * M doubles.
+// is_leaf: uint8 flags or nullptr (leaves = nodes without children). Nodes not connected
+// to node 0 (unused slots, parent -1 past node 0, and nodes under them) are never leaves
+// and get 0. iwork: tree_iwork_size(M) int32; fwork: 5 * M doubles (out is scratch too).
 void tree_prefix_advantages_f64(const std::int32_t* parent, const double* leaf_reward,
                                 const std::uint8_t* is_leaf, int mode, bool leave_one_out,
                                 bool sqrt_scale, double eps, const std::int64_t* tree_ptr,
