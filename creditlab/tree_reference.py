@@ -222,6 +222,16 @@ def connected(parent):
     return used
 
 
+def connected_children(parent):
+    """``(connected(parent), children)``: the children lists of the connected nodes."""
+    used = connected(parent)
+    children: list[list[int]] = [[] for _ in range(len(parent))]
+    for i in range(1, len(parent)):
+        if used[i]:
+            children[parent[i]].append(i)
+    return used, children
+
+
 def prefix_tree_advantages(parent, leaf_reward, mode="treerl", leave_one_out=True,
                            sqrt_scale=True, is_leaf=None, eps=1e-6):
     """TreeRL advantages of ONE tree, from the definitions in
@@ -230,11 +240,7 @@ def prefix_tree_advantages(parent, leaf_reward, mode="treerl", leave_one_out=Tru
     node, its parent and the root (or z-score it among its siblings for ``fork``). Nodes not
     connected to node 0 are ignored: no leaves, 0 out."""
     n = len(parent)
-    used = connected(parent)
-    children: list[list[int]] = [[] for _ in range(n)]
-    for i in range(1, n):
-        if used[i]:
-            children[parent[i]].append(i)
+    used, children = connected_children(parent)
     leaves = [i for i in range(n)
               if used[i] and (not children[i] if is_leaf is None else bool(is_leaf[i]))]
     R = {j: float(leaf_reward[j]) for j in leaves}
@@ -285,11 +291,7 @@ def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6):
     step s != root on trajectory j.
     """
     n = len(parent)
-    used = connected(parent)
-    children: list[list[int]] = [[] for _ in range(n)]
-    for i in range(1, n):
-        if used[i]:
-            children[parent[i]].append(i)
+    used, children = connected_children(parent)
     # the trajectories: one per leaf, listed as the steps from the root down to the leaf
     trajectories = {}
     for j in range(n):
