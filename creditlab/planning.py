@@ -15,6 +15,7 @@ action weights (mctx samples MuZero's action from the visit distribution).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -69,9 +70,14 @@ def _mask_invalid(logits: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     return np.where(invalid, np.finfo(logits.dtype).min, logits)
 
 
+@functools.lru_cache(maxsize=64)
 def _considered_table(max_considered: int, num_simulations: int) -> np.ndarray:
-    return np.array([ref.considered_visit_sequence(m, num_simulations)
-                     for m in range(max_considered + 1)], np.int32)
+    """Sequential halving's schedule for m = 0..max_considered, [m + 1, S] int32, read-only
+    (cached: it depends on the two integers only, and building it is a Python loop)."""
+    table = np.array([ref.considered_visit_sequence(m, num_simulations)
+                      for m in range(max_considered + 1)], np.int32)
+    table.flags.writeable = False
+    return table
 
 
 class _Setup(NamedTuple):
@@ -247,13 +253,14 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
           "value": np.zeros(B, dt), "prior_probs": np.empty((B, N, A), dt)}
     emb = t.embeddings
     # The callback runs once per simulation: keep it to a gather, one model call, four
-    # shape-checked copies into the C++ loop's buffers and a scatter.
+    # shape-checked copies into the C++ loop's buffers (allocated once, above) and a scatter.
     parent_index, node_index, action = io["parent_index"], io["node_index"], io["action"]
-    reward, discount, prior, value = io["reward"], io["discount"], io["prior_logits"], io["value"]
+    bufs = (io["reward"], io["discount"], io["prior_logits"], io["value"])
     emb_flat = None if emb is None else emb.reshape((B * N,) + emb.shape[2:])
     row0 = np.arange(B, dtype=np.int64) * N
     flat = np.empty(B, np.int64)
-    shapes = (("reward", (B,)), ("discount", (B,)), ("prior_logits", (B, A)), ("value", (B,)))
+    shapes = ((B,), (B,), (B, A), (B,))
+    names = ("reward", "discount", "prior_logits", "value")
 
     def evaluate(sim: int) -> None:
         e = None
@@ -261,16 +268,18 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
             np.add(row0, parent_index, out=flat)
             e = emb_flat.take(flat, axis=0)
         res = recurrent_fn(e, action.astype(np.int64))
-        if not isinstance(res, tuple) or len(res) != 2:
-            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
-                            "prior_logits, value), new_embedding)")
+        if type(res) is not tuple or len(res) != 2:  # noqa: E721  (exact type: fast path)
+            if not isinstance(res, tuple) or len(res) != 2:
+                raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
+                                "prior_logits, value), new_embedding)")
         out, new = res
         if not isinstance(out, tuple) or len(out) != 4:
             raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
                             "prior_logits, value), new_embedding)")
-        for (name, shape), x, buf in zip(shapes, out, (reward, discount, prior, value)):
-            if np.shape(x) != shape:
-                raise ValueError(f"recurrent_fn returned {name} of shape {np.shape(x)}, "
+        for x, buf, shape, name in zip(out, bufs, shapes, names):
+            xs = x.shape if type(x) is np.ndarray else np.shape(x)  # noqa: E721
+            if xs != shape:
+                raise ValueError(f"recurrent_fn returned {name} of shape {xs}, "
                                  f"expected {shape}")
             buf[...] = x  # the C++ loop checks discount in [0, 1] after the call
         if emb_flat is not None:
