@@ -80,8 +80,38 @@ def _considered_table(max_considered: int, num_simulations: int) -> np.ndarray:
     return table
 
 
+def _empty_tree(B: int, N: int, A: int, dt: np.dtype) -> tuple[SearchTree, np.ndarray]:
+    """``SearchTree.empty(B, N, A, dt)`` and an uninitialised ``[B, N, A]`` workspace of
+    ``dt`` (the C++ loop's prior probabilities), carved out of one allocation: numpy asks
+    the OS for huge pages for an allocation of 4 MiB or more, so a large search takes a few
+    page faults instead of one per 4 KiB page of a dozen separately allocated arrays."""
+    i32, f = np.dtype(np.int32), np.dtype(dt)
+    specs = [("node_visits", (B, N), i32, 0), ("raw_values", (B, N), f, 0),
+             ("node_values", (B, N), f, 0), ("parents", (B, N), i32, -1),
+             ("action_from_parent", (B, N), i32, -1), ("children_index", (B, N, A), i32, -1),
+             ("children_prior_logits", (B, N, A), f, 0), ("children_visits", (B, N, A), i32, 0),
+             ("children_rewards", (B, N, A), f, 0), ("children_discounts", (B, N, A), f, 0),
+             ("children_values", (B, N, A), f, 0),
+             ("root_invalid_actions", (B, A), np.dtype(bool), False),
+             ("prior_probs", (B, N, A), f, None)]
+    offsets, total = [], 0
+    for _, shape, dtype, _ in specs:
+        offsets.append(total)
+        total += -(-int(np.prod(shape)) * dtype.itemsize // 64) * 64  # 64-byte aligned
+    buf = np.empty(total, np.uint8)
+    arrays = {}
+    for (name, shape, dtype, fill), off in zip(specs, offsets):
+        a = buf[off:off + int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
+        if fill is not None:
+            a.fill(fill)
+        arrays[name] = a
+    probs = arrays.pop("prior_probs")
+    return SearchTree(**arrays), probs
+
+
 class _Setup(NamedTuple):
     tree: SearchTree
+    prior_probs: np.ndarray
     gumbel: np.ndarray | None
     table: np.ndarray | None
     max_considered: int
@@ -128,7 +158,7 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
         probs = (1 - dirichlet_fraction) * probs + dirichlet_fraction * noise
         lg = np.log(np.maximum(probs, np.finfo(dt).tiny)).astype(dt)
     lg = _mask_invalid(lg, invalid)
-    tree = SearchTree.empty(B, S + 1, A, dt)
+    tree, prior_probs = _empty_tree(B, S + 1, A, dt)
     tree.children_prior_logits[:, 0] = lg
     tree.raw_values[:, 0] = value
     tree.node_values[:, 0] = value
@@ -148,7 +178,7 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
             raise ValueError("max_num_considered_actions must be >= 1")
         gumbel = (gumbel_scale * rng.gumbel(size=(B, A))).astype(dt)
         table = _considered_table(m, S)
-    return _Setup(tree, gumbel, table, m, md, S)
+    return _Setup(tree, prior_probs, gumbel, table, m, md, S)
 
 
 def _check_output(out: Any, B: int, A: int, dt: np.dtype) -> tuple[np.ndarray, ...]:
@@ -250,7 +280,7 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
     io = {"parent_index": np.zeros(B, np.int32), "action": np.zeros(B, np.int32),
           "node_index": np.zeros(B, np.int32), "reward": np.zeros(B, dt),
           "discount": np.zeros(B, dt), "prior_logits": np.zeros((B, A), dt),
-          "value": np.zeros(B, dt), "prior_probs": np.empty((B, N, A), dt)}
+          "value": np.zeros(B, dt), "prior_probs": st.prior_probs}
     emb = t.embeddings
     # The callback runs once per simulation: keep it to a gather, one model call, four
     # shape-checked copies into the C++ loop's buffers (allocated once, above) and a scatter.

@@ -622,29 +622,33 @@ inline void pairwise_sum_lanes(const F (*x)[W], F* out) {
 }
 
 // out[a][l] = rows_l[a] for l < W, a < KA: W rows of KA elements (4-byte T), transposed to
-// [element][lane]. With AVX2 and 8 x 8 it is eight vector loads and the classic
-// unpack / shuffle / lane-swap transpose; otherwise a plain loop.
+// [element][lane]. With AVX2, KA = 8 and W a multiple of 8, each block of 8 rows is eight
+// vector loads and the classic unpack / shuffle / lane-swap transpose; otherwise a plain loop.
 template <class T, int KA, int W>
 inline void transpose_rows(const T* const* rows, T (*out)[W]) {
 #if defined(__AVX2__)
-  if constexpr (KA == 8 && W == 8 && sizeof(T) == 4) {
-    __m256 r[8];
-    for (int l = 0; l < 8; ++l)
-      r[l] = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[l])));
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
-                 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]),
-                 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
-                 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-                 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-                 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-                 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    const __m256 c[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
-                         _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
-                         _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
-                         _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
-    for (int a = 0; a < 8; ++a)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[a]), _mm256_castps_si256(c[a]));
+  if constexpr (KA == 8 && W % 8 == 0 && sizeof(T) == 4) {
+    for (int blk = 0; blk < W; blk += 8) {
+      __m256 r[8];
+      for (int l = 0; l < 8; ++l)
+        r[l] = _mm256_castsi256_ps(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[blk + l])));
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
+                   t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]),
+                   t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
+                   t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 c[8] = {
+          _mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+          _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+          _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+          _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+      for (int a = 0; a < 8; ++a)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[a] + blk), _mm256_castps_si256(c[a]));
+    }
     return;
   }
 #endif
@@ -849,15 +853,14 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
 template <class F, int KA, class Eval>
 int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
                      Eval&& eval, F* scratch, node_t* work) {
-  const std::int64_t B = t.B, N = t.N, A = t.A, M = B * N;
+  const std::int64_t B = t.B, N = t.N, A = KA > 0 ? KA : t.A, M = B * N;
   (void)M;
   for (std::int64_t b = 0; b < B; ++b)
     softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
   node_t* depth = work;
   node_t* active = work + B;
   const bool wavefront = B < 512;
-  constexpr int kLanes = 8;
-  node_t lane_action[kLanes];
+  node_t lane_action[16];
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
     if (wavefront) {
       std::int64_t n_active = B;
@@ -871,34 +874,42 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
           prefetch_node(t, active[i], io.parent_index[active[i]]);
         std::int64_t kept = 0;
         // Below the root every active tree is at an interior node (all descend in step):
-        // Gumbel's interior choice then runs kLanes trees at a time (a short last group
-        // repeats its last tree in the spare lanes).
+        // Gumbel's interior choice then runs 16 or 8 trees at a time (a short group repeats
+        // its last tree in the spare lanes); the last few trees of a level go one by one.
+        // Every path computes the same choices, bit for bit.
         const bool lanes = KA > 0 && cfg.gumbel && depth[active[0]] > 0;
+        std::int64_t group_begin = 0, group_end = 0;  // lane_action covers [begin, end)
         for (std::int64_t i = 0; i < n_active; ++i) {
           const std::int64_t b = active[i];
           const node_t node = io.parent_index[b];
           if constexpr (KA > 0) {
-            if (lanes && i % kLanes == 0) {
-              std::int64_t rows[kLanes];
-              for (int l = 0; l < kLanes; ++l) {
+            if (lanes && i >= group_end) {
+              const std::int64_t rem = n_active - i;
+              const int width = rem >= 12 ? 16 : rem >= 4 ? 8 : 0;
+              std::int64_t rows[16];
+              for (int l = 0; l < width; ++l) {
                 const std::int64_t bl = active[std::min<std::int64_t>(i + l, n_active - 1)];
                 rows[l] = bl * N + io.parent_index[bl];
               }
-              gumbel_interior_actions<F, KA, kLanes>(t, cfg, rows, lane_action);
+              if (width == 16) gumbel_interior_actions<F, KA, 16>(t, cfg, rows, lane_action);
+              if (width == 8) gumbel_interior_actions<F, KA, 8>(t, cfg, rows, lane_action);
+              group_begin = i;
+              group_end = i + std::min<std::int64_t>(width, rem);
             }
           }
           const node_t action =
-              lanes ? lane_action[i % kLanes]
-                    : select_action<F, KA>(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
+              lanes && i < group_end
+                  ? lane_action[i - group_begin]
+                  : select_action<F, KA>(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
           io.action[b] = action;
           const node_t next = t.children_index[(b * N + node) * A + action];
           ++depth[b];
-          if (next < 0 || depth[b] >= cfg.max_depth) {
-            io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
-          } else {
-            io.parent_index[b] = next;
-            active[kept++] = static_cast<node_t>(b);
-          }
+          // Branch-free: whether a tree stops here is data dependent (unpredictable).
+          const bool stop = next < 0 || depth[b] >= cfg.max_depth;
+          io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
+          io.parent_index[b] = stop ? node : next;
+          active[kept] = static_cast<node_t>(b);
+          kept += stop ? 0 : 1;
         }
         n_active = kept;
       }
