@@ -16,6 +16,7 @@ action weights (mctx samples MuZero's action from the visit distribution).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -81,10 +82,10 @@ def _considered_table(max_considered: int, num_simulations: int) -> np.ndarray:
 
 
 def _empty_tree(B: int, N: int, A: int, dt: np.dtype) -> tuple[SearchTree, np.ndarray]:
-    """``SearchTree.empty(B, N, A, dt)`` and an uninitialised ``[B, N, A]`` workspace of
-    ``dt`` (the C++ loop's prior probabilities), carved out of one allocation: numpy asks
-    the OS for huge pages for an allocation of 4 MiB or more, so a large search takes a few
-    page faults instead of one per 4 KiB page of a dozen separately allocated arrays."""
+    """``SearchTree.empty(B, N, A, dt)`` and a zeroed ``[B, N, A]`` workspace of ``dt`` (the
+    C++ loop's prior probabilities), carved out of one allocation: numpy asks the OS for
+    huge pages for an allocation of 4 MiB or more, so a large search takes a few page faults
+    instead of one per 4 KiB page of a dozen separately allocated arrays."""
     i32, f = np.dtype(np.int32), np.dtype(dt)
     specs = [("node_visits", (B, N), i32, 0), ("raw_values", (B, N), f, 0),
              ("node_values", (B, N), f, 0), ("parents", (B, N), i32, -1),
@@ -93,16 +94,14 @@ def _empty_tree(B: int, N: int, A: int, dt: np.dtype) -> tuple[SearchTree, np.nd
              ("children_rewards", (B, N, A), f, 0), ("children_discounts", (B, N, A), f, 0),
              ("children_values", (B, N, A), f, 0),
              ("root_invalid_actions", (B, A), np.dtype(bool), False),
-             ("prior_probs", (B, N, A), f, None)]
-    offsets, total = [], 0
-    for _, shape, dtype, _ in specs:
-        offsets.append(total)
-        total += -(-int(np.prod(shape)) * dtype.itemsize // 64) * 64  # 64-byte aligned
-    buf = np.empty(total, np.uint8)
+             ("prior_probs", (B, N, A), f, 0)]
+    sizes = [math.prod(shape) * dtype.itemsize for _, shape, dtype, _ in specs]
+    offsets = np.cumsum([0] + [-(-n // 64) * 64 for n in sizes]).tolist()  # 64-byte aligned
+    buf = np.zeros(offsets[-1], np.uint8)
     arrays = {}
-    for (name, shape, dtype, fill), off in zip(specs, offsets):
-        a = buf[off:off + int(np.prod(shape)) * dtype.itemsize].view(dtype).reshape(shape)
-        if fill is not None:
+    for (name, shape, dtype, fill), off, n in zip(specs, offsets, sizes):
+        a = buf[off:off + n].view(dtype).reshape(shape)
+        if fill:
             a.fill(fill)
         arrays[name] = a
     probs = arrays.pop("prior_probs")

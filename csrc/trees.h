@@ -22,6 +22,9 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace creditlab {
 namespace trees {
@@ -846,10 +849,12 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
 // others on expansion). Returns 0, or 1 (and stops) if the evaluator returned a discount
 // outside [0, 1].
 //
-// With one thread the descent runs level by level across the batch (a wavefront): the rows
-// every active tree reads at the next level are prefetched before any tree selects, so
-// the cache misses of different trees overlap instead of queueing one tree at a time.
-// Each tree's choices are the same as a tree-by-tree descent's.
+// Below 512 trees, or with one thread, the descent runs level by level across the batch (a
+// wavefront): the rows every active tree reads at the next level are prefetched before any
+// tree selects, so the cache misses of different trees overlap instead of queueing one tree
+// at a time, and Gumbel's interior choices for a level run 16 or 8 trees at a time
+// (gumbel_interior_actions). Each tree's choices are the same, bit for bit, as a
+// tree-by-tree descent's.
 template <class F, int KA, class Eval>
 int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
                      Eval&& eval, F* scratch, node_t* work) {
@@ -859,7 +864,13 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
     softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
   node_t* depth = work;
   node_t* active = work + B;
-  const bool wavefront = B < 512;
+  // Trees one at a time (OpenMP over trees) only where many trees meet several threads;
+  // otherwise the level-by-level wavefront, whose Gumbel interior choices run in lane groups.
+#if defined(_OPENMP)
+  const bool wavefront = B < 512 || omp_get_max_threads() == 1;
+#else
+  const bool wavefront = true;
+#endif
   node_t lane_action[16];
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
     if (wavefront) {

@@ -1,7 +1,9 @@
 """The C++ Gumbel search chooses interior actions several trees at a time (lane groups of
-16 or 8 trees, transposed rows, vector arithmetic) when fewer than 512 trees are searched,
-and one tree at a time otherwise. Both must give the same trees, bit for bit, and a tree's
-search must not depend on which other trees share its batch."""
+16 or 8 trees, transposed rows, vector arithmetic) in its level-by-level descent (fewer
+than 512 trees, or one OpenMP thread), and one tree at a time otherwise (512 trees or more
+with several threads, and the last few trees of a level). Every path must give the same
+trees, bit for bit, and a tree's search must not depend on which other trees share its
+batch."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def _search(logits, value, emb, A, dt, **kw):
 @pytest.mark.parametrize("kw", [{}, {"max_depth": 3},
                                 {"use_mixed_value": False, "rescale_values": False}])
 def test_gumbel_trees_do_not_depend_on_the_batch_split(A, dt, kw):
-    B = 520  # >= 512: the one-tree-at-a-time loop
+    B = 520  # >= 512: the one-tree-at-a-time loop when OpenMP has several threads
     rng = np.random.default_rng(A)
     logits = rng.normal(size=(B, A)).astype(dt)
     value = rng.normal(size=B).astype(dt)
