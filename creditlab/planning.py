@@ -297,16 +297,15 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
             np.add(row0, parent_index, out=flat)
             e = emb_flat.take(flat, axis=0)
         res = recurrent_fn(e, action.astype(np.int64))
-        if type(res) is not tuple or len(res) != 2:  # noqa: E721  (exact type: fast path)
-            if not isinstance(res, tuple) or len(res) != 2:
-                raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
-                                "prior_logits, value), new_embedding)")
+        if not isinstance(res, tuple) or len(res) != 2:
+            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
+                            "prior_logits, value), new_embedding)")
         out, new = res
         if not isinstance(out, tuple) or len(out) != 4:
             raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
                             "prior_logits, value), new_embedding)")
         for x, buf, shape, name in zip(out, bufs, shapes, names):
-            xs = x.shape if type(x) is np.ndarray else np.shape(x)  # noqa: E721
+            xs = x.shape if isinstance(x, np.ndarray) else np.shape(x)
             if xs != shape:
                 raise ValueError(f"recurrent_fn returned {name} of shape {xs}, "
                                  f"expected {shape}")

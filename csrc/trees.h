@@ -849,8 +849,8 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
 // others on expansion). Returns 0, or 1 (and stops) if the evaluator returned a discount
 // outside [0, 1].
 //
-// Below 512 trees, or with one thread, the descent runs level by level across the batch (a
-// wavefront): the rows every active tree reads at the next level are prefetched before any
+// Below 512 trees (and for a Gumbel search with KA > 0 on one thread), the descent runs
+// level by level across the batch (a wavefront): the rows every active tree reads at the next level are prefetched before any
 // tree selects, so the cache misses of different trees overlap instead of queueing one tree
 // at a time, and Gumbel's interior choices for a level run 16 or 8 trees at a time
 // (gumbel_interior_actions). Each tree's choices are the same, bit for bit, as a
@@ -864,13 +864,14 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
     softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
   node_t* depth = work;
   node_t* active = work + B;
-  // Trees one at a time (OpenMP over trees) only where many trees meet several threads;
-  // otherwise the level-by-level wavefront, whose Gumbel interior choices run in lane groups.
+  // 512 trees or more: one tree at a time (OpenMP over trees), except for a Gumbel search
+  // with lane groups (KA > 0) on one thread, where the wavefront's lane groups win.
 #if defined(_OPENMP)
-  const bool wavefront = B < 512 || omp_get_max_threads() == 1;
+  const bool one_thread = omp_get_max_threads() == 1;
 #else
-  const bool wavefront = true;
+  const bool one_thread = true;
 #endif
+  const bool wavefront = B < 512 || (KA > 0 && cfg.gumbel && one_thread);
   node_t lane_action[16];
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
     if (wavefront) {
