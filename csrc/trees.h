@@ -761,7 +761,9 @@ void gumbel_interior_actions(const SearchTreeView<F>& t, const MctsConfig<F>& cf
 template <class F, int KA = 0>
 node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::int64_t b,
                      node_t node, bool at_root, F* scratch) {
-  const std::int64_t A = KA > 0 ? KA : t.A, row = b * t.N + node, o = row * A;
+  // A from t.A even when KA fixes it: the PUCT rows below run faster as the scalar loops
+  // a runtime length gives (one tree's descent is a latency chain) than vectorised.
+  const std::int64_t A = t.A, row = b * t.N + node, o = row * A;
   if (cfg.gumbel && !at_root) return gumbel_interior_action<F, KA>(t, cfg, row, scratch);
   F* q = scratch;
   F* qt = scratch + A;
