@@ -15,6 +15,8 @@ action weights (mctx samples MuZero's action from the visit distribution).
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -69,13 +71,46 @@ def _mask_invalid(logits: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     return np.where(invalid, np.finfo(logits.dtype).min, logits)
 
 
+@functools.lru_cache(maxsize=64)
 def _considered_table(max_considered: int, num_simulations: int) -> np.ndarray:
-    return np.array([ref.considered_visit_sequence(m, num_simulations)
-                     for m in range(max_considered + 1)], np.int32)
+    """Sequential halving's schedule for m = 0..max_considered, [m + 1, S] int32, read-only
+    (cached: it depends on the two integers only, and building it is a Python loop)."""
+    table = np.array([ref.considered_visit_sequence(m, num_simulations)
+                      for m in range(max_considered + 1)], np.int32)
+    table.flags.writeable = False
+    return table
+
+
+def _empty_tree(B: int, N: int, A: int, dt: np.dtype) -> tuple[SearchTree, np.ndarray]:
+    """``SearchTree.empty(B, N, A, dt)`` and a zeroed ``[B, N, A]`` workspace of ``dt`` (the
+    C++ loop's prior probabilities), carved out of one allocation: numpy asks the OS for
+    huge pages for an allocation of 4 MiB or more, so a large search takes a few page faults
+    instead of one per 4 KiB page of a dozen separately allocated arrays."""
+    i32, f = np.dtype(np.int32), np.dtype(dt)
+    specs = [("node_visits", (B, N), i32, 0), ("raw_values", (B, N), f, 0),
+             ("node_values", (B, N), f, 0), ("parents", (B, N), i32, -1),
+             ("action_from_parent", (B, N), i32, -1), ("children_index", (B, N, A), i32, -1),
+             ("children_prior_logits", (B, N, A), f, 0), ("children_visits", (B, N, A), i32, 0),
+             ("children_rewards", (B, N, A), f, 0), ("children_discounts", (B, N, A), f, 0),
+             ("children_values", (B, N, A), f, 0),
+             ("root_invalid_actions", (B, A), np.dtype(bool), False),
+             ("prior_probs", (B, N, A), f, 0)]
+    sizes = [math.prod(shape) * dtype.itemsize for _, shape, dtype, _ in specs]
+    offsets = np.cumsum([0] + [-(-n // 64) * 64 for n in sizes]).tolist()  # 64-byte aligned
+    buf = np.zeros(offsets[-1], np.uint8)
+    arrays = {}
+    for (name, shape, dtype, fill), off, n in zip(specs, offsets, sizes):
+        a = buf[off:off + n].view(dtype).reshape(shape)
+        if fill:
+            a.fill(fill)
+        arrays[name] = a
+    probs = arrays.pop("prior_probs")
+    return SearchTree(**arrays), probs
 
 
 class _Setup(NamedTuple):
     tree: SearchTree
+    prior_probs: np.ndarray
     gumbel: np.ndarray | None
     table: np.ndarray | None
     max_considered: int
@@ -122,7 +157,7 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
         probs = (1 - dirichlet_fraction) * probs + dirichlet_fraction * noise
         lg = np.log(np.maximum(probs, np.finfo(dt).tiny)).astype(dt)
     lg = _mask_invalid(lg, invalid)
-    tree = SearchTree.empty(B, S + 1, A, dt)
+    tree, prior_probs = _empty_tree(B, S + 1, A, dt)
     tree.children_prior_logits[:, 0] = lg
     tree.raw_values[:, 0] = value
     tree.node_values[:, 0] = value
@@ -142,7 +177,7 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
             raise ValueError("max_num_considered_actions must be >= 1")
         gumbel = (gumbel_scale * rng.gumbel(size=(B, A))).astype(dt)
         table = _considered_table(m, S)
-    return _Setup(tree, gumbel, table, m, md, S)
+    return _Setup(tree, prior_probs, gumbel, table, m, md, S)
 
 
 def _check_output(out: Any, B: int, A: int, dt: np.dtype) -> tuple[np.ndarray, ...]:
@@ -244,16 +279,17 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
     io = {"parent_index": np.zeros(B, np.int32), "action": np.zeros(B, np.int32),
           "node_index": np.zeros(B, np.int32), "reward": np.zeros(B, dt),
           "discount": np.zeros(B, dt), "prior_logits": np.zeros((B, A), dt),
-          "value": np.zeros(B, dt), "prior_probs": np.empty((B, N, A), dt)}
+          "value": np.zeros(B, dt), "prior_probs": st.prior_probs}
     emb = t.embeddings
     # The callback runs once per simulation: keep it to a gather, one model call, four
-    # shape-checked copies into the C++ loop's buffers and a scatter.
+    # shape-checked copies into the C++ loop's buffers (allocated once, above) and a scatter.
     parent_index, node_index, action = io["parent_index"], io["node_index"], io["action"]
-    reward, discount, prior, value = io["reward"], io["discount"], io["prior_logits"], io["value"]
+    bufs = (io["reward"], io["discount"], io["prior_logits"], io["value"])
     emb_flat = None if emb is None else emb.reshape((B * N,) + emb.shape[2:])
     row0 = np.arange(B, dtype=np.int64) * N
     flat = np.empty(B, np.int64)
-    shapes = (("reward", (B,)), ("discount", (B,)), ("prior_logits", (B, A)), ("value", (B,)))
+    shapes = ((B,), (B,), (B, A), (B,))
+    names = ("reward", "discount", "prior_logits", "value")
 
     def evaluate(sim: int) -> None:
         e = None
@@ -268,9 +304,10 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
         if not isinstance(out, tuple) or len(out) != 4:
             raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
                             "prior_logits, value), new_embedding)")
-        for (name, shape), x, buf in zip(shapes, out, (reward, discount, prior, value)):
-            if np.shape(x) != shape:
-                raise ValueError(f"recurrent_fn returned {name} of shape {np.shape(x)}, "
+        for x, buf, shape, name in zip(out, bufs, shapes, names):
+            xs = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+            if xs != shape:
+                raise ValueError(f"recurrent_fn returned {name} of shape {xs}, "
                                  f"expected {shape}")
             buf[...] = x  # the C++ loop checks discount in [0, 1] after the call
         if emb_flat is not None:

@@ -16,7 +16,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace creditlab {
 namespace trees {
@@ -369,6 +377,61 @@ inline F pairwise_sum(const F* x, std::int64_t n) {
   return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
 }
 
+// exp of a float, correctly rounded: e^x is evaluated in double precision (Cody-Waite
+// reduction x = k ln2 + r, |r| <= ln2/2, then a degree-13 Taylor polynomial, relative error
+// ~1e-16) and rounded once to float. Checked on every float in [-87.5, 0] (the range a
+// softmax feeds it) to equal (float) exp((double) x); libm's expf is one ulp off on about
+// 1 in 10^4 of those. exp_f32_core needs -150 <= x <= 100 (then it is only arithmetic and
+// integer bit moves, so a fixed-length loop of it vectorises); exp_f32 takes any float:
+// the clamp to [-150, 100] is exact (e^-150 rounds to 0 and e^100 to inf in float), so -inf
+// gives 0 and +inf gives inf, and NaN returns NaN.
+inline float exp_f32_core(float xf) {
+  const double x = xf;
+  const double log2e = 1.4426950408889634, ln2hi = 0.6931471805599453,
+               ln2lo = 2.3190468138462996e-17, shift = 6755399441055744.0;  // 1.5 * 2^52
+  const double ks = x * log2e + shift;  // k = nearest integer to x / ln2, in the low bits
+  const double kd = ks - shift;
+  const double r = (x - kd * ln2hi) - kd * ln2lo;
+  // e^r = sum_{i<=13} r^i / i!, in Estrin's order (short dependency chains).
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const double p01 = 1.0 + r, p23 = 0.5 + r * (1.0 / 6.0),
+               p45 = 1.0 / 24.0 + r * (1.0 / 120.0), p67 = 1.0 / 720.0 + r * (1.0 / 5040.0),
+               p89 = 1.0 / 40320.0 + r * (1.0 / 362880.0),
+               p1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0),
+               p1213 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+  const double p03 = p01 + r2 * p23, p47 = p45 + r2 * p67, p811 = p89 + r2 * p1011;
+  const double p07 = p03 + r4 * p47, p813 = p811 + r4 * p1213;
+  const double p = p07 + r8 * p813;
+  std::uint64_t kbits;
+  std::memcpy(&kbits, &ks, sizeof kbits);
+  const std::uint64_t bits = (kbits + 1023) << 52;  // 2^k: k + 1023 in the exponent field
+  double two_k;
+  std::memcpy(&two_k, &bits, sizeof two_k);
+  return static_cast<float>(p * two_k);
+}
+
+inline float exp_f32(float x) {
+  if (x != x) return x;
+  return exp_f32_core(x < -150.f ? -150.f : x > 100.f ? 100.f : x);
+}
+
+// exp of each element of a row: float rows use exp_f32 (correctly rounded; a row whose
+// elements are all in [-150, 100], as a softmax's are, takes the vectorised core loop);
+// double rows use std::exp.
+template <class F>
+inline void exp_row(F* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+template <>
+inline void exp_row<float>(float* x, std::int64_t n) {
+  int out_of_range = 0;  // NaN is not: the core returns NaN for it
+  for (std::int64_t i = 0; i < n; ++i) out_of_range |= (x[i] < -150.f) | (x[i] > 100.f);
+  if (!out_of_range)
+    for (std::int64_t i = 0; i < n; ++i) x[i] = exp_f32_core(x[i]);
+  else
+    for (std::int64_t i = 0; i < n; ++i) x[i] = exp_f32(x[i]);
+}
+
 // softmax of one row: p[a] = exp(l[a] - max l) / sum_a exp(l[a] - max l).
 template <class F>
 inline void softmax_row(const F* logits, std::int64_t A, F* p) {
@@ -455,22 +518,28 @@ struct MctsIO {
 };
 
 template <class F>
-inline void child_q(const SearchTreeView<F>& t, std::int64_t row, F* q) {
-  const std::int64_t o = row * t.A;
-  for (std::int64_t a = 0; a < t.A; ++a)
+inline void child_q(const SearchTreeView<F>& t, std::int64_t row, std::int64_t A, F* q) {
+  const std::int64_t o = row * A;
+  for (std::int64_t a = 0; a < A; ++a)
     q[a] = t.children_rewards[o + a] + t.children_discounts[o + a] * t.children_values[o + a];
 }
 
 // Gumbel MuZero's interior choice at one node, fused into a few passes over the children:
 // completed q by mixed value (as qtransform_mix_value_probs_row, same arithmetic), then
 // argmax softmax(logits + completed q) - N(a) / (1 + sum N). scratch has 3A elements.
-template <class F>
+// KA > 0 fixes A = KA at compile time (t.A must equal it): every pass is then a fixed-length
+// loop over one row that the compiler turns into a few vector instructions (divisions
+// included), with the row kept in registers; KA = 0 reads A from t.A. Same arithmetic,
+// same order, either way.
+template <class F, int KA = 0>
 node_t gumbel_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg,
                               std::int64_t row, F* scratch) {
-  const std::int64_t A = t.A, o = row * A;
-  F* q = scratch;
-  F* qt = scratch + A;
-  F* e = scratch + 2 * A;
+  constexpr int KS = KA > 0 ? KA : 1;
+  const std::int64_t A = KA > 0 ? KA : t.A, o = row * A;
+  F qfix[KS], qtfix[KS], efix[KS];
+  F* q = KA > 0 ? qfix : scratch;
+  F* qt = KA > 0 ? qtfix : scratch + A;
+  F* e = KA > 0 ? efix : scratch + 2 * A;
   const count_t* n = t.children_visits + o;
   const F* logits = t.children_prior_logits + o;
   const F* probs = t.prior_probs + o;
@@ -478,11 +547,11 @@ node_t gumbel_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& c
   const F* cd = t.children_discounts + o;
   const F* cv = t.children_values + o;
   const F tiny = std::numeric_limits<F>::min();
-  std::int64_t isum = 0, imax = 0;
+  count_t isum = 0, imax = 0;
   for (std::int64_t a = 0; a < A; ++a) {
     q[a] = cr[a] + cd[a] * cv[a];
     isum += n[a];
-    imax = std::max<std::int64_t>(imax, n[a]);
+    imax = std::max(imax, n[a]);
     e[a] = n[a] > 0 ? std::max(tiny, probs[a]) : F(0);
   }
   const F sump = pairwise_sum(e, A);
@@ -502,35 +571,203 @@ node_t gumbel_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& c
   const F den = std::max(hi - lo, F(1e-8));
   const F scale = (cfg.maxvisit_init + maxn) * cfg.value_scale;
   F zmax = -std::numeric_limits<F>::infinity();
-  for (std::int64_t a = 0; a < A; ++a) {
-    const F c = cfg.rescale_values ? (qt[a] - lo) / den : qt[a];
-    e[a] = logits[a] + scale * c;
-    zmax = std::max(zmax, e[a]);
-  }
+  if (cfg.rescale_values)
+    for (std::int64_t a = 0; a < A; ++a) e[a] = logits[a] + scale * ((qt[a] - lo) / den);
+  else
+    for (std::int64_t a = 0; a < A; ++a) e[a] = logits[a] + scale * qt[a];
+  for (std::int64_t a = 0; a < A; ++a) zmax = std::max(zmax, e[a]);
   for (std::int64_t a = 0; a < A; ++a) e[a] = e[a] - zmax;
-  for (std::int64_t a = 0; a < A; ++a) e[a] = std::exp(e[a]);
+  exp_row(e, A);
   const F z = pairwise_sum(e, A);
   const F d1 = F(1) + sumn;
+  for (std::int64_t a = 0; a < A; ++a) e[a] = e[a] / z - static_cast<F>(n[a]) / d1;
   node_t best = 0;
-  F best_score = e[0] / z - static_cast<F>(n[0]) / d1;
+  F best_score = e[0];
   for (std::int64_t a = 1; a < A; ++a) {
-    const F s = e[a] / z - static_cast<F>(n[a]) / d1;
-    best = s > best_score ? static_cast<node_t>(a) : best;
-    best_score = s > best_score ? s : best_score;
+    best = e[a] > best_score ? static_cast<node_t>(a) : best;
+    best_score = e[a] > best_score ? e[a] : best_score;
   }
   return best;
 }
 
+// std::max / std::min by value (same results: a < b ? b : a, b < a ? b : a). The lane loops
+// below use these: with std::max (which returns a reference) GCC 12.2 at -O3 -march=native
+// vectorised `n > 0 ? std::max(tiny, p) : 0` there into code that returned `tiny`
+// (-fno-strict-aliasing or -fno-tree-loop-vectorize made it right again).
+template <class T>
+inline T max_v(T a, T b) { return a < b ? b : a; }
+template <class T>
+inline T min_v(T a, T b) { return b < a ? b : a; }
+
+// pairwise_sum of each lane of x[0..KA)[W]: the same order of additions as pairwise_sum(row,
+// KA) on one lane's row, for KA <= 128.
+template <class F, int KA, int W>
+inline void pairwise_sum_lanes(const F (*x)[W], F* out) {
+  static_assert(KA >= 1 && KA <= 128, "pairwise_sum_lanes: 1 <= KA <= 128");
+  if (KA < 8) {
+    for (int l = 0; l < W; ++l) out[l] = F(-0.0);
+    for (int i = 0; i < KA; ++i)
+      for (int l = 0; l < W; ++l) out[l] += x[i][l];
+    return;
+  }
+  F r[8][W];
+  for (int j = 0; j < 8; ++j)
+    for (int l = 0; l < W; ++l) r[j][l] = x[j][l];
+  int i = 8;
+  for (; i + 8 <= KA; i += 8)
+    for (int j = 0; j < 8; ++j)
+      for (int l = 0; l < W; ++l) r[j][l] += x[i + j][l];
+  for (int l = 0; l < W; ++l)
+    out[l] = ((r[0][l] + r[1][l]) + (r[2][l] + r[3][l])) +
+             ((r[4][l] + r[5][l]) + (r[6][l] + r[7][l]));
+  for (; i < KA; ++i)
+    for (int l = 0; l < W; ++l) out[l] += x[i][l];
+}
+
+// out[a][l] = rows_l[a] for l < W, a < KA: W rows of KA elements (4-byte T), transposed to
+// [element][lane]. With AVX2, KA = 8 and W a multiple of 8, each block of 8 rows is eight
+// vector loads and the classic unpack / shuffle / lane-swap transpose; otherwise a plain loop.
+template <class T, int KA, int W>
+inline void transpose_rows(const T* const* rows, T (*out)[W]) {
+#if defined(__AVX2__)
+  if constexpr (KA == 8 && W % 8 == 0 && sizeof(T) == 4) {
+    for (int blk = 0; blk < W; blk += 8) {
+      __m256 r[8];
+      for (int l = 0; l < 8; ++l)
+        r[l] = _mm256_castsi256_ps(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[blk + l])));
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
+                   t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]),
+                   t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
+                   t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 c[8] = {
+          _mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+          _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+          _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+          _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+      for (int a = 0; a < 8; ++a)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[a] + blk), _mm256_castps_si256(c[a]));
+    }
+    return;
+  }
+#endif
+  for (int l = 0; l < W; ++l)
+    for (int a = 0; a < KA; ++a) out[a][l] = rows[l][a];
+}
+
+// gumbel_interior_action for W nodes at once (rows[l] = b * N + node of lane l): the rows are
+// transposed to [action][lane] so that each step is the same arithmetic, in the same order,
+// as gumbel_interior_action's on one row, done for W lanes by one vertical vector operation
+// (row sums and maxima become sums and maxima of whole vectors: no shuffles, and the W
+// dependency chains run side by side). Returns the chosen action of each lane in act[l].
+template <class F, int KA, int W>
+void gumbel_interior_actions(const SearchTreeView<F>& t, const MctsConfig<F>& cfg,
+                             const std::int64_t* rows, node_t* act) {
+  static_assert(KA > 0, "gumbel_interior_actions needs a compile-time action count");
+  alignas(64) F q[KA][W], e[KA][W], qt[KA][W], pr[KA][W], lg[KA][W];
+  alignas(64) count_t n[KA][W];
+  alignas(64) F sump[W], sumn[W], maxn[W], value[W], lo[W], hi[W], den[W], scale[W], zmax[W],
+      z[W], d1[W], best_score[W];
+  alignas(64) count_t isum[W], imax[W];
+  alignas(64) node_t best[W];
+  {
+    alignas(64) F qrow[W][KA];
+    const F* src_q[W];
+    const count_t* src_n[W];
+    const F* src_p[W];
+    const F* src_l[W];
+    for (int l = 0; l < W; ++l) {
+      const std::int64_t o = rows[l] * KA;
+      for (int a = 0; a < KA; ++a)
+        qrow[l][a] =
+            t.children_rewards[o + a] + t.children_discounts[o + a] * t.children_values[o + a];
+      src_q[l] = qrow[l];
+      src_n[l] = t.children_visits + o;
+      src_p[l] = t.prior_probs + o;
+      src_l[l] = t.children_prior_logits + o;
+      value[l] = t.node_values[rows[l]];
+    }
+    transpose_rows<F, KA, W>(src_q, q);
+    transpose_rows<count_t, KA, W>(src_n, n);
+    transpose_rows<F, KA, W>(src_p, pr);
+    transpose_rows<F, KA, W>(src_l, lg);
+  }
+  const F tiny = std::numeric_limits<F>::min();
+  for (int l = 0; l < W; ++l) { isum[l] = 0; imax[l] = 0; }
+  for (int a = 0; a < KA; ++a)
+    for (int l = 0; l < W; ++l) {
+      isum[l] += n[a][l];
+      imax[l] = max_v(imax[l], n[a][l]);
+      e[a][l] = n[a][l] > 0 ? max_v(tiny, pr[a][l]) : F(0);
+    }
+  pairwise_sum_lanes<F, KA, W>(e, sump);
+  for (int l = 0; l < W; ++l) {
+    sumn[l] = static_cast<F>(isum[l]);
+    maxn[l] = static_cast<F>(imax[l]);
+  }
+  if (cfg.use_mixed_value) {
+    for (int l = 0; l < W; ++l) sump[l] = sump[l] > 0 ? sump[l] : F(1);
+    for (int a = 0; a < KA; ++a)
+      for (int l = 0; l < W; ++l) e[a][l] = n[a][l] > 0 ? e[a][l] * q[a][l] / sump[l] : F(0);
+    F wq[W];
+    pairwise_sum_lanes<F, KA, W>(e, wq);
+    for (int l = 0; l < W; ++l)
+      value[l] = (t.raw_values[rows[l]] + sumn[l] * wq[l]) / (sumn[l] + 1);
+  }
+  for (int l = 0; l < W; ++l) { lo[l] = std::numeric_limits<F>::infinity(); hi[l] = -lo[l]; }
+  for (int a = 0; a < KA; ++a)
+    for (int l = 0; l < W; ++l) {
+      qt[a][l] = n[a][l] > 0 ? q[a][l] : value[l];
+      lo[l] = min_v(lo[l], qt[a][l]);
+      hi[l] = max_v(hi[l], qt[a][l]);
+    }
+  for (int l = 0; l < W; ++l) {
+    den[l] = max_v(hi[l] - lo[l], F(1e-8));
+    scale[l] = (cfg.maxvisit_init + maxn[l]) * cfg.value_scale;
+    zmax[l] = -std::numeric_limits<F>::infinity();
+  }
+  if (cfg.rescale_values) {
+    for (int a = 0; a < KA; ++a)
+      for (int l = 0; l < W; ++l)
+        e[a][l] = lg[a][l] + scale[l] * ((qt[a][l] - lo[l]) / den[l]);
+  } else {
+    for (int a = 0; a < KA; ++a)
+      for (int l = 0; l < W; ++l) e[a][l] = lg[a][l] + scale[l] * qt[a][l];
+  }
+  for (int a = 0; a < KA; ++a)
+    for (int l = 0; l < W; ++l) zmax[l] = max_v(zmax[l], e[a][l]);
+  for (int a = 0; a < KA; ++a)
+    for (int l = 0; l < W; ++l) e[a][l] = e[a][l] - zmax[l];
+  exp_row(&e[0][0], KA * W);
+  pairwise_sum_lanes<F, KA, W>(e, z);
+  for (int l = 0; l < W; ++l) d1[l] = F(1) + sumn[l];
+  for (int a = 0; a < KA; ++a)
+    for (int l = 0; l < W; ++l) e[a][l] = e[a][l] / z[l] - static_cast<F>(n[a][l]) / d1[l];
+  for (int l = 0; l < W; ++l) { best[l] = 0; best_score[l] = e[0][l]; }
+  for (int a = 1; a < KA; ++a)
+    for (int l = 0; l < W; ++l) {
+      best[l] = e[a][l] > best_score[l] ? static_cast<node_t>(a) : best[l];
+      best_score[l] = e[a][l] > best_score[l] ? e[a][l] : best_score[l];
+    }
+  for (int l = 0; l < W; ++l) act[l] = best[l];
+}
+
 // One action choice at node `node` of tree b; scratch has 3A elements. The node's prior
 // probabilities are read from t.prior_probs (filled when the node was expanded).
-template <class F>
+template <class F, int KA = 0>
 node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::int64_t b,
                      node_t node, bool at_root, F* scratch) {
+  // A from t.A even when KA fixes it: the PUCT rows below run faster as the scalar loops
+  // a runtime length gives (one tree's descent is a latency chain) than vectorised.
   const std::int64_t A = t.A, row = b * t.N + node, o = row * A;
-  if (cfg.gumbel && !at_root) return gumbel_interior_action(t, cfg, row, scratch);
+  if (cfg.gumbel && !at_root) return gumbel_interior_action<F, KA>(t, cfg, row, scratch);
   F* q = scratch;
   F* qt = scratch + A;
-  child_q(t, row, q);
+  child_q(t, row, A, q);
   const count_t* n = t.children_visits + o;
   const F* logits = t.children_prior_logits + o;
   const F* probs = t.prior_probs + o;
@@ -614,20 +851,30 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
 // others on expansion). Returns 0, or 1 (and stops) if the evaluator returned a discount
 // outside [0, 1].
 //
-// With one thread the descent runs level by level across the batch (a wavefront): the rows
-// every active tree reads at the next level are prefetched before any tree selects, so
-// the cache misses of different trees overlap instead of queueing one tree at a time.
-// Each tree's choices are the same as a tree-by-tree descent's.
-template <class F, class Eval>
-int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
-                Eval&& eval, F* scratch, node_t* work) {
-  const std::int64_t B = t.B, N = t.N, A = t.A, M = B * N;
+// Below 512 trees (and for a Gumbel search with KA > 0 on one thread), the descent runs
+// level by level across the batch (a wavefront): the rows every active tree reads at the next level are prefetched before any
+// tree selects, so the cache misses of different trees overlap instead of queueing one tree
+// at a time, and Gumbel's interior choices for a level run 16 or 8 trees at a time
+// (gumbel_interior_actions). Each tree's choices are the same, bit for bit, as a
+// tree-by-tree descent's.
+template <class F, int KA, class Eval>
+int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
+                     Eval&& eval, F* scratch, node_t* work) {
+  const std::int64_t B = t.B, N = t.N, A = KA > 0 ? KA : t.A, M = B * N;
   (void)M;
   for (std::int64_t b = 0; b < B; ++b)
     softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
   node_t* depth = work;
   node_t* active = work + B;
-  const bool wavefront = B < 512;
+  // 512 trees or more: one tree at a time (OpenMP over trees), except for a Gumbel search
+  // with lane groups (KA > 0) on one thread, where the wavefront's lane groups win.
+#if defined(_OPENMP)
+  const bool one_thread = omp_get_max_threads() == 1;
+#else
+  const bool one_thread = true;
+#endif
+  const bool wavefront = B < 512 || (KA > 0 && cfg.gumbel && one_thread);
+  node_t lane_action[16];
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
     if (wavefront) {
       std::int64_t n_active = B;
@@ -640,20 +887,43 @@ int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>&
         for (std::int64_t i = 0; i < n_active; ++i)
           prefetch_node(t, active[i], io.parent_index[active[i]]);
         std::int64_t kept = 0;
+        // Below the root every active tree is at an interior node (all descend in step):
+        // Gumbel's interior choice then runs 16 or 8 trees at a time (a short group repeats
+        // its last tree in the spare lanes); the last few trees of a level go one by one.
+        // Every path computes the same choices, bit for bit.
+        const bool lanes = KA > 0 && cfg.gumbel && depth[active[0]] > 0;
+        std::int64_t group_begin = 0, group_end = 0;  // lane_action covers [begin, end)
         for (std::int64_t i = 0; i < n_active; ++i) {
           const std::int64_t b = active[i];
           const node_t node = io.parent_index[b];
+          if constexpr (KA > 0) {
+            if (lanes && i >= group_end) {
+              const std::int64_t rem = n_active - i;
+              const int width = rem >= 12 ? 16 : rem >= 4 ? 8 : 0;
+              std::int64_t rows[16];
+              for (int l = 0; l < width; ++l) {
+                const std::int64_t bl = active[std::min<std::int64_t>(i + l, n_active - 1)];
+                rows[l] = bl * N + io.parent_index[bl];
+              }
+              if (width == 16) gumbel_interior_actions<F, KA, 16>(t, cfg, rows, lane_action);
+              if (width == 8) gumbel_interior_actions<F, KA, 8>(t, cfg, rows, lane_action);
+              group_begin = i;
+              group_end = i + std::min<std::int64_t>(width, rem);
+            }
+          }
           const node_t action =
-              select_action(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
+              lanes && i < group_end
+                  ? lane_action[i - group_begin]
+                  : select_action<F, KA>(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
           io.action[b] = action;
           const node_t next = t.children_index[(b * N + node) * A + action];
           ++depth[b];
-          if (next < 0 || depth[b] >= cfg.max_depth) {
-            io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
-          } else {
-            io.parent_index[b] = next;
-            active[kept++] = static_cast<node_t>(b);
-          }
+          // Branch-free: whether a tree stops here is data dependent (unpredictable).
+          const bool stop = next < 0 || depth[b] >= cfg.max_depth;
+          io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
+          io.parent_index[b] = stop ? node : next;
+          active[kept] = static_cast<node_t>(b);
+          kept += stop ? 0 : 1;
         }
         n_active = kept;
       }
@@ -664,7 +934,7 @@ int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>&
         std::int64_t d = 0;
         node_t action = 0;
         for (;;) {
-          action = select_action(t, cfg, b, node, d == 0, scratch + b * 3 * A);
+          action = select_action<F, KA>(t, cfg, b, node, d == 0, scratch + b * 3 * A);
           const node_t next = t.children_index[(b * N + node) * A + action];
           ++d;
           if (next < 0 || d >= cfg.max_depth) break;
@@ -713,6 +983,20 @@ int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>&
     }
   }
   return 0;
+}
+
+// mcts_search_impl with the action count fixed at compile time for common small A (the
+// per-node loops then unroll into vector code); other A take the general loop.
+template <class F, class Eval>
+int mcts_search(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
+                Eval&& eval, F* scratch, node_t* work) {
+  switch (t.A) {
+    case 2: return mcts_search_impl<F, 2>(t, cfg, io, eval, scratch, work);
+    case 4: return mcts_search_impl<F, 4>(t, cfg, io, eval, scratch, work);
+    case 8: return mcts_search_impl<F, 8>(t, cfg, io, eval, scratch, work);
+    case 16: return mcts_search_impl<F, 16>(t, cfg, io, eval, scratch, work);
+    default: return mcts_search_impl<F, 0>(t, cfg, io, eval, scratch, work);
+  }
 }
 
 #undef CREDITLAB_MCTS_PARALLEL
