@@ -20,9 +20,12 @@ ROOT=$PWD
 PY=${PYTHON:-python3}
 
 if [[ "${1:-}" == "--prepare" ]]; then
+  # the session machine's environment, which has gymnasium (make install puts it in .venv)
+  [[ -z "${PYTHON:-}" && -x .venv/bin/python ]] && PY=.venv/bin/python
   site=$("$PY" -c "import gymnasium, os; print(os.path.dirname(os.path.dirname(gymnasium.__file__)))")
   rm -rf .gpu_site && mkdir -p .gpu_site
-  for pkg in gymnasium farama_notifications; do cp -r "$site/$pkg" .gpu_site/; done
+  [[ -n "$site" ]] || { echo "--prepare: $PY cannot import gymnasium" >&2; exit 1; }
+  for pkg in gymnasium farama_notifications; do cp -r "$site/$pkg" .gpu_site/ || exit 1; done
   find .gpu_site -name __pycache__ -type d -prune -exec rm -rf {} +
   du -sh .gpu_site
   exit 0
