@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from creditlab import _backend
 from creditlab._backend import is_torch
 
@@ -35,6 +37,8 @@ __all__ = [
 
 def is_cuda(x: Any) -> bool:
     """True for a torch tensor on a CUDA device (checked without importing torch)."""
+    if x is None or isinstance(x, np.ndarray):  # the common case, decided cheaply
+        return False
     return is_torch(x) and x.device.type == "cuda"
 
 
