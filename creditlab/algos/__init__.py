@@ -7,32 +7,7 @@
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
 
-from creditlab.algos.stepchain_pg import (
-    CREDITS,
-    MLPPolicy,
-    PGConfig,
-    TrainResult,
-    advantages,
-    credit_returns,
-    evaluate,
-    run_arms,
-    sample_episodes,
-    sft_init,
-    summarize,
-    train,
-)
+from creditlab.algos import stepchain_pg
+from creditlab.algos.stepchain_pg import *  # noqa: F403  (the names in its __all__)
 
-__all__ = [
-    "CREDITS",
-    "MLPPolicy",
-    "PGConfig",
-    "TrainResult",
-    "advantages",
-    "credit_returns",
-    "evaluate",
-    "run_arms",
-    "sample_episodes",
-    "summarize",
-    "sft_init",
-    "train",
-]
+__all__ = list(stepchain_pg.__all__)
