@@ -146,7 +146,10 @@ def _detached(x: Any, name: str) -> Any:
     return x
 
 
-def _is_cuda(x: Any) -> bool:
+def is_cuda(x: Any) -> bool:
+    """True for a torch tensor on a CUDA device (checked without importing torch)."""
+    if x is None or isinstance(x, np.ndarray):  # the common case, decided cheaply
+        return False
     return is_torch(x) and x.device.type == "cuda"
 
 
@@ -156,7 +159,7 @@ def as_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
     The validators below take either kind through this, so one set of checks and error
     messages serves the CPU and the CUDA paths.
     """
-    if allow_cuda and _is_cuda(x):
+    if allow_cuda and is_cuda(x):
         return _detached(x, name)
     return to_numpy(x, name)
 

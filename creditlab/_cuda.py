@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import _backend
-from creditlab._backend import is_torch
+from creditlab._backend import is_cuda, is_torch
 
 __all__ = [
     "any_cuda",
@@ -33,13 +33,6 @@ __all__ = [
     "require_cuda_build",
     "stream",
 ]
-
-
-def is_cuda(x: Any) -> bool:
-    """True for a torch tensor on a CUDA device (checked without importing torch)."""
-    if x is None or isinstance(x, np.ndarray):  # the common case, decided cheaply
-        return False
-    return is_torch(x) and x.device.type == "cuda"
 
 
 def any_cuda(*xs: Any) -> bool:
@@ -163,7 +156,6 @@ def cuda_device(args: dict[str, Any]) -> Any:
 
 def torch_dtype(dtype: Any) -> Any:
     """The torch dtype of a numpy dtype (float32, float64, bool, uint8, int64)."""
-    import numpy as np
     import torch
 
     return {
