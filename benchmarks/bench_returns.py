@@ -31,7 +31,10 @@ bytes written).
 the verl-style torch loop on the GPU at (B, T) = (256, 4096), (1024, 1024), (64, 32768),
 timed with CUDA events (warm-up, median of N), with the achieved memory bandwidth (bytes
 read + written over the median) as a fraction of a device-to-device copy's bandwidth
-measured in the same run and of the card's nominal peak when its name is known:
+measured in the same run and of the card's nominal peak when its name is known. Each
+shape is timed under every scan strategy of csrc/cuda/scan.h (the default plan "auto",
+then "sequential", "twopass" and "lookback", forced with ``_C.cuda_set_scan_strategy``),
+so one run says which is fastest where (``--strategies`` picks a subset):
 
     python benchmarks/bench_returns.py --device cuda            # prints the table
     python benchmarks/bench_returns.py --device cuda --write    # and writes returns_cuda.md
@@ -616,6 +619,8 @@ def parse_shapes(text: str) -> list[tuple[int, int]]:
 # CUDA
 
 CUDA_SHAPES = [(256, 4096), (1024, 1024), (64, 32768)]
+# "auto": the default plan (scan_plan's shape rule); the others forced (csrc/cuda/scan.h)
+CUDA_STRATEGIES = ["auto", "sequential", "twopass", "lookback"]
 DEFAULT_CUDA_OUT = Path(__file__).resolve().parent / "results" / "returns_cuda.md"
 # r (4) + V (4) + terminated (1) read, A (4) + R (4) written, per element (float32)
 CUDA_BYTES_PER_ELEMENT = 17
@@ -653,12 +658,15 @@ def cuda_copy_gbs(dev: Any, reps: int) -> float:
     return 2 * n / cuda_time(lambda: y.copy_(x), reps) / 1e9
 
 
-def cuda_shape(B: int, T: int, dev: Any, reps: int) -> tuple[float, float, float]:
-    """(torch loop median s, creditlab median s, max abs difference) for GAE on [B, T]."""
+def cuda_shape(B: int, T: int, dev: Any, reps: int,
+               strategies: list[str]) -> tuple[float, dict[str, tuple[float, float, tuple]]]:
+    """(torch loop median s, {strategy: (creditlab median s, max abs difference from the
+    loop, plan)}) for GAE on [B, T]; each strategy forced in turn, the setting restored."""
     import torch
 
     import creditlab
 
+    C = creditlab._backend._C
     p = make_problem(B, T)
     r = torch.from_numpy(p.rewards).to(dev)
     v = torch.from_numpy(p.values).to(dev)
@@ -680,12 +688,22 @@ def cuda_shape(B: int, T: int, dev: Any, reps: int) -> tuple[float, float, float
             adv = torch.stack(rev[::-1], dim=1)
             return adv, adv + v[:, :T]
 
-    t_ours = cuda_time(ours, reps)
     t_loop = cuda_time(loop, 3, warmup=1)
-    A, R = ours()
     A0, R0 = loop()
-    err = max(float((A - A0).abs().max()), float((R - R0).abs().max()))
-    return t_loop, t_ours, err
+    res = {}
+    before = C.cuda_set_scan_strategy("auto")
+    try:
+        for name in strategies:
+            C.cuda_set_scan_strategy(name)
+            t_ours = cuda_time(ours, reps)
+            for o in out:
+                o.fill_(float("nan"))
+            A, R = ours()
+            err = max(float((A - A0).abs().max()), float((R - R0).abs().max()))
+            res[name] = (t_ours, err, tuple(C.cuda_scan_plan(1, False, B, T, False)))
+    finally:
+        C.cuda_set_scan_strategy(before)
+    return t_loop, res
 
 
 def cuda_main(args: argparse.Namespace, argv: list[str]) -> int:
@@ -705,6 +723,11 @@ def cuda_main(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"error: creditlab._C was built without CUDA or sees no device: {info}",
               file=sys.stderr)
         return 2
+    bad = [s for s in args.strategies if s not in CUDA_STRATEGIES]
+    if bad:
+        print(f"error: --strategies: unknown {bad}; choose from {CUDA_STRATEGIES}",
+              file=sys.stderr)
+        return 2
     dev = torch.device("cuda")
     name = torch.cuda.get_device_name(dev)
     nominal = next((g for key, g in NOMINAL_GBS if key in name), None)
@@ -716,14 +739,17 @@ def cuda_main(args: argparse.Namespace, argv: list[str]) -> int:
                                                  else ", nominal peak unknown"))
     rows = []
     for B, T in shapes:
-        t_loop, t_ours, err = cuda_shape(B, T, dev, args.reps)
-        plan = creditlab._backend._C.cuda_scan_plan(1, False, B, T, False)
-        gbs = CUDA_BYTES_PER_ELEMENT * B * T / t_ours / 1e9
-        rows.append((B, T, t_loop, t_ours, gbs, err, plan))
-        print(f"{B} x {T}: torch loop {t_loop * 1e3:.2f} ms, creditlab {t_ours * 1e6:.1f} us "
-              f"({t_loop / t_ours:.0f}x), {gbs:.0f} GB/s = {gbs / copy_gbs:.0%} of copy"
-              + (f", {gbs / nominal:.0%} of nominal" if nominal else "")
-              + f", max abs err {err:.1e}, plan {plan[:3]}")
+        t_loop, res = cuda_shape(B, T, dev, args.reps, args.strategies)
+        best = min(res, key=lambda k: res[k][0])
+        for strategy, (t_ours, err, plan) in res.items():
+            gbs = CUDA_BYTES_PER_ELEMENT * B * T / t_ours / 1e9
+            rows.append((B, T, strategy, t_loop, t_ours, gbs, err, plan, strategy == best))
+            print(f"{B} x {T} [{strategy}]: torch loop {t_loop * 1e3:.2f} ms, creditlab "
+                  f"{t_ours * 1e6:.1f} us ({t_loop / t_ours:.0f}x), {gbs:.0f} GB/s = "
+                  f"{gbs / copy_gbs:.0%} of copy"
+                  + (f", {gbs / nominal:.0%} of nominal" if nominal else "")
+                  + f", max abs err {err:.1e}, plan {plan[:3]}"
+                  + (" (fastest)" if strategy == best else ""))
     elapsed = time.perf_counter() - t_start
     lines = [
         "# GAE on CUDA: creditlab vs the verl-style torch loop",
@@ -739,18 +765,21 @@ def cuda_main(args: argparse.Namespace, argv: list[str]) -> int:
         f"Bernoulli({P_DONE}), values [B, T+1]; creditlab with `out=`. Times are CUDA-event "
         f"medians ({args.reps} calls for creditlab after 3 warm-up calls, 3 for the loop). "
         f"Bandwidth counts {CUDA_BYTES_PER_ELEMENT} bytes per element (r, V, flag read; A, R "
-        "written) over creditlab's median; *plan* is the kernel strategy "
-        "(csrc/cuda/scan.h).",
+        "written) over creditlab's median. *strategy*: `auto` is the default plan (the shape "
+        "rule of csrc/cuda/scan.h), the others are forced with `_C.cuda_set_scan_strategy`; "
+        "*plan* is what ran; **bold**: the fastest strategy at that shape.",
         "",
-        "| B x T | torch loop | creditlab | speed-up | GB/s | % of copy | % of nominal "
-        "| max abs err | plan |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| B x T | strategy | torch loop | creditlab | speed-up | GB/s | % of copy "
+        "| % of nominal | max abs err | plan |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for B, T, tl, to, gbs, err, plan in rows:
+    for B, T, strategy, tl, to, gbs, err, plan, fastest in rows:
+        mark = "**" if fastest else ""
         lines.append(
-            f"| {B} x {T} | {tl * 1e3:.2f} ms | {to * 1e6:.1f} us | {tl / to:.0f}x | {gbs:.0f} "
-            f"| {gbs / copy_gbs:.0%} | {f'{gbs / nominal:.0%}' if nominal else '-'} "
-            f"| {err:.1e} | {plan[0]}, {plan[1]} chunk(s) of {plan[2] or T} |"
+            f"| {B} x {T} | {mark}{strategy}{mark} | {tl * 1e3:.2f} ms | {to * 1e6:.1f} us "
+            f"| {tl / to:.0f}x | {gbs:.0f} | {gbs / copy_gbs:.0%} "
+            f"| {f'{gbs / nominal:.0%}' if nominal else '-'} | {err:.1e} "
+            f"| {plan[0]}, {plan[1]} chunk(s) of {plan[2] or T} |"
         )
     if args.write or args.out:
         path = args.out or DEFAULT_CUDA_OUT
@@ -771,6 +800,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true",
                     help=f"--device cuda: write the table to {DEFAULT_CUDA_OUT} (or --out)")
     ap.add_argument("--reps", type=int, default=20, help="--device cuda: timed calls per row")
+    ap.add_argument("--strategies", type=lambda x: x.split(","), default=CUDA_STRATEGIES,
+                    help="--device cuda: comma-separated scan strategies to time "
+                    f"(default {','.join(CUDA_STRATEGIES)})")
     ap.add_argument("--quiet-wait", type=float, default=0.0, metavar="S",
                     help="before each timing, wait up to S s for other processes to go idle, "
                     "and time again (up to 3 times) when they were busy during it")

@@ -6,7 +6,10 @@
 #     bash benchmarks/gpu_check.sh        # logs and returns_cuda.md go to $OUT (or ./gpu_out)
 # It builds creditlab._C with nvcc, prints backend_info, runs
 #     pytest tests/test_cuda*.py tests/test_returns.py -q
-# and the CUDA benchmark (writing returns_cuda.md into $OUT and benchmarks/results/).
+# and the CUDA benchmark (writing returns_cuda.md into $OUT and benchmarks/results/), which
+# times every reverse-scan strategy (auto = the default plan, sequential, twopass, lookback;
+# csrc/cuda/scan.h) at each shape, so this one run says which is fastest; the CUDA tests also
+# run every strategy.
 # Designed for < 8 minutes: build ~1-2 min (one CUDA arch, 16 cores), tests ~2-4 min,
 # benchmark ~1 min; each step has its own timeout and the script goes on after a failure.
 #

@@ -525,13 +525,38 @@ void bind_cuda_scan(py::module_& m) {
   m.def("cuda_min_form_returns_f64", &cuda_min_form_returns<double>);
   m.def(
       "cuda_scan_plan",
-      [](int family, bool f64, index_t B, index_t T, bool time_major) {
-        const cuda::ScanPlan p = cuda::scan_plan(family, f64, B, T, time_major);
-        return py::make_tuple(p.strategy == cuda::kSequential ? "sequential" : "chunked",
-                              p.nchunks, p.chunk_len, p.workspace);
+      [](int family, bool f64, index_t B, index_t T, bool time_major, py::object strategy) {
+        const int choice = strategy.is_none()
+                               ? int(cuda::kProcessDefault)
+                               : cuda::parse_scan_strategy(strategy.cast<std::string>().c_str());
+        const cuda::ScanPlan p = cuda::scan_plan(family, f64, B, T, time_major, choice);
+        return py::make_tuple(cuda::scan_strategy_name(p.strategy), p.nchunks, p.chunk_len,
+                              p.workspace);
       },
+      py::arg("family"), py::arg("f64"), py::arg("B"), py::arg("T"), py::arg("time_major"),
+      py::arg("strategy") = py::none(),
       "(strategy, chunks per row, chunk length, workspace bytes) for a reverse scan on the "
-      "current device; family 0 returns, 1 gae, 2 min-form.");
+      "current device; family 0 returns, 1 gae, 2 min-form. strategy None: the process "
+      "setting (cuda_scan_strategy); else auto, sequential, twopass or lookback.");
+  m.def(
+      "cuda_scan_strategy",
+      [] { return std::string(cuda::scan_strategy_name(cuda::scan_strategy_setting())); },
+      "The process-wide scan strategy the launchers use: auto (the shape rule), sequential, "
+      "twopass or lookback ($CREDITLAB_CUDA_SCAN, read once, unless set since).");
+  m.def(
+      "cuda_set_scan_strategy",
+      [](const std::string& name) {
+        std::string before = "auto";
+        try {
+          before = cuda::scan_strategy_name(cuda::scan_strategy_setting());
+        } catch (const std::invalid_argument&) {  // an invalid $CREDITLAB_CUDA_SCAN
+        }
+        cuda::set_scan_strategy(cuda::parse_scan_strategy(name.c_str()));
+        return before;
+      },
+      py::arg("name"),
+      "Set the process-wide scan strategy (auto, sequential, twopass, lookback) for every "
+      "later call; returns the previous one. For benchmarks and tests.");
 }
 
 // CUDA group helpers (csrc/cuda/groups.h); validated by creditlab/advantages.py.

@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -169,7 +172,7 @@ needs_cuda_build = pytest.mark.skipif(
 SCAN_ENTRY_POINTS = [
     f"cuda_{k}_{d}" for k in ("discounted_returns", "gae", "min_form_returns")
     for d in ("f32", "f64")
-] + ["cuda_scan_plan"]
+] + ["cuda_scan_plan", "cuda_scan_strategy", "cuda_set_scan_strategy"]
 
 
 def test_backend_info_matches_the_module() -> None:
@@ -188,6 +191,47 @@ def test_cuda_entry_points_exist() -> None:
 def test_short_rows_plan_without_a_device() -> None:
     assert C.cuda_scan_plan(0, False, 8, 64, False) == ("sequential", 1, 0, 0)
     assert C.cuda_scan_plan(1, True, 4096, 100, True) == ("sequential", 1, 0, 0)
+
+
+@needs_cuda_build
+def test_scan_strategy_setting_and_forced_plans() -> None:
+    """The process setting (default: $CREDITLAB_CUDA_SCAN or auto) and the plan's explicit
+    override; lookback and sequential plans need no SM count, so they work without a GPU."""
+    before = C.cuda_set_scan_strategy("lookback")
+    try:
+        assert C.cuda_scan_strategy() == "lookback"
+        # ticket counter (16 B) + 3 * 4 int flags (48 B, a multiple of 16) + 2 maps per
+        # chunk of 12 B each (returns, float32: a, b, kind)
+        assert C.cuda_scan_plan(0, False, 3, 4000, False) == ("lookback", 4, 1024,
+                                                             16 + 48 + 2 * 12 * 12)
+        assert C.cuda_scan_plan(0, False, 3, 10, False)[:3] == ("lookback", 1, 1024)
+        assert C.cuda_scan_plan(0, False, 3, 4000, False, "sequential") == ("sequential", 1,
+                                                                            0, 0)
+        assert C.cuda_scan_plan(0, False, 3, 64, False, "auto") == ("sequential", 1, 0, 0)
+        assert C.cuda_set_scan_strategy("sequential") == "lookback"
+        assert C.cuda_scan_plan(1, True, 64, 32768, False) == ("sequential", 1, 0, 0)
+        with pytest.raises(ValueError, match="one of auto, sequential, twopass, lookback"):
+            C.cuda_set_scan_strategy("fast")
+        with pytest.raises(ValueError, match="got 'chunked'"):
+            C.cuda_scan_plan(0, False, 3, 4000, False, "chunked")
+        assert C.cuda_scan_strategy() == "sequential"
+    finally:
+        C.cuda_set_scan_strategy(before)
+
+
+@needs_cuda_build
+@pytest.mark.parametrize("value,expect", [("lookback", "lookback lookback"), ("", "auto sequential"),
+                                          ("bogus", "CREDITLAB_CUDA_SCAN must be one of")])
+def test_scan_strategy_environment_variable(value: str, expect: str) -> None:
+    """$CREDITLAB_CUDA_SCAN is read once, in a fresh process; a bad value is a clear error
+    at the first plan (not a silent fallback)."""
+    code = ("import creditlab\nC = creditlab._backend._C\ntry:\n"
+            "    print(C.cuda_scan_strategy(), C.cuda_scan_plan(0, False, 2, 64, False)[0])\n"
+            "except ValueError as e:\n    print(e)")
+    env = {**os.environ, "CREDITLAB_CUDA_SCAN": value}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.startswith(expect), out
 
 
 @needs_cuda_build

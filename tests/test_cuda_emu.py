@@ -12,7 +12,13 @@ tolerance of the GPU tests (tests/test_cuda_scan.py, tests/test_cuda_trees.py).
 
 The emulator's pretend SM count is small (1-4), so T of a few thousand already takes the
 multi-chunk plans; the thread schedule (thread order, reverse, random) is drawn per example,
-so a missing barrier reads stale shared memory in one of them.
+so a missing barrier reads stale shared memory in one of them. Every reverse-scan example
+runs under each strategy (sequential, twopass, lookback; csrc/cuda/scan.h), forced through
+``_C.cuda_set_scan_strategy``. Blocks run one after another in launch (= ticket) order, so
+the look-back would always find its neighbour INCLUSIVE; the emulator's fault injection
+(``set_withhold``) makes some blocks publish only their AGGREGATE, so the look-back composes
+aggregates over several chunks. The emulator cannot detect memory-ordering bugs (a flag
+stored before its map, a missing fence): those need the GPU tests.
 """
 
 from __future__ import annotations
@@ -117,14 +123,31 @@ def margins_intact(view: np.ndarray, fill: Any) -> bool:
 # Reverse scans
 
 T_CHOICES = [0, 1, 2, 17, 64, 65, 1023, 1024, 1025, 2049, 3000, 4097]
+LONG_T = [2049, 3000, 4097]
+STRATEGIES = ["sequential", "twopass", "lookback"]
+EDGE = 1024  # the tile; chunk boundaries (twopass and lookback) are multiples of it
+
+
+@contextlib.contextmanager
+def scan_strategy(emu: emu_build.Emulator, name: str, withhold: int = 0) -> Iterator[None]:
+    """Force the process-wide scan strategy (and the look-back fault injection) within."""
+    before = emu.C.cuda_set_scan_strategy(name)
+    emu.set_withhold(withhold)
+    try:
+        yield
+    finally:
+        emu.C.cuda_set_scan_strategy(before)
+        emu.set_withhold(0)
 
 
 @st.composite
 def scan_case(draw: Any) -> dict:
     time_major = draw(st.booleans())
     B = draw(st.sampled_from([1, 2, 3, 5] + ([2048] if time_major else [])))
-    T_ = draw(st.sampled_from(T_CHOICES))
-    if B * T_ > 12_000:
+    T_ = draw(st.sampled_from(T_CHOICES + LONG_T))  # rows of 3 to 5 one-tile chunks: twice
+    if B * T_ > 12_000 and B <= 5:
+        B = draw(st.sampled_from([1, 2]))
+    elif B * T_ > 12_000:
         T_ = draw(st.sampled_from([0, 1, 2, 5]))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -140,8 +163,21 @@ def scan_case(draw: Any) -> dict:
     mask = flags(draw(st.sampled_from([0.9, 0.3])))
     if mask is not None and draw(st.booleans()) and B > 1:  # an all-masked row
         mask[(slice(None), 0) if time_major else 0] = False
+    term, trunc = flags(p), flags(p)
+    edges = [t for k in range(EDGE, T_, EDGE) for t in (k - 1, k)]
+    if edges and draw(st.booleans()):  # cuts and NaN on both sides of chunk boundaries
+        at = (edges, slice(None)) if time_major else (slice(None), edges)
+        cut = draw(st.sampled_from(["term", "trunc", "nan"]))
+        if cut == "term":
+            term = np.zeros(shape, bool) if term is None else term
+            term[at] = True
+        elif cut == "trunc":
+            trunc = np.zeros(shape, bool) if trunc is None else trunc
+            trunc[at] = True
+        else:
+            r[at] = np.nan
     return dict(B=B, T=T_, dtype=dtype, rng=rng, r=r, shape=shape, time_major=time_major,
-                term=flags(p), trunc=flags(p), mask=mask,
+                term=term, trunc=trunc, mask=mask, withhold=draw(st.sampled_from([0, 2, 3])),
                 gamma=draw(st.sampled_from([0.0, 0.9, 0.99, 1.0])),
                 lam=draw(st.sampled_from([0.0, 0.95, 1.0])),
                 values_extra=draw(st.booleans()), use_nv=draw(st.booleans()),
@@ -155,14 +191,20 @@ def _configure(emu: emu_build.Emulator, c: dict) -> None:
     emu.launches()
 
 
-def _expect_plan(emu: emu_build.Emulator, family: int, c: dict, launched: list[str]) -> None:
-    """The kernels that ran are the plan's (so both strategies are really exercised)."""
+def _expect_plan(emu: emu_build.Emulator, family: int, c: dict, launched: list[str],
+                 forced: str) -> None:
+    """The kernels that ran are the plan's, and the plan is the forced strategy (so every
+    strategy is really exercised); an empty batch launches nothing."""
     strategy, nchunks, _, _ = emu.C.cuda_scan_plan(family, c["dtype"] == np.float64, c["B"],
                                                    c["T"], c["time_major"])
     if c["B"] == 0 or c["T"] == 0:
-        want: list[str] = []
-    elif strategy == "sequential":
+        assert launched == []
+        return
+    assert strategy == forced
+    if strategy == "sequential":
         want = ["sequential_kernel"]
+    elif strategy == "lookback":
+        want = ["lookback_scan_kernel"]
     else:
         want = (["chunk_map_kernel"] if nchunks > 1 else []) + ["chunk_scan_kernel"]
     assert launched == want
@@ -198,21 +240,22 @@ def test_emulated_discounted_returns_match_cpu(emu: emu_build.Emulator, c: dict)
               next_values=nv, bootstrap=boot, response_mask=c["mask"], time_dim=td)
     want = creditlab.discounted_returns(_f64(c["r"]), c["gamma"],
                                         **{k: _f64(v) for k, v in kw.items()})
+    bound = semu.magnitude_bound(_bview(c["r"], c), _bview(nv, c), boot, discount=c["gamma"],
+                                 T=c["T"])
     _configure(emu, c)
     ins = {k: guarded(v, True if isinstance(v, np.ndarray) and v.dtype == bool else np.nan)
            for k, v in kw.items() if k != "time_dim"}
     r = guarded(c["r"])
-    out = guarded(np.full(c["shape"], 7.0, c["dtype"]), -3.0)
-    with on_emulator(emu) as cuda:
-        o = cuda(out)
-        got = creditlab.discounted_returns(cuda(r), c["gamma"], time_dim=td, out=o,
-                                           **{k: cuda(v) for k, v in ins.items()})
-    assert got is o and margins_intact(out, -3.0)
-    assert np.array_equal(r, c["r"], equal_nan=True) and margins_intact(r, np.nan)
-    _expect_plan(emu, 0, c, emu.launches())
-    bound = semu.magnitude_bound(_bview(c["r"], c), _bview(nv, c), boot, discount=c["gamma"],
-                                 T=c["T"])
-    _close(out, want, bound, c)
+    for strategy in STRATEGIES:
+        out = guarded(np.full(c["shape"], 7.0, c["dtype"]), -3.0)
+        with scan_strategy(emu, strategy, c["withhold"]), on_emulator(emu) as cuda:
+            o = cuda(out)
+            got = creditlab.discounted_returns(cuda(r), c["gamma"], time_dim=td, out=o,
+                                               **{k: cuda(v) for k, v in ins.items()})
+            _expect_plan(emu, 0, c, emu.launches(), strategy)
+        assert got is o and margins_intact(out, -3.0)
+        assert np.array_equal(r, c["r"], equal_nan=True) and margins_intact(r, np.nan)
+        _close(out, want, bound, c)
 
 
 @settings(max_examples=40, deadline=None)
@@ -231,27 +274,28 @@ def test_emulated_gae_and_lambda_returns_match_cpu(emu: emu_build.Emulator, c: d
               next_values=nv, bootstrap=boot, response_mask=c["mask"])
     A, G = creditlab.gae(_f64(c["r"]), _f64(v), c["gamma"], c["lam"], time_dim=td,
                          **{k: _f64(x) for k, x in kw.items()})
+    bound = semu.magnitude_bound(_bview(c["r"], c), _bview(v, c), _bview(v, c), _bview(nv, c),
+                                 boot, discount=c["gamma"] * c["lam"], T=T_)
     _configure(emu, c)
     ins = {k: guarded(x, True if isinstance(x, np.ndarray) and x.dtype == bool else np.nan)
            for k, x in kw.items()}
     r, vg = guarded(c["r"]), guarded(v)
-    outs = (guarded(np.zeros(c["shape"], c["dtype"]), -3.0),
-            guarded(np.zeros(c["shape"], c["dtype"]), -3.0))
-    with on_emulator(emu) as cuda:
-        dev = {k: cuda(x) for k, x in ins.items()}
-        creditlab.gae(cuda(r), cuda(vg), c["gamma"], c["lam"], time_dim=td,
-                      out=(cuda(outs[0]), cuda(outs[1])), **dev)
-        launched = emu.launches()
-        L = creditlab.lambda_returns(cuda(r), cuda(vg), c["gamma"], c["lam"], time_dim=td,
-                                     **dev).t.numpy()
-    assert all(margins_intact(o, -3.0) for o in outs)
-    assert np.array_equal(vg, v, equal_nan=True) and margins_intact(vg, np.nan)
-    _expect_plan(emu, 1, c, launched)
-    bound = semu.magnitude_bound(_bview(c["r"], c), _bview(v, c), _bview(v, c), _bview(nv, c),
-                                 boot, discount=c["gamma"] * c["lam"], T=T_)
-    _close(outs[0], A, bound, c)
-    _close(outs[1], G, bound, c)
-    _close(L, G, bound, c)
+    for strategy in STRATEGIES:
+        outs = (guarded(np.zeros(c["shape"], c["dtype"]), -3.0),
+                guarded(np.zeros(c["shape"], c["dtype"]), -3.0))
+        emu.launches()
+        with scan_strategy(emu, strategy, c["withhold"]), on_emulator(emu) as cuda:
+            dev = {k: cuda(x) for k, x in ins.items()}
+            creditlab.gae(cuda(r), cuda(vg), c["gamma"], c["lam"], time_dim=td,
+                          out=(cuda(outs[0]), cuda(outs[1])), **dev)
+            _expect_plan(emu, 1, c, emu.launches(), strategy)
+            L = creditlab.lambda_returns(cuda(r), cuda(vg), c["gamma"], c["lam"], time_dim=td,
+                                         **dev).t.numpy()
+        assert all(margins_intact(o, -3.0) for o in outs)
+        assert np.array_equal(vg, v, equal_nan=True) and margins_intact(vg, np.nan)
+        _close(outs[0], A, bound, c)
+        _close(outs[1], G, bound, c)
+        _close(L, G, bound, c)
 
 
 @settings(max_examples=30, deadline=None)
@@ -262,13 +306,14 @@ def test_emulated_min_form_returns_equal_cpu_exactly(emu: emu_build.Emulator, c:
                                       time_dim=td)
     _configure(emu, c)
     r, term, mask = guarded(c["r"]), guarded(c["term"], True), guarded(c["mask"], True)
-    out = guarded(np.zeros(c["shape"], c["dtype"]), -3.0)
-    with on_emulator(emu) as cuda:
-        creditlab.min_form_returns(cuda(r), terminated=cuda(term), response_mask=cuda(mask),
-                                   time_dim=td, out=cuda(out))
-    _expect_plan(emu, 2, c, emu.launches())
-    assert margins_intact(out, -3.0)
-    np.testing.assert_array_equal(out, want)  # (min, +) is exact under any grouping
+    for strategy in STRATEGIES:
+        out = guarded(np.zeros(c["shape"], c["dtype"]), -3.0)
+        with scan_strategy(emu, strategy, c["withhold"]), on_emulator(emu) as cuda:
+            creditlab.min_form_returns(cuda(r), terminated=cuda(term), response_mask=cuda(mask),
+                                       time_dim=td, out=cuda(out))
+            _expect_plan(emu, 2, c, emu.launches(), strategy)
+        assert margins_intact(out, -3.0)
+        np.testing.assert_array_equal(out, want)  # (min, +) is exact under any grouping
 
 
 @pytest.mark.parametrize("sms", [1, 3])
@@ -290,6 +335,38 @@ def test_emulated_long_rows_many_chunks(emu: emu_build.Emulator, sms: int) -> No
     c = dict(B=1, T=32768, dtype=np.float32, time_major=False)
     _close(Ad.t.numpy(), A, bound, c)
     _close(Gd.t.numpy(), G, bound, c)
+
+
+@pytest.mark.parametrize("withhold", [0, 1000, 7])
+def test_emulated_lookback_across_windows(emu: emu_build.Emulator, withhold: int) -> None:
+    """Lookback over 45 one-tile chunks per row (two rows; ticket i is chunk 44 - i // 2 of
+    row i % 2). withhold 1000: only tickets 0 and 1000 publish INCLUSIVE, so most chunks
+    compose aggregates over more than one 32-chunk window, down to the row's end; 7: the
+    look-back stops at the nearest INCLUSIVE a few chunks away."""
+    B, T_ = 2, 45 * EDGE - 100
+    rng = np.random.default_rng(withhold)
+    emu.set_schedule(2, withhold)
+    r = rng.normal(size=(B, T_)).astype(np.float32)
+    v = rng.normal(size=(B, T_ + 1)).astype(np.float32)
+    term = rng.random((B, T_)) < 2e-4
+    term[1] = False
+    term[0, 20 * EDGE - 1] = True  # a cut at a chunk's first step, another at one's last
+    term[1, 30 * EDGE] = True
+    r[1, 40 * EDGE - 1] = np.nan   # a NaN at a chunk edge: must stop at row 1's cut
+    A, G = creditlab.gae(_f64(r), _f64(v), 0.99, 1.0, terminated=term)
+    with scan_strategy(emu, "lookback", withhold), on_emulator(emu) as cuda:
+        assert emu.C.cuda_scan_plan(1, False, B, T_, False)[:3] == ("lookback", 45, EDGE)
+        emu.launches()
+        Ad, Gd = creditlab.gae(cuda(r), cuda(v), 0.99, 1.0, terminated=cuda(term))
+        assert emu.launches() == ["lookback_scan_kernel"]
+        m = creditlab.min_form_returns(cuda(r), terminated=cuda(term)).t.numpy()
+    bound = semu.magnitude_bound(r, v, v, discount=0.99, T=T_)
+    c = dict(B=B, T=T_, dtype=np.float32, time_major=False)
+    _close(Ad.t.numpy(), A, bound, c)
+    _close(Gd.t.numpy(), G, bound, c)
+    np.testing.assert_array_equal(m, creditlab.min_form_returns(r, terminated=term))
+    nan = np.isnan(A[1])
+    assert nan[30 * EDGE + 1:40 * EDGE].all() and not nan[:30 * EDGE + 1].any()
 
 
 # --------------------------------------------------------------------------------------

@@ -3,11 +3,15 @@
 Tolerance: float64 and float32 results must be within
 ``16 * eps * sqrt(T + 1) * bound`` of the CPU float64 kernel, ``bound`` a per-row bound on
 the partial sums (tests/scan_emulation.py: scan_tolerance, magnitude_bound); min-form is
-exact. NaN positions must match exactly.
+exact. NaN positions must match exactly. Every reverse-scan case runs under each strategy
+(sequential, twopass, lookback; csrc/cuda/scan.h), forced with ``_C.cuda_set_scan_strategy``,
+plus the default plan where a test says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,17 @@ pytestmark = pytest.mark.skipif(
     f"built_with_cuda={getattr(C, 'built_with_cuda', False)})",
 )
 DEV = "cuda"
+STRATEGIES = ["sequential", "twopass", "lookback"]
+
+
+@contextlib.contextmanager
+def scan_strategy(name: str) -> Iterator[None]:
+    """Force the process-wide CUDA scan strategy within (restored after)."""
+    before = C.cuda_set_scan_strategy(name)
+    try:
+        yield
+    finally:
+        C.cuda_set_scan_strategy(before)
 
 
 def _close(got: Any, want: np.ndarray, bound: np.ndarray, dtype: Any, T: int,
@@ -92,11 +107,13 @@ def test_returns_match_cpu(c: dict) -> None:
     dev_kw = {k: (_dev(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
     r_dev = _dev(c["r"])
     r_before = r_dev.clone()
-    got = creditlab.discounted_returns(r_dev, c["gamma"], **dev_kw)
-    assert got.device.type == "cuda" and got.dtype == r_dev.dtype
-    assert torch.equal(r_dev.nan_to_num(7.0), r_before.nan_to_num(7.0))
     bound = emu.magnitude_bound(_b(c["r"], tm), _b(nv, tm), discount=c["gamma"], T=c["T"])
-    _close(got, want, bound, c["dtype"], c["T"], tm)
+    for strategy in STRATEGIES:
+        with scan_strategy(strategy):
+            got = creditlab.discounted_returns(r_dev, c["gamma"], **dev_kw)
+        assert got.device.type == "cuda" and got.dtype == r_dev.dtype
+        assert torch.equal(r_dev.nan_to_num(7.0), r_before.nan_to_num(7.0))
+        _close(got, want, bound, c["dtype"], c["T"], tm)
 
 
 @settings(max_examples=40, deadline=None)
@@ -116,13 +133,16 @@ def test_gae_and_lambda_returns_match_cpu(c: dict) -> None:
     A, G = creditlab.gae(c["r"].astype(np.float64), v.astype(np.float64), c["gamma"],
                          c["lam"], **f64)
     dev_kw = {k: (_dev(x) if isinstance(x, np.ndarray) else x) for k, x in kw.items()}
-    Ad, Gd = creditlab.gae(_dev(c["r"]), _dev(v), c["gamma"], c["lam"], **dev_kw)
     bound = emu.magnitude_bound(_b(c["r"], tm), _b(v, tm), _b(v, tm), _b(nv, tm),
                                 discount=c["gamma"] * c["lam"], T=T)
-    _close(Ad, A, bound, c["dtype"], T, tm)
-    _close(Gd, G, bound, c["dtype"], T, tm)
-    Ld = creditlab.lambda_returns(_dev(c["r"]), _dev(v), c["gamma"], c["lam"], **dev_kw)
-    _close(Ld, G, bound, c["dtype"], T, tm)
+    r_dev, v_dev = _dev(c["r"]), _dev(v)
+    for strategy in STRATEGIES:
+        with scan_strategy(strategy):
+            Ad, Gd = creditlab.gae(r_dev, v_dev, c["gamma"], c["lam"], **dev_kw)
+            Ld = creditlab.lambda_returns(r_dev, v_dev, c["gamma"], c["lam"], **dev_kw)
+        _close(Ad, A, bound, c["dtype"], T, tm)
+        _close(Gd, G, bound, c["dtype"], T, tm)
+        _close(Ld, G, bound, c["dtype"], T, tm)
 
 
 @settings(max_examples=30, deadline=None)
@@ -131,14 +151,19 @@ def test_min_form_matches_cpu_exactly(c: dict) -> None:
     td = 0 if c["time_major"] else -1
     want = creditlab.min_form_returns(c["r"], terminated=c["term"], response_mask=c["mask"],
                                       time_dim=td)
-    got = creditlab.min_form_returns(_dev(c["r"]), terminated=_dev(c["term"]),
-                                     response_mask=_dev(c["mask"]), time_dim=td)
-    np.testing.assert_array_equal(got.cpu().numpy(), want)
+    for strategy in STRATEGIES:
+        with scan_strategy(strategy):
+            got = creditlab.min_form_returns(_dev(c["r"]), terminated=_dev(c["term"]),
+                                             response_mask=_dev(c["mask"]), time_dim=td)
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
 
 
+@pytest.mark.parametrize("strategy", [None, *STRATEGIES])
 @pytest.mark.parametrize("shape", [(1, 32768), (64, 32768), (256, 4096), (1024, 1024),
-                                   (4096, 100), (100000, 16)])
-def test_benchmark_shapes_and_plans(shape: tuple[int, int]) -> None:
+                                   (4096, 100), (100000, 16), (3, 40000)])
+def test_benchmark_shapes_and_plans(shape: tuple[int, int], strategy: str | None) -> None:
+    """The benchmark shapes under the default plan (None) and each forced strategy; (3, 40000)
+    has 40 one-tile look-back chunks per row (more than one 32-chunk window)."""
     B, T = shape
     rng = np.random.default_rng(0)
     r = rng.normal(size=shape).astype(np.float32)
@@ -146,10 +171,26 @@ def test_benchmark_shapes_and_plans(shape: tuple[int, int]) -> None:
     term = rng.random(shape) < 0.01
     A, G = creditlab.gae(r.astype(np.float64), v.astype(np.float64), 0.99, 0.95,
                          terminated=term)
-    Ad, Gd = creditlab.gae(_dev(r), _dev(v), 0.99, 0.95, terminated=_dev(term))
+    with scan_strategy(strategy) if strategy else contextlib.nullcontext():
+        Ad, Gd = creditlab.gae(_dev(r), _dev(v), 0.99, 0.95, terminated=_dev(term))
     bound = emu.magnitude_bound(r, v, v, discount=0.99 * 0.95, T=T)
     _close(Ad, A, bound, np.float32, T, False)
     _close(Gd, G, bound, np.float32, T, False)
+
+
+def test_lookback_repeated_calls_on_one_stream() -> None:
+    """The look-back workspace (ticket counter, flags) is zeroed before every launch: many
+    back-to-back calls on one stream all match the CPU. (Not bit-equal to each other: which
+    later chunks a block finds INCLUSIVE, hence the grouping of its sums, depends on timing.)"""
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(64, 32768)).astype(np.float32)
+    want = creditlab.discounted_returns(r.astype(np.float64), 0.99)
+    bound = emu.magnitude_bound(r, discount=0.99, T=32768)
+    r_dev = _dev(r)
+    with scan_strategy("lookback"):
+        outs = [creditlab.discounted_returns(r_dev, 0.99) for _ in range(20)]
+    for o in outs:
+        _close(o, want, bound, np.float32, 32768, False)
 
 
 def test_non_contiguous_inputs_stream_and_out() -> None:

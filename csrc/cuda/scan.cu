@@ -14,6 +14,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -348,6 +351,122 @@ __global__ void __launch_bounds__(kThreads) chunk_scan_kernel(const Op op, index
   }
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Single pass with decoupled look-back (scan.h: kLookback). Chunks are single tiles.
+
+enum : int { kPending = 0, kAggregate = 1, kInclusive = 2 };
+constexpr int kWindow = 32;  // chunks looked at per look-back round (one per lane of warp 0)
+
+// Word-wise volatile copies of a map to / from global memory: never served from a stale L1
+// line (the look-back reads maps that other blocks wrote after this SM may have cached them).
+template <class T>
+__device__ __forceinline__ void store_volatile(T* dst, const T& v) {
+  static_assert(sizeof(T) % sizeof(int) == 0, "maps are whole words");
+  int w[sizeof(T) / sizeof(int)];
+  memcpy(w, &v, sizeof(T));
+  volatile int* d = reinterpret_cast<volatile int*>(dst);
+  for (unsigned i = 0; i < sizeof(T) / sizeof(int); ++i) d[i] = w[i];
+}
+template <class T>
+__device__ __forceinline__ T load_volatile(const T* src) {
+  int w[sizeof(T) / sizeof(int)];
+  const volatile int* s = reinterpret_cast<const volatile int*>(src);
+  for (unsigned i = 0; i < sizeof(T) / sizeof(int); ++i) w[i] = s[i];
+  T v;
+  memcpy(&v, w, sizeof(T));
+  return v;
+}
+
+// Publish a map: its fields first, a fence, then the flag (readers check the flag first).
+template <class Map>
+__device__ __forceinline__ void publish(Map* slot_map, int* slot_flag, const Map& m, int flag) {
+  store_volatile(slot_map, m);
+  __threadfence();
+  *reinterpret_cast<volatile int*>(slot_flag) = flag;
+}
+
+#if defined(CREDITLAB_CUDA_EMULATOR)
+// Fault injection for the CPU emulator, whose blocks run one after another so that every
+// look-back would otherwise find its neighbour INCLUSIVE: a withheld block publishes only
+// its AGGREGATE, so its predecessors must accumulate aggregates further back.
+#define CREDITLAB_WITHHOLD_INCLUSIVE(ticket) ::emu::withhold_inclusive(ticket)
+#define CREDITLAB_SPIN_GUARD(n)                                                        \
+  if (++(n) > (1 << 22))                                                               \
+    throw std::runtime_error("look-back: a chunk's status was never published");
+#else
+#define CREDITLAB_WITHHOLD_INCLUSIVE(ticket) false
+#define CREDITLAB_SPIN_GUARD(n) (void)(n);
+#endif
+
+template <class Op>
+__global__ void __launch_bounds__(kThreads)
+    lookback_scan_kernel(const Op op, index_t B, index_t T, index_t nc, unsigned* ticket,
+                         int* flags, typename Op::Map* aggs, typename Op::Map* incls) {
+  using Map = typename Op::Map;
+  using Carry = typename Op::Carry;
+  __shared__ Map sh[2 * kThreads];
+  __shared__ Map window_map[kWindow];
+  __shared__ int window_flag[kWindow];
+  __shared__ Carry tile_carry;
+  __shared__ index_t job;
+  if (threadIdx.x == 0) job = index_t(atomicAdd(ticket, 1u));
+  __syncthreads();
+  const index_t k = nc - 1 - job / B, b = job % B;
+  const index_t c0 = k * kTile, c1 = c0 + kTile < T ? c0 + kTile : T;
+  const index_t row = b * nc;
+  index_t lo, hi;
+  thread_range(c0, c1, lo, hi);
+  const Map* suffix = block_suffix<Op>(thread_map(op, b, lo, hi), sh);  // suffix[0]: the tile
+  if (threadIdx.x < kWindow) {  // warp 0: publish, look back, publish
+    const int lane = threadIdx.x;
+    const bool withhold = CREDITLAB_WITHHOLD_INCLUSIVE(job);
+    const Map agg = suffix[0];
+    if (lane == 0) {
+      if (k == nc - 1 && !withhold) publish(&incls[row + k], &flags[row + k], agg, kInclusive);
+      else publish(&aggs[row + k], &flags[row + k], agg, kAggregate);
+    }
+    Map excl = Op::identity();  // chunks k+1 .. nc-1 (lane 0's)
+    int done = k == nc - 1;
+    for (index_t j0 = k + 1; !done; j0 += kWindow) {
+      const index_t j = j0 + lane;
+      int f = kPending;
+      if (j < nc) {
+        int spins = 0;
+        while ((f = *reinterpret_cast<const volatile int*>(&flags[row + j])) == kPending) {
+          CREDITLAB_SPIN_GUARD(spins)
+        }
+        __threadfence();
+        window_map[lane] = f == kInclusive ? load_volatile(&incls[row + j])
+                                           : load_volatile(&aggs[row + j]);
+      }
+      window_flag[lane] = f;  // kPending: past the row's end
+      __syncwarp();
+      if (lane == 0) {
+        for (int i = 0; i < kWindow && !done; ++i) {
+          if (window_flag[i] == kPending) {
+            done = 1;
+          } else {
+            excl = Op::compose(excl, window_map[i]);  // window_map[i] covers later steps
+            done = window_flag[i] == kInclusive;
+          }
+        }
+      }
+      done = __shfl_sync(0xffffffffu, done, 0);
+      __syncwarp();  // the next round overwrites the window
+    }
+    if (lane == 0) {
+      if (k < nc - 1 && !withhold)
+        publish(&incls[row + k], &flags[row + k], Op::compose(agg, excl), kInclusive);
+      tile_carry = Op::apply(excl, op.init(b));
+    }
+  }
+  __syncthreads();
+  Carry c = tile_carry;
+  if (threadIdx.x + 1 < kThreads) c = Op::apply(suffix[threadIdx.x + 1], c);
+  for (index_t t = hi - 1; t >= lo; --t) op.step(b, t, c);
+}
+
 // ---------------------------------------------------------------------------------------
 // Plan and launch.
 
@@ -376,6 +495,14 @@ std::size_t map_size(int family, bool dbl) {
   }
 }
 
+// Look-back workspace: [ticket counter | flags: n ints | aggregates: n maps | inclusive: n
+// maps], n = B * nchunks; the counter and the flags (the zeroed prefix) padded to 16 bytes.
+std::size_t round16(std::size_t x) { return (x + 15) / 16 * 16; }
+std::size_t lookback_zeroed_bytes(std::size_t n) { return 16 + round16(n * sizeof(int)); }
+std::size_t lookback_bytes(std::size_t n, std::size_t msize) {
+  return lookback_zeroed_bytes(n) + 2 * n * msize;
+}
+
 template <class Op>
 void launch(const Op& op, int family, bool dbl, const Layout& L, void* workspace,
             std::size_t workspace_bytes, std::uintptr_t stream, const char* what) {
@@ -389,11 +516,24 @@ void launch(const Op& op, int family, bool dbl, const Layout& L, void* workspace
     return;
   }
   using Map = typename Op::Map;
+  if (p.workspace > 0 && (workspace == nullptr || workspace_bytes < p.workspace))
+    throw std::invalid_argument(std::string(what) + ": workspace of " +
+                                std::to_string(p.workspace) + " bytes required");
+  if (p.strategy == kLookback) {
+    const std::size_t n = static_cast<std::size_t>(L.B * p.nchunks);
+    char* base = static_cast<char*>(workspace);
+    check(cudaMemsetAsync(base, 0, lookback_zeroed_bytes(n), s), what);
+    auto* ticket = reinterpret_cast<unsigned*>(base);
+    auto* flags = reinterpret_cast<int*>(base + 16);
+    auto* aggs = reinterpret_cast<Map*>(base + lookback_zeroed_bytes(n));
+    Map* incls = aggs + n;
+    lookback_scan_kernel<Op><<<static_cast<unsigned>(n), kThreads, 0, s>>>(
+        op, L.B, L.T, p.nchunks, ticket, flags, aggs, incls);
+    check(cudaGetLastError(), what);
+    return;
+  }
   Map* maps = nullptr;
   if (p.nchunks > 1) {
-    if (workspace == nullptr || workspace_bytes < p.workspace)
-      throw std::invalid_argument(std::string(what) + ": workspace of " +
-                                  std::to_string(p.workspace) + " bytes required");
     maps = static_cast<Map*>(workspace);
     chunk_map_kernel<Op><<<static_cast<unsigned>(L.B * (p.nchunks - 1)), kThreads, 0, s>>>(
         op, L.T, p.chunk_len, p.nchunks, maps);
@@ -404,22 +544,91 @@ void launch(const Op& op, int family, bool dbl, const Layout& L, void* workspace
   check(cudaGetLastError(), what);
 }
 
+// The process setting (scan.h); kUnread until the environment has been read.
+constexpr int kUnread = -3;
+std::atomic<int> g_setting{kUnread};
+
+int strategy_from_env() {
+  static const std::string error = [] {  // read once
+    const char* e = std::getenv("CREDITLAB_CUDA_SCAN");
+    if (e == nullptr || *e == '\0') return std::string();
+    try {
+      g_setting.store(parse_scan_strategy(e));
+      return std::string();
+    } catch (const std::invalid_argument&) {
+      return std::string("CREDITLAB_CUDA_SCAN must be one of auto, sequential, twopass, "
+                         "lookback; got '") + e + "'";
+    }
+  }();
+  if (!error.empty()) throw std::invalid_argument(error);
+  return int(kAuto);
+}
+
 }  // namespace
 
-ScanPlan scan_plan(int family, bool dbl, index_t B, index_t T, bool time_major) {
+const char* scan_strategy_name(int choice) {
+  switch (choice) {
+    case kAuto: return "auto";
+    case kSequential: return "sequential";
+    case kTwoPass: return "twopass";
+    case kLookback: return "lookback";
+    default: return "unknown";
+  }
+}
+
+int parse_scan_strategy(const char* name) {
+  const std::string n = name ? name : "";
+  for (int c : {int(kAuto), int(kSequential), int(kTwoPass), int(kLookback)})
+    if (n == scan_strategy_name(c)) return c;
+  throw std::invalid_argument("scan strategy must be one of auto, sequential, twopass, "
+                              "lookback; got '" + n + "'");
+}
+
+int scan_strategy_setting() {
+  int v = g_setting.load();
+  if (v != kUnread) return v;
+  const int from_env = strategy_from_env();  // may have stored the variable's choice
+  int expected = kUnread;
+  g_setting.compare_exchange_strong(expected, from_env);
+  return g_setting.load();
+}
+
+void set_scan_strategy(int choice) {
+  if (choice != kAuto && choice != kSequential && choice != kTwoPass && choice != kLookback)
+    throw std::invalid_argument("set_scan_strategy: unknown strategy");
+  try {
+    strategy_from_env();  // read once, so that it can no longer override this choice
+  } catch (const std::invalid_argument&) {
+  }
+  g_setting.store(choice);
+}
+
+ScanPlan scan_plan(int family, bool dbl, index_t B, index_t T, bool time_major, int choice) {
   ScanPlan p;
   const std::size_t msize = map_size(family, dbl);
-  if (B <= 0 || T <= 0 || T <= kShortT || (time_major && B >= kWideB)) return p;
-  p.strategy = kChunked;
+  if (choice == kProcessDefault) choice = scan_strategy_setting();
+  if (choice != kAuto && choice != kSequential && choice != kTwoPass && choice != kLookback)
+    throw std::invalid_argument("scan_plan: unknown strategy choice");
+  if (B <= 0 || T <= 0 || choice == kSequential) return p;
+  if (choice == kAuto && (T <= kShortT || (time_major && B >= kWideB))) return p;
   const index_t tiles = (T + kTile - 1) / kTile;
-  const index_t target = kBlocksPerSM * sm_count();
-  index_t nc = std::min(tiles, std::max<index_t>(1, (target + B - 1) / B));
-  const index_t tiles_per_chunk = (tiles + nc - 1) / nc;
-  p.chunk_len = tiles_per_chunk * kTile;
-  p.nchunks = (T + p.chunk_len - 1) / p.chunk_len;
+  if (choice == kLookback) {
+    p.strategy = kLookback;
+    p.chunk_len = kTile;
+    p.nchunks = tiles;
+  } else {
+    p.strategy = kTwoPass;
+    const index_t target = kBlocksPerSM * sm_count();
+    const index_t nc = std::min(tiles, std::max<index_t>(1, (target + B - 1) / B));
+    const index_t tiles_per_chunk = (tiles + nc - 1) / nc;
+    p.chunk_len = tiles_per_chunk * kTile;
+    p.nchunks = (T + p.chunk_len - 1) / p.chunk_len;
+  }
   if (B * p.nchunks > index_t(0x7fffffff))
     throw std::invalid_argument("scan: too many rows for one launch");
-  p.workspace = p.nchunks > 1 ? static_cast<std::size_t>(B * p.nchunks) * msize : 0;
+  const std::size_t n = static_cast<std::size_t>(B * p.nchunks);
+  if (p.strategy == kLookback) p.workspace = lookback_bytes(n, msize);
+  else p.workspace = p.nchunks > 1 ? n * msize : 0;
   return p;
 }
 

@@ -82,11 +82,21 @@ struct State {
   int schedule = 0;             // 0 thread order, 1 reverse, 2 seeded random per phase
   std::uint64_t seed = 0;
   std::string log;              // "name grid.x,y,z block.x,y,z\n" per launch
+  long long withhold = 0;       // > 0: look-back blocks whose ticket % withhold != 0 publish
+                                // no INCLUSIVE status (fault injection, see withhold_inclusive)
   std::mutex launch_mutex;      // one launch at a time (the state below is per launch)
 };
 inline State& state() {
   static State s;
   return s;
+}
+
+// Blocks run one after another here, so a look-back kernel would always find its neighbour
+// INCLUSIVE; with emu_set_withhold(n), blocks whose ticket is not a multiple of n publish
+// only their AGGREGATE and the look-back must compose aggregates over several chunks.
+inline bool withhold_inclusive(long long ticket) {
+  const long long n = state().withhold;
+  return n > 0 && ticket % n != 0;
 }
 
 }  // namespace emu

@@ -243,6 +243,11 @@ class Emulator:
         """0: thread order, 1: reverse order, 2: seeded random order per phase."""
         self.lib.emu_set_schedule(kind, ctypes.c_ulonglong(seed))
 
+    def set_withhold(self, n: int) -> None:
+        """Look-back blocks whose ticket is not a multiple of ``n`` withhold their INCLUSIVE
+        status (0: off), so that the look-back composes aggregates over several chunks."""
+        self.lib.emu_set_withhold(ctypes.c_longlong(n))
+
     def launches(self) -> list[str]:
         """Kernel names launched since the last call (and clear the log)."""
         log = self.lib.emu_launch_log().decode()
@@ -262,6 +267,7 @@ def load(so: Path) -> Emulator:
     lib.emu_launch_log.restype = ctypes.c_char_p
     lib.emu_shared_bytes.restype = ctypes.c_long
     lib.emu_set_schedule.argtypes = [ctypes.c_int, ctypes.c_ulonglong]
+    lib.emu_set_withhold.argtypes = [ctypes.c_longlong]
     return Emulator(mod, lib)
 
 

@@ -24,6 +24,9 @@ void emu_set_schedule(int kind, unsigned long long seed) {
   emu::state().seed = seed;
 }
 
+// Look-back fault injection (cuda_emu.h: withhold_inclusive); 0 turns it off.
+void emu_set_withhold(long long n) { emu::state().withhold = n; }
+
 const char* emu_launch_log() { return emu::state().log.c_str(); }
 void emu_clear_log() { emu::state().log.clear(); }
 
