@@ -12,14 +12,13 @@ small enough that every value is known exactly from the tabular model.
 
 from __future__ import annotations
 
-from typing import Any
-
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from creditlab.envs.tabular_mdp import TabularMDPEnv
 
-class ChainEnv(gym.Env):
+
+class ChainEnv(TabularMDPEnv):
     """Chain of ``n_states`` states with terminal exits at both ends.
 
     Parameters
@@ -40,6 +39,7 @@ class ChainEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi"]}
+    ACTIONS = "0 (left) or 1 (right)"
 
     def __init__(
         self,
@@ -78,24 +78,6 @@ class ChainEnv(gym.Env):
             self.R[s, :, 0] = left_reward
             self.R[s, :, S - 1] = right_reward
         self._state = self.start_state
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        super().reset(seed=seed)
-        self._state = self.start_state
-        return self._state, {}
-
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be 0 (left) or 1 (right), got {action!r}")
-        if self.terminal[self._state]:
-            raise RuntimeError("step() called after the episode terminated; call reset()")
-        s = self._state
-        s_next = int(self.np_random.choice(self.n_states, p=self.P[s, action]))
-        reward = float(self.R[s, action, s_next])
-        self._state = s_next
-        return s_next, reward, bool(self.terminal[s_next]), False, {}
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

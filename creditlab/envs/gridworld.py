@@ -37,9 +37,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from creditlab.envs.tabular_mdp import TabularMDPEnv
 
 __all__ = ["GridWorldEnv", "LAYOUTS", "make_layout"]
 
@@ -79,7 +80,7 @@ def make_layout(name: str, size: int = 6) -> list[str]:
     return ["".join(row) for row in grid]
 
 
-class GridWorldEnv(gym.Env):
+class GridWorldEnv(TabularMDPEnv):
     """Gridworld with keys, doors, lava and checkpoints, and its exact tabular model.
 
     Parameters
@@ -117,6 +118,7 @@ class GridWorldEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi"]}
+    ACTIONS = "an integer in 0..3"
 
     def __init__(
         self,
@@ -222,23 +224,8 @@ class GridWorldEnv(gym.Env):
         return self._index[key]
 
     # ----------------------------------------------------------------------------------
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        super().reset(seed=seed)
-        self._state = self.start_state
-        return self._state, {}
-
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be an integer in 0..3, got {action!r}")
-        if self.terminal[self._state]:
-            raise RuntimeError("step() called after the episode terminated; call reset()")
-        s = self._state
-        s_next = int(self.np_random.choice(self.P.shape[0], p=self.P[s, action]))
-        self._state = s_next
-        info = {"cost": float(self.C[s, action, s_next])}
-        return s_next, float(self.R[s, action, s_next]), bool(self.terminal[s_next]), False, info
+    def _info(self, s: int, a: int, s_next: int) -> dict[str, Any]:
+        return {"cost": float(self.C[s, a, s_next])}
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
