@@ -63,7 +63,9 @@ def fmt(t):
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
 
-def mctx_fns(B, S):
+def mctx_model(B):
+    """The toy recurrent function and root in mctx's types (same model as ``rec``)."""
+
     def rf(params, key, action, emb):
         new = (31 * emb + action + 1) % 1000003
         reward = ((new % 7) - 3) / 3.0
@@ -73,6 +75,11 @@ def mctx_fns(B, S):
 
     root = mctx.RootFnOutput(prior_logits=jnp.zeros((B, A)), value=jnp.zeros(B),
                              embedding=jnp.arange(B, dtype=jnp.int32))
+    return rf, root
+
+
+def mctx_fns(B, S):
+    rf, root = mctx_model(B)
     mu = jax.jit(lambda k: mctx.muzero_policy((), k, root, rf, S).action_weights)
     gu = jax.jit(lambda k: mctx.gumbel_muzero_policy(
         (), k, root, rf, S, max_num_considered_actions=8).action_weights)
@@ -84,16 +91,7 @@ def check_parity():
     if mctx is None:
         return "mctx not installed: parity not checked"
     B, S = 16, 64
-
-    def rf(params, key, action, emb):
-        new = (31 * emb + action + 1) % 1000003
-        reward = ((new % 7) - 3) / 3.0
-        return mctx.RecurrentFnOutput(reward=reward.astype(jnp.float32),
-                                      discount=jnp.full(B, 0.99, jnp.float32),
-                                      prior_logits=jnp.zeros((B, A)), value=jnp.zeros(B)), new
-
-    root = mctx.RootFnOutput(prior_logits=jnp.zeros((B, A)), value=jnp.zeros(B),
-                             embedding=jnp.arange(B, dtype=jnp.int32))
+    rf, root = mctx_model(B)
     ref_out = mctx.gumbel_muzero_policy((), jax.random.PRNGKey(0), root, rf, S,
                                         max_num_considered_actions=8, gumbel_scale=0.0)
     mine = mcts(np.zeros((B, A), np.float32), np.zeros(B, np.float32), rec, S, np.arange(B),
