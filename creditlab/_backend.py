@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -108,8 +109,12 @@ def backend_info() -> dict[str, Any]:
 
 
 def is_torch(x: Any) -> bool:
-    """True for a torch.Tensor, checked without importing torch."""
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+    """True for a torch.Tensor (subclasses included), checked without importing torch: a
+    tensor exists only once torch is imported."""
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:

@@ -155,27 +155,32 @@ def cuda_device(args: dict[str, Any]) -> Any:
 
 
 def torch_dtype(dtype: Any) -> Any:
-    """The torch dtype of a numpy dtype (float32, float64, bool, uint8, int64)."""
+    """The torch dtype of a numpy dtype (float32, float64, bool, uint8, int32, int64); a torch
+    dtype is returned as is."""
     import torch
 
+    if isinstance(dtype, torch.dtype):
+        return dtype
     return {
         np.dtype(np.float32): torch.float32,
         np.dtype(np.float64): torch.float64,
         np.dtype(np.bool_): torch.bool,
         np.dtype(np.uint8): torch.uint8,
+        np.dtype(np.int32): torch.int32,
         np.dtype(np.int64): torch.int64,
     }[np.dtype(dtype)]
 
 
 def empty(shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
-    """An uninitialised torch tensor on ``device`` with the numpy ``dtype``'s torch twin."""
+    """An uninitialised torch tensor on ``device``; ``dtype`` numpy or torch. Every tensor
+    the CUDA paths allocate comes from here or :func:`to_device`."""
     import torch
 
     return torch.empty(shape, dtype=torch_dtype(dtype), device=device)
 
 
 def to_device(a: Any, device: Any) -> Any:
-    """A host numpy array copied to a torch tensor on ``device``."""
+    """A copy of the host numpy array ``a`` as a torch tensor on ``device``."""
     import torch
 
     return torch.from_numpy(a).to(device)

@@ -71,8 +71,8 @@ class _Tree:
         from creditlab.trees import Forest
 
         if isinstance(tree, Forest):
-            self.parent = torch.as_tensor(tree.parent, device=device)
-            self.ptr = torch.as_tensor(tree.tree_ptr, device=device)
+            self.parent = _cuda.to_device(np.ascontiguousarray(tree.parent), device)
+            self.ptr = _cuda.to_device(np.ascontiguousarray(tree.tree_ptr), device)
             self.shape: tuple[int, ...] = (tree.num_nodes,)
             self.B = tree.num_trees
             return
@@ -99,12 +99,11 @@ class _Tree:
 
 def _node(x: Any, name: str, t: _Tree, device: Any) -> Any:
     """A node array as a flat contiguous CUDA tensor (float32/float64), or None."""
-    import torch
 
     if x is None:
         return None
     if _is_scalar(x):
-        return torch.as_tensor(float_array(x, name), device=device).expand(t.shape).reshape(-1)
+        return _cuda.to_device(float_array(x, name), device).expand(t.shape).reshape(-1)
     if str(x.dtype) not in _FLOAT_DTYPES or (x.ndim != 0 and tuple(x.shape) != t.shape):
         raise _Rejected
     return x.detach().expand(t.shape).contiguous().reshape(-1)
@@ -191,12 +190,11 @@ def _require(args: dict[str, Any]) -> Any:
 
 def _node_b(x: Any, name: str, B: int, device: Any) -> Any:
     """One float per tree ([B], or 0-d when B == 1, as np.atleast_1d allows)."""
-    import torch
 
     if x is None:
         raise _Rejected
     if _is_scalar(x):
-        a = torch.as_tensor(float_array(x, name), device=device)
+        a = _cuda.to_device(float_array(x, name), device)
     else:
         if str(x.dtype) not in _FLOAT_DTYPES:
             raise _Rejected
@@ -258,8 +256,8 @@ def reduce_up_cuda(tree: Any, leaf_value: Any, r: Any = None, g: Any = None, w: 
     lv = lv.to(dt).contiguous()
     opt = {k: None if v is None else v.to(dt).contiguous() for k, v in opt.items()}
     M = t.M
-    out = torch.empty(M, dtype=dt, device=device)
-    iwork = torch.empty(int(C.cuda_tree_iwork_per_node) * M, dtype=torch.int32, device=device)
+    out = _cuda.empty((M,), dt, device)
+    iwork = _cuda.empty((int(C.cuda_tree_iwork_per_node) * M,), torch.int32, device)
     _stream_call(device, getattr(C, f"cuda_tree_reduce_up_{_suffix(dt)}"),
                  _cuda.ptr(t.parent), _cuda.ptr(lv), *(_cuda.ptr(opt[k]) for k in
                                                        ("r", "g", "w", "self_value",
@@ -302,9 +300,9 @@ def prefix_tree_advantages_cuda(tree: Any, leaf_reward: Any, mode: str = "treerl
         _raise_like_cpu(trees.prefix_tree_advantages, args)
     ra = ra.to(torch.float64).contiguous()
     M = t.M
-    out = torch.empty(M, dtype=torch.float64, device=device)
-    iwork = torch.empty(int(C.cuda_tree_iwork_per_node) * M, dtype=torch.int32, device=device)
-    fwork = torch.empty(5 * M, dtype=torch.float64, device=device)
+    out = _cuda.empty((M,), torch.float64, device)
+    iwork = _cuda.empty((int(C.cuda_tree_iwork_per_node) * M,), torch.int32, device)
+    fwork = _cuda.empty((5 * M,), torch.float64, device)
     _stream_call(device, C.cuda_tree_prefix_advantages_f64, _cuda.ptr(t.parent), _cuda.ptr(ra),
                  _cuda.ptr(il), _MODES[mode], bool(leave_one_out), bool(sqrt_scale), 1e-6,
                  _cuda.ptr(t.ptr), t.B, M, _cuda.ptr(out), _cuda.ptr(iwork), _cuda.ptr(fwork))

@@ -2,6 +2,8 @@
 
 - hypothesis profiles: "dev" (default) and "ci" (set HYPOTHESIS_PROFILE=ci): no deadline,
   since a 2-core CI machine has noisy timings.
+- around each test call, the CUDA device tests' check that the emulator launched a kernel
+  (tests/cuda_device.py: check_launches).
 - a per-notebook time budget: nbval runs each notebook cell as a test item; the durations
   of a notebook's cells are summed and any notebook over NOTEBOOK_BUDGET_S fails the run.
   The budget plugin is registered globally here so it also sees the book/ items when
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -55,6 +58,16 @@ class NotebookBudget:
             for p, s in over.items():
                 print(f"\nnotebook over its {self.budget_s:.0f} s budget: {p} took {s:.1f} s")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201
+    """Around each test: the CUDA device tests' kernel-launch check (tests/cuda_device.py)."""
+    cuda_device = sys.modules.get("cuda_device")
+    if cuda_device is None:
+        return (yield)
+    with cuda_device.check_launches(item):
+        return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:

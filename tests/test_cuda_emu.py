@@ -5,10 +5,13 @@ threads as fibers switched at barriers and warp collectives, __shared__ poisoned
 block, deadlocks and divergent barriers reported) and links them with the real
 csrc/bindings.cpp, so the module has the ``_C.cuda_*`` entry points of a CUDA build with
 host pointers as device pointers. The public functions are then called with CPU torch
-tensors marked as CUDA tensors, so the whole CUDA path runs: the Python wrappers'
+tensors standing in for CUDA tensors, so the whole CUDA path runs: the Python wrappers'
 validation, workspace sizing (``cuda_scan_plan``) and output allocation, the bindings, the
 launchers' plans and every kernel. Results are compared with the CPU kernels, with the
-tolerance of the GPU tests (tests/test_cuda_scan.py, tests/test_cuda_trees.py).
+tolerance of the device tests (tests/test_cuda_scan.py, tests/test_cuda_trees_device.py).
+Those device tests also run on this emulator when no GPU is visible (tests/cuda_device.py),
+in thread order on plain buffers; this file adds what only an emulator can do: guard
+margins around every buffer, thread schedules, SM counts and look-back fault injection.
 
 The emulator's pretend SM count is small (1-4), so T of a few thousand already takes the
 multi-chunk plans; the thread schedule (thread order, reverse, random) is drawn per example,
@@ -29,6 +32,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -44,7 +48,9 @@ from creditlab import trees as T
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent / "cuda_emu"))
+import cuda_device  # noqa: E402
 import emu_build  # noqa: E402
+from cuda_device import EmulatedCudaTensor  # noqa: E402
 from test_cuda_dispatch import FakeCuda  # noqa: E402
 from test_cuda_trees import SLOTS, _tol, random_parents, reduce_inputs  # noqa: E402
 from test_cuda_trees import trees as tree_cases  # noqa: E402
@@ -59,44 +65,39 @@ def emu() -> emu_build.Emulator:
             pytest.fail("CI must run the CUDA emulator tests: no C++ compiler found")
         pytest.skip("no C++ compiler (g++ or $CXX) to build the CUDA emulator")
     t0 = time.perf_counter()
-    so = emu_build.build()
-    e = emu_build.load(so)
-    print(f"\nCUDA emulator module: {so} ({time.perf_counter() - t0:.1f} s)")
+    e = emu_build.shared()
+    print(f"\nCUDA emulator module ready ({time.perf_counter() - t0:.1f} s)")
     return e
 
 
 @contextlib.contextmanager
-def on_emulator(emu: emu_build.Emulator, marked_tensors: bool = False) -> Iterator[Any]:
+def on_emulator(emu: emu_build.Emulator, tensor_class: bool = False) -> Iterator[Any]:
     """Within: creditlab's compiled module is the emulator; ``cuda(x)`` (x a numpy array)
     gives a "CUDA tensor" sharing x's memory, which is what the kernels read and write.
 
-    Two stand-ins, as in the dispatch tests: by default test_cuda_dispatch.FakeCuda (a CPU
-    tensor that reports device cuda:0; the wrappers' outputs are allocated as FakeCuda too);
-    with ``marked_tensors`` (the tree wrappers, which run torch ops on their inputs) plain
-    CPU tensors that ``_cuda.is_cuda`` is told to take for CUDA ones."""
-    marked: set[int] = set()
-    keep: list = []
+    Two stand-ins: by default test_cuda_dispatch.FakeCuda (a CPU tensor that reports device
+    cuda:0; the wrappers' outputs are allocated as FakeCuda too); with ``tensor_class`` (the
+    tree wrappers, which run torch ops on their inputs) cuda_device.EmulatedCudaTensor, a
+    torch.Tensor subclass that ``_cuda.is_cuda`` is told to take for a CUDA tensor."""
 
     def cuda(x: Any) -> Any:
         if x is None:
             return None
         t = torch.from_numpy(np.asarray(x))
-        if not marked_tensors:
-            return FakeCuda(t)
-        keep.append(t)
-        marked.add(id(t))
-        return t
+        return t.as_subclass(EmulatedCudaTensor) if tensor_class else FakeCuda(t)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_backend, "_C", emu.C)
-        mp.setattr(_backend, "_backend", "cpp")
-        if marked_tensors:
-            mp.setattr(_cuda, "is_cuda", lambda x: _backend.is_torch(x) and id(x) in marked)
-        mp.setattr(_cuda, "stream", lambda device: 0)
-        mp.setattr(_cuda, "on_device", lambda device: contextlib.nullcontext())
-        mp.setattr(_cuda, "empty", lambda shape, dtype, device: FakeCuda(
-            torch.empty(shape, dtype=_cuda.torch_dtype(dtype)), device))
-        mp.setattr(_cuda, "to_device", lambda a, device: FakeCuda(torch.from_numpy(a), device))
+        if tensor_class:
+            cuda_device.patch_creditlab(mp, emu)
+        else:
+            mp.setattr(_backend, "_C", emu.C)
+            mp.setattr(_backend, "_backend", "cpp")
+            mp.setattr(_cuda, "stream", lambda device: 0)
+            mp.setattr(_cuda, "on_device", lambda device: contextlib.nullcontext())
+            mp.setattr(_cuda, "empty", lambda shape, dtype, device: FakeCuda(
+                torch.empty(shape, dtype=_cuda.torch_dtype(dtype)), device))
+            mp.setattr(_cuda, "to_device", lambda a, device: FakeCuda(torch.from_numpy(a),
+                                                                      device))
         yield cuda
 
 
@@ -498,3 +499,22 @@ def test_emulated_empty_batches_return_empty(emu: emu_build.Emulator) -> None:
             assert creditlab.lambda_returns(r, v, 0.9, 0.8).shape == shape
             assert creditlab.min_form_returns(r).shape == shape
     assert emu.launches() == []
+
+
+def test_device_harness_fails_a_test_that_launches_nothing(emu: emu_build.Emulator) -> None:
+    """tests/cuda_device.check_launches (run around every device test on the emulator): a
+    test whose calls all took the CPU path fails; one that launched a kernel passes."""
+
+    item = SimpleNamespace(module=SimpleNamespace(DEVICE=cuda_device.DEVICE), name="t")
+    before = cuda_device.DEVICE.emulator
+    cuda_device.DEVICE.emulator = emu
+    try:
+        with pytest.raises(AssertionError, match="launched no kernel"):
+            with cuda_device.check_launches(item):
+                creditlab.discounted_returns(np.ones((2, 300)), 0.9)  # numpy: the CPU kernel
+        with cuda_device.check_launches(item), on_emulator(emu) as cuda:
+            out = creditlab.discounted_returns(cuda(np.ones((2, 300))), 0.9)
+        np.testing.assert_allclose(np.asarray(out.t), creditlab.discounted_returns(
+            np.ones((2, 300)), 0.9))
+    finally:
+        cuda_device.DEVICE.emulator = before

@@ -6,7 +6,8 @@ Three layers:
 - the dispatch in creditlab/_trees_cuda.py, driven end to end with torch CPU tensors standing
   in for CUDA ones and a fake ``_C`` whose ``cuda_tree_*`` entry points run the emulation on
   the memory behind the pointers they get (runs everywhere);
-- the real kernels against the CPU kernels (needs a GPU; skipped otherwise).
+- the real kernels against the CPU kernels: tests/test_cuda_trees_device.py (on a GPU, or
+  on the CPU CUDA emulator).
 """
 
 from __future__ import annotations
@@ -22,22 +23,12 @@ torch = pytest.importorskip("torch")
 
 import _tree_warp_emulation as emu  # noqa: E402
 
-import creditlab as cl  # noqa: E402
 from creditlab import _backend, _cuda  # noqa: E402
 from creditlab import tree_reference as ref  # noqa: E402
 from creditlab import trees as T  # noqa: E402
 
 OPS = {"mean": 0, "sum": 1, "max": 2, "min": 3, "lse": 4}
 SLOTS = (0.0, 0.2, 0.5)  # shares of unused slots drawn for the prefix-advantage trees
-_INFO = cl.backend_info()
-HAS_GPU = bool(_INFO["built_with_cuda"] and _INFO["cuda_devices"] > 0
-               and torch.cuda.is_available())
-needs_gpu = pytest.mark.skipif(
-    not HAS_GPU, reason="needs an NVIDIA GPU and creditlab built with CUDA "
-    f"(built_with_cuda={_INFO['built_with_cuda']}, cuda_devices={_INFO['cuda_devices']}, "
-    f"torch.cuda.is_available()={torch.cuda.is_available()})")
-
-
 def _tol(dt, scale=1.0):
     t = 2e-4 if dt == np.float32 else 1e-9
     return dict(rtol=t, atol=t * max(1.0, float(scale)))
@@ -362,101 +353,3 @@ def test_compiled_entry_points_and_no_device_error():
         C.cuda_tree_backup_path_f32(0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0)
     with pytest.raises(RuntimeError, match="CUDA error in tree_prefix_advantages"):
         C.cuda_tree_prefix_advantages_f64(0, 0, 0, 0, True, True, 1e-6, 0, 1, 1, 0, 0, 0, 0)
-
-
-# ----------------------------------------------------------------------------------------
-# 3. the real kernels (GPU only)
-
-
-def _dev(x):
-    return None if x is None else torch.as_tensor(np.asarray(x), device="cuda")
-
-
-@needs_gpu
-@settings(max_examples=80, deadline=None)
-@given(trees(max_b=6, max_n=300), st.sampled_from(list(OPS)), st.booleans(), st.booleans(),
-       st.booleans())
-def test_gpu_reduce_up_matches_cpu(tree, op, weighted, self_terms, nan):
-    parent, rng, dt = tree
-    ins = reduce_inputs(rng, parent, dt, weighted, self_terms, nan)
-    want = T.reduce_up(parent, *ins[:4], op, *ins[4:], 0.8)
-    dev = [_dev(a) for a in (parent, *ins)]
-    copies = [None if a is None else a.clone() for a in dev]
-    got = T.reduce_up(dev[0], *dev[1:5], op, *dev[5:], 0.8)
-    assert got.is_cuda and got.dtype == dev[1].dtype
-    got = got.cpu().numpy()
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, **_tol(dt, np.nanmax(np.abs(want), initial=1)))
-    for a, c in zip(dev, copies):
-        assert a is None or torch.equal(a, c)
-    again = T.reduce_up(dev[0], *dev[1:5], op, *dev[5:], 0.8).cpu().numpy()
-    np.testing.assert_array_equal(again, got)  # deterministic run to run
-
-
-@needs_gpu
-@settings(max_examples=80, deadline=None)
-@given(trees(max_b=6, max_n=300), st.sampled_from(["mean", "sum", "max", "min"]))
-def test_gpu_backup_path_matches_cpu(tree, op):
-    parent, rng, dt = tree
-    B, N = parent.shape
-    r, g = rng.normal(size=(B, N)).astype(dt), rng.random((B, N)).astype(dt)
-    V, n = rng.normal(size=(B, N)).astype(dt), rng.integers(0, 5, (B, N)).astype(np.int32)
-    leaf, vl = rng.integers(0, N, B), rng.normal(size=B).astype(dt)
-    Ve, Ne = T.backup_path(parent, r, g, V, n, leaf, vl, op)
-    dev = [_dev(a) for a in (parent, r, g, V, n, leaf, vl)]
-    Vo, No = T.backup_path(*dev, op=op)
-    np.testing.assert_allclose(Vo.cpu().numpy(), Ve, **_tol(dt, np.abs(Ve).max()))
-    np.testing.assert_array_equal(No.cpu().numpy(), Ne)
-    assert torch.equal(dev[3].cpu(), torch.as_tensor(V))
-
-
-@needs_gpu
-@settings(max_examples=60, deadline=None)
-@given(trees(max_b=6, max_n=300, unused=SLOTS), st.sampled_from(["treerl", "treerl_code", "fork"]),
-       st.booleans(), st.booleans(), st.booleans())
-def test_gpu_prefix_tree_advantages_match_cpu(tree, mode, loo, sqrt_scale, masked):
-    parent, rng, dt = tree
-    B, N = parent.shape
-    x = rng.normal(size=(B, N)).astype(dt)
-    il = rng.random((B, N)) < 0.4 if masked else None
-    want = T.prefix_tree_advantages(parent, x, mode, loo, sqrt_scale, il)
-    got = T.prefix_tree_advantages(_dev(parent), _dev(x), mode, loo, sqrt_scale, _dev(il))
-    assert got.is_cuda and got.dtype == torch.float64
-    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-9, atol=1e-9)
-
-
-@needs_gpu
-@pytest.mark.parametrize("kind,B,N", [("chain", 1, 5000), ("star", 2, 4000), ("near", 64, 2000),
-                                      ("random", 1, 1), ("random", 1000, 3)])
-def test_gpu_shapes_deep_wide_single(kind, B, N):
-    rng = np.random.default_rng(B + N)
-    parent = random_parents(rng, B, N, kind)
-    lv, r, g, w, _, _ = reduce_inputs(rng, parent, np.float64, True, False)
-    g = np.full_like(g, 0.999)
-    for op in OPS:
-        want = T.reduce_up(parent, lv, r, g, w, op)
-        got = T.reduce_up(_dev(parent), _dev(lv), _dev(r), _dev(g), _dev(w), op)
-        np.testing.assert_allclose(got.cpu().numpy(), want, **_tol(np.float64, np.abs(want).max()))
-    want = T.prefix_tree_advantages(parent, lv)  # "random" has unused slots
-    got = T.prefix_tree_advantages(_dev(parent), _dev(lv)).cpu().numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-
-
-@needs_gpu
-def test_gpu_forest_stream_and_errors():
-    forest = T.Forest.from_parents([np.array([-1, 0, 0, 1]), np.array([-1]), np.array([-1, 0])])
-    lv = np.arange(7.0)
-    s = torch.cuda.Stream()
-    with torch.cuda.stream(s):
-        got = T.reduce_up(forest, _dev(lv), op="sum")
-    s.synchronize()
-    np.testing.assert_allclose(got.cpu().numpy(), T.reduce_up(forest, lv, op="sum"))
-    parent = np.array([[-1, 0, 1, 2]])
-    bad = np.array([[-1, 0, 2, 2]])
-    _same_error(lambda: T.reduce_up(bad, np.ones((1, 4))),
-                lambda: T.reduce_up(_dev(bad), _dev(np.ones((1, 4)))))
-    _same_error(lambda: T.reduce_up(parent, np.ones((1, 4)), g=np.full((1, 4), 2.0)),
-                lambda: T.reduce_up(_dev(parent), _dev(np.ones((1, 4))),
-                                    g=_dev(np.full((1, 4), 2.0))))
-    with pytest.raises(ValueError, match="same device"):
-        T.reduce_up(_dev(parent), np.ones((1, 4)))

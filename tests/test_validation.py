@@ -163,6 +163,21 @@ def test_requires_grad_is_detached_not_refused():
     assert r.grad is None
 
 
+class _UserTensor(torch.Tensor):
+    """A tensor subclass defined outside torch (as libraries and test harnesses do)."""
+
+
+def test_tensor_subclass_is_a_tensor():
+    r = torch.randn(B, T).as_subclass(_UserTensor)
+    v = torch.randn(B, T)
+    adv, _ = cl.gae(r, v, 0.9, 0.9)
+    assert isinstance(adv, torch.Tensor)
+    want, _ = cl.gae(r.numpy(), v.numpy(), 0.9, 0.9)
+    np.testing.assert_allclose(adv.numpy(), want, rtol=1e-6)
+    p = torch.nn.Parameter(torch.randn(B, T))
+    assert isinstance(cl.discounted_returns(p, 0.9), torch.Tensor)
+
+
 def test_other_device_is_refused_clearly():
     meta = torch.empty(B, T, device="meta")
     with raises(ValueError, "rewards", "device", "meta"):

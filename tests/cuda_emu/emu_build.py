@@ -258,6 +258,18 @@ class Emulator:
         return self.lib.emu_shared_bytes()
 
 
+_LOADED: Emulator | None = None
+
+
+def shared() -> Emulator:
+    """The emulator module of this process, built (or taken from the cache) and loaded once:
+    its controls are process state, so every test module must use the same one."""
+    global _LOADED
+    if _LOADED is None:
+        _LOADED = load(build())
+    return _LOADED
+
+
 def load(so: Path) -> Emulator:
     loader = importlib.machinery.ExtensionFileLoader("_C", str(so))
     spec = importlib.util.spec_from_file_location("_C", str(so), loader=loader)
