@@ -14,7 +14,11 @@ plus the default plan where a test says so.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import importlib.util
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import cuda_device
@@ -235,3 +239,39 @@ def test_group_helpers_match_cpu() -> None:
                 got = creditlab.masked_whiten(_dev(x), _dev(m), unbiased=unbiased,
                                               shift_mean=shift)
                 np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def _cpu_timer(fn: Callable[[], Any], reps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def test_cuda_benchmark_measures_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code of ``benchmarks/bench_returns.py --device cuda`` (cuda_shape, cuda_rows,
+    cuda_report) on one small shape: every strategy runs, agrees with the torch loop, and
+    gets its row; on the emulator with a CPU timer instead of CUDA events."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_returns.py"
+    spec = importlib.util.spec_from_file_location("bench_returns", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_returns", bench)  # its dataclasses look it up
+    spec.loader.exec_module(bench)
+    B, T = 2, 2500
+    timer = bench.cuda_time if cuda_device.ON_GPU else _cpu_timer
+    t_loop, res = bench.cuda_shape(B, T, _dev, 2, bench.CUDA_STRATEGIES, timer=timer)
+    assert list(res) == bench.CUDA_STRATEGIES and t_loop > 0
+    C = _backend._C
+    for name, (t, err, plan) in res.items():
+        assert t > 0 and err < 1e-4, (name, err)
+        assert plan == tuple(C.cuda_scan_plan(1, False, B, T, False, name))
+    rows = bench.cuda_rows(B, T, t_loop, res)
+    assert sum(r[-1] for r in rows) == 1  # one fastest
+    lines = bench.cuda_report(rows, gpu="test", copy_gbs=100.0, nominal=None, versions="v",
+                              command="c", elapsed=1.0, reps=2)
+    table = [ln for ln in lines if ln.startswith(f"| {B} x {T} |")]
+    assert len(table) == len(bench.CUDA_STRATEGIES)
+    for ln, name in zip(table, bench.CUDA_STRATEGIES):
+        assert f" {name} " in ln.replace("*", " ")
