@@ -5,14 +5,16 @@
 # pybind11, cmake, pytest, hypothesis, numpy; no gymnasium/tqdm/matplotlib):
 #     bash benchmarks/gpu_check.sh        # logs and returns_cuda.md go to $OUT (or ./gpu_out)
 # It builds creditlab._C with nvcc, prints backend_info, runs
-#     CREDITLAB_CUDA_TESTS=gpu pytest tests/test_cuda*.py tests/test_returns.py -q
-# (=gpu: the device tests fail instead of falling back to the CPU emulator)
-# and the CUDA benchmark (writing returns_cuda.md into $OUT and benchmarks/results/), which
-# times every reverse-scan strategy (auto = the default plan, sequential, twopass, lookback;
-# csrc/cuda/scan.h) at each shape, so this one run says which is fastest; the CUDA tests also
-# run every strategy.
+#     CREDITLAB_CUDA_TESTS=gpu pytest tests/test_cuda_scan.py tests/test_cuda_trees_device.py \
+#         tests/test_cuda_dispatch.py tests/test_returns.py -q
+# (=gpu: the device tests fail instead of falling back to the CPU emulator; the emulator's
+# own tests, tests/test_cuda_emu.py, are CI's job), then the CUDA benchmark (writing
+# returns_cuda.md into $OUT and benchmarks/results/), which times every reverse-scan
+# strategy (auto = the default plan, sequential, twopass, lookback; csrc/cuda/scan.h) at
+# each shape, so this one run says which is fastest (the tests also run every strategy),
+# and the tree benchmark (bench_trees.py --device cuda, writing trees_cuda.md).
 # Designed for < 8 minutes: build ~1-2 min (one CUDA arch, 16 cores), tests ~2-4 min,
-# benchmark ~1 min; each step has its own timeout and the script goes on after a failure.
+# benchmarks ~1-2 min; each step has its own timeout and the script goes on after a failure.
 #
 # `import creditlab` needs gymnasium (creditlab.envs registers environments) and its pure-
 # Python dependency farama_notifications. Prepare them once on the session machine:
@@ -64,8 +66,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())" | tee -a "$OUT/gpu.txt"
 step build 300 "$PY" setup.py build_ext --inplace
 step backend_info 60 "$PY" -c "import creditlab, json; i = creditlab.backend_info(); print(json.dumps(i)); assert i['built_with_cuda'] and i['cuda_devices'] > 0, i"
-step pytest 270 env CREDITLAB_CUDA_TESTS=gpu "$PY" -m pytest tests/test_cuda*.py tests/test_returns.py -q -p no:cacheprovider -rs
+step pytest 270 env CREDITLAB_CUDA_TESTS=gpu "$PY" -m pytest tests/test_cuda_scan.py tests/test_cuda_trees_device.py tests/test_cuda_dispatch.py tests/test_returns.py -q -p no:cacheprovider -rs
 step bench 150 "$PY" benchmarks/bench_returns.py --device cuda --out "$OUT/returns_cuda.md"
 [[ -f "$OUT/returns_cuda.md" ]] && cp "$OUT/returns_cuda.md" benchmarks/results/returns_cuda.md
+step bench_trees 120 "$PY" benchmarks/bench_trees.py --device cuda --write
+[[ -f benchmarks/results/trees_cuda.md ]] && cp benchmarks/results/trees_cuda.md "$OUT/"
 echo "gpu_check: status=$status (0 = every step passed); logs in $OUT"
 exit $status
