@@ -85,9 +85,11 @@ class Device:
 
     @contextlib.contextmanager
     def side_stream(self) -> Iterator[Any]:
-        """Within: a new stream is current; yields it (``.synchronize()`` after use)."""
+        """Within: a new stream is current; yields it (``.synchronize()`` after use). The new
+        stream first waits for the current one, so data copied before is complete there."""
         if self.kind == "gpu":
             s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(s):
                 yield s
         else:
