@@ -438,10 +438,13 @@ def test_emulated_backup_path_matches_cpu(emu: emu_build.Emulator, tree: Any, op
     V, n = rng.normal(size=(B, N)).astype(dt), rng.integers(0, 5, (B, N)).astype(np.int32)
     leaf, vl = rng.integers(0, N, B), rng.normal(size=B).astype(dt)
     Ve, Ne = T.backup_path(parent, r, g, V, n, leaf, vl, op)
+    ins = [guarded(parent, -7), guarded(r), guarded(g), guarded(V), guarded(n, -7),
+           guarded(leaf, -7), guarded(vl)]  # a read past any input picks up NaN / -7
     with on_emulator(emu, True) as cuda:
-        Vo, No = T.backup_path(*[cuda(a) for a in (parent, r, g, V, n, leaf, vl)], op=op)
+        Vo, No = T.backup_path(*[cuda(a) for a in ins], op=op)
     np.testing.assert_allclose(Vo.numpy(), Ve, **_tol(dt, np.abs(Ve).max()))
     np.testing.assert_array_equal(No.numpy(), Ne)
+    assert margins_intact(ins[3], np.nan) and margins_intact(ins[4], -7)  # nothing written there
 
 
 @settings(max_examples=30, deadline=None)
