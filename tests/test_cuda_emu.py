@@ -52,7 +52,13 @@ import cuda_device  # noqa: E402
 import emu_build  # noqa: E402
 from cuda_device import EmulatedCudaTensor  # noqa: E402
 from test_cuda_dispatch import FakeCuda  # noqa: E402
-from test_cuda_trees import SLOTS, _tol, random_parents, reduce_inputs  # noqa: E402
+from test_cuda_trees import (  # noqa: E402
+    SLOTS,
+    _tol,
+    backup_inputs,
+    random_parents,
+    reduce_inputs,
+)
 from test_cuda_trees import trees as tree_cases  # noqa: E402
 
 GUARD = 16  # elements of NaN / sentinel around every buffer the kernels get
@@ -433,10 +439,7 @@ def test_emulated_reduce_up_matches_cpu(emu: emu_build.Emulator, tree: Any, op: 
 @given(tree_cases(max_b=6, max_n=120), st.sampled_from(["mean", "sum", "max", "min"]))
 def test_emulated_backup_path_matches_cpu(emu: emu_build.Emulator, tree: Any, op: str) -> None:
     parent, rng, dt = tree
-    B, N = parent.shape
-    r, g = rng.normal(size=(B, N)).astype(dt), rng.random((B, N)).astype(dt)
-    V, n = rng.normal(size=(B, N)).astype(dt), rng.integers(0, 5, (B, N)).astype(np.int32)
-    leaf, vl = rng.integers(0, N, B), rng.normal(size=B).astype(dt)
+    r, g, V, n, leaf, vl = backup_inputs(rng, parent, dt)
     Ve, Ne = T.backup_path(parent, r, g, V, n, leaf, vl, op)
     ins = [guarded(parent, -7), guarded(r), guarded(g), guarded(V), guarded(n, -7),
            guarded(leaf, -7), guarded(vl)]  # a read past any input picks up NaN / -7

@@ -83,6 +83,15 @@ def reduce_inputs(rng, parent, dt, weighted, self_terms, nan=False):
     return lv, r, g, w, vs, ws
 
 
+def backup_inputs(rng, parent, dt):
+    """r, g, V, visits, leaf, leaf_value for backup_path on the [B, N] trees ``parent``."""
+    B, N = parent.shape
+    r, g = rng.normal(size=(B, N)).astype(dt), rng.random((B, N)).astype(dt)
+    V, n = rng.normal(size=(B, N)).astype(dt), rng.integers(0, 5, (B, N)).astype(np.int32)
+    leaf, vl = rng.integers(0, N, B), rng.normal(size=B).astype(dt)
+    return r, g, V, n, leaf, vl
+
+
 # ----------------------------------------------------------------------------------------
 # 1. the warp decomposition, emulated
 

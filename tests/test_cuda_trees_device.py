@@ -23,6 +23,7 @@ from test_cuda_trees import (  # noqa: E402
     SLOTS,
     _same_error,
     _tol,
+    backup_inputs,
     random_parents,
     reduce_inputs,
     trees,
@@ -64,10 +65,7 @@ def test_gpu_reduce_up_matches_cpu(tree, op, weighted, self_terms, nan):
 @given(trees(max_b=6, max_n=300), st.sampled_from(["mean", "sum", "max", "min"]))
 def test_gpu_backup_path_matches_cpu(tree, op):
     parent, rng, dt = tree
-    B, N = parent.shape
-    r, g = rng.normal(size=(B, N)).astype(dt), rng.random((B, N)).astype(dt)
-    V, n = rng.normal(size=(B, N)).astype(dt), rng.integers(0, 5, (B, N)).astype(np.int32)
-    leaf, vl = rng.integers(0, N, B), rng.normal(size=B).astype(dt)
+    r, g, V, n, leaf, vl = backup_inputs(rng, parent, dt)
     Ve, Ne = T.backup_path(parent, r, g, V, n, leaf, vl, op)
     dev = [_dev(a) for a in (parent, r, g, V, n, leaf, vl)]
     Vo, No = T.backup_path(*dev, op=op)
