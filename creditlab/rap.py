@@ -148,6 +148,15 @@ def _predict(t: BlocksworldTables, s: np.ndarray, a: np.ndarray, error: float,
     return nxt
 
 
+
+def _setup(problems: BlocksworldProblems, error: float, seed: int):
+    """Check ``error``; the problems, their tables, B, a seeded rng and arange(B)."""
+    if not 0.0 <= error <= 1.0:
+        raise ValueError(f"error must be in [0, 1], got {error}")
+    B = len(problems.goal)
+    return problems, problems.tables, B, np.random.default_rng(seed), np.arange(B)
+
+
 def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: float = 0.0,
              num_simulations: int = 100, max_depth: int = 8, goal_bonus: float = 5.0,
              seed: int = 0) -> RapResult:
@@ -161,12 +170,7 @@ def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: fl
     num_simulations, max_depth : MCTS budget (one world-model call per simulation)
     goal_bonus : reward for a predicted transition into the goal
     """
-    if not 0.0 <= error <= 1.0:
-        raise ValueError(f"error must be in [0, 1], got {error}")
-    p, t = problems, problems.tables
-    B = len(p.goal)
-    rng = np.random.default_rng(seed)
-    b = np.arange(B)
+    p, t, B, rng, b = _setup(problems, error, seed)
 
     def recurrent(state: np.ndarray, action: np.ndarray):
         s = np.asarray(state, np.int64)
@@ -206,12 +210,7 @@ def greedy_prior_plan(problems: BlocksworldProblems, error: float = 0.0, max_ste
                       seed: int = 0) -> RapResult:
     """Baseline (chain-of-thought style): follow ``argmax pi0`` in the world model for up to
     ``max_steps`` moves (or until the predicted goal), then execute the plan exactly."""
-    if not 0.0 <= error <= 1.0:
-        raise ValueError(f"error must be in [0, 1], got {error}")
-    p, t = problems, problems.tables
-    B = len(p.goal)
-    rng = np.random.default_rng(seed)
-    b = np.arange(B)
+    p, t, B, rng, b = _setup(problems, error, seed)
     s = p.start.copy()
     plans: list[list[int]] = [[] for _ in range(B)]
     active = s != p.goal
