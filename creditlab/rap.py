@@ -148,7 +148,6 @@ def _predict(t: BlocksworldTables, s: np.ndarray, a: np.ndarray, error: float,
     return nxt
 
 
-
 def _setup(problems: BlocksworldProblems, error: float, seed: int):
     """Check ``error``; the problems, their tables, B, a seeded rng and arange(B)."""
     if not 0.0 <= error <= 1.0:
