@@ -67,8 +67,9 @@ def pick(gpu: Any, emulator: Any) -> Any:
 class Device:
     """What a test needs of the device: tensors on it, a check, a side stream."""
 
-    def __init__(self, kind: str, emulator: Any = None) -> None:
-        self.kind, self.emulator = kind, emulator
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.emulator: Any = None  # the Emulator while a module runs on it (activate)
 
     def to(self, x: Any) -> Any:
         """A device tensor holding a copy of the array ``x`` (None stays None)."""
@@ -94,10 +95,6 @@ class Device:
                 yield s
         else:
             yield _NoStream()
-
-    @property
-    def C(self) -> Any:  # noqa: N802 - the module's name
-        return _backend._C
 
 
 DEVICE = Device(KIND)
