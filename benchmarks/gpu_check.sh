@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The prepared GPU run for issue #7 (CUDA kernels), for a session that has a device.
+# The prepared GPU run (CUDA kernels), for a session that has a device; first run on an
+# H200 on 2026-12-04 (README "On the GPU"; benchmarks/cuda_call_profile.py splits host and
+# kernel time).
 #
 # On the device machine, from the repository root (its image: python3 3.12, torch cu130,
 # pybind11, cmake, pytest, hypothesis, numpy; no gymnasium/tqdm/matplotlib):
