@@ -1,12 +1,15 @@
 # creditlab: `make book` builds the HTML book, `make test` runs every check.
 # Both create .venv (with $(PYTHON), 3.10+) and install what they need from this repo.
 
-PYTHON ?= python3
-VENV ?= .venv
+# Set these on the command line (make test PYTHON=python3.11), never from the environment:
+# `:=` ignores environment variables of the same name, so a VENV or PYTHON exported for
+# another project cannot point make at a venv that has packages this repo does not install.
+PYTHON := python3
+VENV := .venv
 BIN := $(VENV)/bin
 # torch for the book. 2.13.0 resolves to a local CPU wheel on the project's machines;
 # elsewhere e.g.  make book TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
-TORCH_SPEC ?= torch==2.13.0
+TORCH_SPEC := torch==2.13.0
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
 STAMP := $(VENV)/.creditlab-installed
 SOURCES := setup.py pyproject.toml CMakeLists.txt $(wildcard csrc/*.h csrc/*.cpp csrc/cuda/*.h csrc/cuda/*.cuh csrc/cuda/*.cu)
@@ -52,4 +55,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_returns.py
 
 clean:
-	rm -rf build book/_build creditlab/_C*.so *.egg-info
+	rm -rf build book/_build creditlab/_C*.so *.egg-info  # build/ holds the CUDA emulator's cache too

@@ -98,7 +98,15 @@ setup(
             "jupyter-book>=1.0,<2",
             "myst-nb>=1.0",
         ],
-        "test": ["pytest>=7", "hypothesis>=6.80", "nbval>=0.11", "nbstripout>=0.7", "ruff>=0.5"],
+        # pybind11: the CUDA-emulator tests compile csrc/bindings.cpp (tests/cuda_emu)
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6.80",
+            "nbval>=0.11",
+            "nbstripout>=0.7",
+            "ruff>=0.5",
+            "pybind11>=2.12",
+        ],
     },
     zip_safe=False,
 )

@@ -10,7 +10,11 @@ that registers the variable with the emulator, which poisons it before every blo
 csrc/bindings.cpp (built with CREDITLAB_HAVE_CUDA=1) into a module that has exactly the
 ``_C.cuda_*`` entry points of a CUDA build, whose "device pointers" are host pointers.
 
-The module is cached under the system temp directory, keyed by a hash of every input.
+The module is cached inside the checkout, under ``build/cuda-emu/`` (git-ignored), keyed by a
+hash of every input, the compiler, Python and pybind11. Not under the system temp
+directory: a cache there outlives the checkout, so a fresh clone on the same machine could
+find a module built with packages that its own environment lacks (it once hid a missing
+pybind11 from CI).
 """
 
 from __future__ import annotations
@@ -164,12 +168,18 @@ def _key(cxx: str) -> str:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     h.update(version.encode())
     h.update(sys.version.encode())
+    h.update(_pybind11_include().encode())  # imports pybind11: a missing one fails here
     return h.hexdigest()[:16]
 
 
 def _pybind11_include() -> str:
-    import pybind11
-
+    try:
+        import pybind11
+    except ImportError as err:
+        raise ImportError(
+            "the CUDA emulator compiles csrc/bindings.cpp and needs pybind11 in the test "
+            "environment: it is in creditlab's [test] extra (pip install -e '.[test]')"
+        ) from err
     return pybind11.get_include()
 
 
@@ -179,7 +189,7 @@ def build(cache_root: Path | None = None) -> Path:
     if cxx is None:
         raise FileNotFoundError("no C++ compiler ($CXX or g++)")
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    root = cache_root or Path(tempfile.gettempdir()) / "creditlab-cuda-emu"
+    root = cache_root or REPO / "build" / "cuda-emu"
     final = root / _key(cxx)
     so = final / f"_C{suffix}"
     if so.exists():
