@@ -4,7 +4,7 @@ RAP (Hao et al., 2023, arXiv:2305.14992) uses one language model twice: as the *
 that proposes the next action and as the *world model* that predicts the next state, and
 searches the resulting tree with MCTS. Its step reward mixes the agent's action
 likelihood, a task heuristic and the model's self-evaluation. This module is the toy
-stand-in used in Chapter 7, with no language model:
+stand-in used in Chapter 18, with no language model:
 
 - the **model prior** ``pi0(a | s)`` is a softmax over ``sharpness * (d(s) - d(s'))``
   (how much the move shortens the true distance to the goal) plus fixed Gaussian noise per

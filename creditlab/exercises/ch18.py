@@ -1,4 +1,4 @@
-"""Chapter 7 exercises: backups up a tree. Replace each ``raise`` with your code.
+"""Chapter 18 exercises: backups up a tree. Replace each ``raise`` with your code.
 
 Trees are arrays with nodes in topological order: ``parent[i] < i``, ``parent[0] == -1``
 (the root), and the data of the edge ``parent[i] -> i`` stored on the child ``i``

@@ -1,4 +1,4 @@
-"""Solutions to :mod:`creditlab.exercises.ch07`."""
+"""Solutions to :mod:`creditlab.exercises.ch18`."""
 
 from __future__ import annotations
 

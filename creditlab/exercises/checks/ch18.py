@@ -1,4 +1,4 @@
-"""Checks for Chapter 7 (backups up a tree): stored answers and invariants."""
+"""Checks for Chapter 18 (backups up a tree): stored answers and invariants."""
 
 from __future__ import annotations
 

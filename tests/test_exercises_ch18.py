@@ -1,4 +1,4 @@
-"""Chapter 7 exercises: stored answers are current, and typical mistakes fail."""
+"""Chapter 18 exercises: stored answers are current, and typical mistakes fail."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import pytest
 
 import creditlab as cl
 from creditlab.exercises import check as check_mod
-from creditlab.exercises.checks import ch07
+from creditlab.exercises.checks import ch18
 
 
 def test_stored_answers_match_the_library():
-    fresh = ch07.make_cases()
-    stored = check_mod._cases("ch07")
+    fresh = ch18.make_cases()
+    stored = check_mod._cases("ch18")
     assert fresh.keys() == stored.keys()
     for k in fresh:
         if fresh[k].dtype.kind == "U":
@@ -31,7 +31,7 @@ def test_unweighted_mean_fails():
         return V
 
     with pytest.raises(AssertionError):
-        cl.check("ch07.visit_weighted_values", plain_mean)
+        cl.check("ch18.visit_weighted_values", plain_mean)
 
 
 def test_prefix_instead_of_suffix_fails():
@@ -40,4 +40,4 @@ def test_prefix_instead_of_suffix_fails():
         return np.array([f(path_rewards[: k + 1]) for k in range(len(path_rewards))])
 
     with pytest.raises(AssertionError):
-        cl.check("ch07.rap_cum_rewards", prefix)
+        cl.check("ch18.rap_cum_rewards", prefix)
