@@ -108,6 +108,10 @@ def execute(path: str, timeout: int) -> tuple[str, float, object, str | None]:
     return path, seconds, nb, error
 
 
+def _show(p: Path) -> str:
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter in _toc.yml")
@@ -119,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                          "$CREDITLAB_NOTEBOOK_BUDGET_S)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds a cell may take")
     ap.add_argument("--force", action="store_true", help="execute even what is cached")
+    ap.add_argument("--cache", type=Path, default=CACHE, help=f"default {CACHE.relative_to(REPO)}")
     args = ap.parse_args(argv)
 
     import nbformat
     from jupyter_cache.base import CacheBundleIn
 
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
-    cache = open_cache()
+    cache = open_cache(args.cache)
     todo = []
     for p in notebooks:
         try:
@@ -135,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if hit is None:
             todo.append(p)
         else:
-            print(f"  cached   {p.relative_to(REPO)}", flush=True)
+            print(f"  cached   {_show(p)}", flush=True)
     print(f"executing {len(todo)} of {len(notebooks)} notebooks, {args.jobs} at a time, "
           f"budget {args.budget:.0f} s each", flush=True)
     t0 = time.perf_counter()
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         futures = [pool.submit(execute, str(p), args.timeout) for p in todo]
         for fut in as_completed(futures):
             path, seconds, nb, error = fut.result()
-            rel = str(Path(path).relative_to(REPO))
+            rel = _show(Path(path))
             times[rel] = seconds
             over = seconds > args.budget
             verdict = "FAILED" if error else ("OVER BUDGET" if over else "ok")
