@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import creditlab
 from creditlab.exercises import check as check_mod
 from creditlab.exercises import grade
 

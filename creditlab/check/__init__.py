@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from creditlab.exercises.check import check, chapters, exercises
+from creditlab.exercises.check import chapters, check, exercises
 from creditlab.exercises.grade import Result, format_table, grade_file, grade_module, main
 
 __all__ = [
