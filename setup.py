@@ -97,6 +97,7 @@ setup(
             "ipykernel>=6",
             "jupyter-book>=1.0,<2",
             "myst-nb>=1.0",
+            "sphinxcontrib-bibtex>=2.5",  # book/references.bib, the chapters' {cite} roles
         ],
         # pybind11: the CUDA-emulator tests compile csrc/bindings.cpp (tests/cuda_emu)
         "test": [
@@ -106,6 +107,7 @@ setup(
             "nbstripout>=0.7",
             "ruff>=0.5",
             "pybind11>=2.12",
+            "pyyaml>=6",  # tests/test_book_papers.py reads book/papers.yml
         ],
     },
     zip_safe=False,

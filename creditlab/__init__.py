@@ -10,7 +10,7 @@ advantages  group advantages (GRPO, RLOO, Dr.GRPO) and masked whitening
 reference   the plain-Python loops every kernel is checked against (what the book shows)
 envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
 plot        the book's matplotlib style
-exercises   homework stubs, graded by :func:`creditlab.check`
+exercises   homework stubs, graded by ``creditlab.check`` (also ``python -m creditlab.check``)
 tabular     exact and sample-based methods for tabular MDPs (value iteration, Q-learning)
 shaping     reward transforms: potential-based shaping (and naive bonuses for contrast),
             ShapedReward wrapper; Clip, Delta and gated accumulation of process rewards
@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 from creditlab import (  # noqa: E402, I001
     advantages,
+    check,  # a callable module: creditlab.check("ch01.gae", fn); python -m creditlab.check
     constrained,
     envs,  # registers the gymnasium environments
     metrics,
@@ -39,7 +40,6 @@ from creditlab import (  # noqa: E402, I001
 )
 from creditlab._backend import backend_info, use_backend
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
-from creditlab.exercises.check import check
 from creditlab.returns import (
     discounted_returns,
     gae,
