@@ -178,14 +178,16 @@ def _find(chapters: list[str]) -> list[Path]:
     return out
 
 
-def _run(notebook: Path, seeds: list[int]) -> dict:
+def _run(notebook: Path, seeds: list[int], logs: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rec = Path(tmp) / "records.json"
+        log = Path(logs) / f"{notebook.stem}_seeds{'_'.join(map(str, seeds))}.log" if logs else None
         env = {**os.environ, "CREDITLAB_SEEDS": ",".join(map(str, seeds)), "MPLBACKEND": "Agg",
                "TQDM_DISABLE": "1"}
         env.pop("CREDITLAB_SEED", None)
         subprocess.run([sys.executable, __file__, "--child", str(notebook), str(rec)],
-                       cwd=notebook.parent, env=env, check=True, stdout=subprocess.DEVNULL)
+                       cwd=notebook.parent, env=env, check=True,
+                       stdout=log.open("w") if log else subprocess.DEVNULL)
         return json.loads(rec.read_text())
 
 
@@ -280,8 +282,9 @@ def _table(notebook: Path, runs: list[tuple[list[int], dict]]) -> str:
     n_fail = 0
     for (_, _, src, loop), row in sorted(rows.items(), key=lambda kv: kv[0][:2]):
         rec = row["rec"]
-        label = f"`{src}`" + (f" [{loop}]" if loop else "")
-        thr = " ".join(f"{op} `{s}`" for op, s in zip(rec["ops"], rec["op_src"][1:]))
+        label = f"`{' '.join(src.split())}`" + (f" [{loop}]" if loop else "")
+        thr = " ".join(f"{op} `{' '.join(s.split())}`"
+                       for op, s in zip(rec["ops"], rec["op_src"][1:]))
         cells = []
         for s in seeds:
             if s in row["cells"]:
@@ -309,14 +312,17 @@ def main() -> None:
     ap.add_argument("chapters", nargs="*", help="ch05, 5 or a path part (default: all)")
     ap.add_argument("--seeds", default="5,6,7,8,9", help="comma-separated unseen seeds")
     ap.add_argument("--out", help="also append the tables to this Markdown file")
+    ap.add_argument("--logs", help="write each run's printed output to a file in this folder")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     for nb in _find(args.chapters):
         print(f"running {nb.relative_to(REPO)} on seeds {seeds} ...", file=sys.stderr, flush=True)
-        first = _run(nb, seeds)
+        if args.logs:
+            Path(args.logs).mkdir(parents=True, exist_ok=True)
+        first = _run(nb, seeds, args.logs)
         runs = [(seeds, first)]
         if first["calls"]["seeds"] == 0 and len(seeds) > 1:  # one seed per run
-            runs = [([seeds[0]], first)] + [([s], _run(nb, [s])) for s in seeds[1:]]
+            runs = [([seeds[0]], first)] + [([s], _run(nb, [s], args.logs)) for s in seeds[1:]]
         table = _table(nb, runs)
         print(table, flush=True)
         if args.out:
