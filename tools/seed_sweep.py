@@ -117,6 +117,7 @@ def _child(notebook: Path, record_path: Path) -> None:
     import creditlab
 
     records: list[dict] = []
+    seen: dict[tuple, int] = {}
     calls = {"seed": 0, "seeds": 0}
     _seed, _seeds = creditlab.seed, creditlab.seeds
 
@@ -131,11 +132,17 @@ def _child(notebook: Path, record_path: Path) -> None:
     creditlab.seed, creditlab.seeds = seed, seeds
 
     def check(cell, line, src, loop, test, operands, ops, op_src):  # noqa: ANN001, ANN202
+        # loop variables label the record when they are plain values (a name, a budget);
+        # repeated evaluations of one assert are told apart by their occurrence number
+        loop = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in loop.items()}
+        loop = {k: v for k, v in loop.items() if isinstance(v, (int, float, str))}
+        key = (cell, line, src, tuple(loop.items()))
+        seen[key] = seen.get(key, -1) + 1
         rec = {"cell": cell, "line": line, "src": src, "ops": ops, "op_src": op_src,
-               "loop": {k: (v if isinstance(v, (int, float, str)) else repr(v))
-                        for k, v in loop.items()}}
+               "loop": loop, "occurrence": seen[key]}
         try:
-            rec["ok"] = bool(np.all(test()))
+            ok = test()
+            rec["ok"] = bool(ok.all() if hasattr(ok, "all") else ok)
             rec["values"] = [_plain(o()) for o in operands]
         except Exception as e:  # noqa: BLE001
             rec["ok"], rec["error"] = False, f"{type(e).__name__}: {e}"
@@ -262,6 +269,8 @@ def _table(notebook: Path, runs: list[tuple[list[int], dict]]) -> str:
     for run_seeds, res in runs:
         for rec in res["records"]:
             loop = ", ".join(f"{k}={v}" for k, v in rec["loop"].items())
+            if rec.get("occurrence"):
+                loop += ("; " if loop else "") + f"evaluation {rec['occurrence'] + 1}"
             key = (rec["cell"], rec["line"], rec["src"], loop)
             row = rows.setdefault(key, {"rec": rec, "cells": {}, "pooled": []})
             split = _per_seed(rec, len(run_seeds))
