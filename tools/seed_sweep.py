@@ -1,7 +1,7 @@
 """Seed sweep: run chapters on seeds they were not written on, recording every assert.
 
     python tools/seed_sweep.py                      # every chapter, seeds 5,6,7,8,9
-    python tools/seed_sweep.py ch05 ch06 --seeds 20,21,22,23,24 --out sweep.md
+    python tools/seed_sweep.py ch05 ch06 --seeds 20,21,22,23,24 --out sweep.md --logs logs/
     make seeds CHAPTERS="ch05" SWEEP_SEEDS=20,21,22,23,24
 
 Chapters read their seeds through ``creditlab.seeds([...])`` (lists) and
@@ -13,12 +13,16 @@ Each notebook's code cells run in a fresh Python process, in order, in one names
 (matplotlib without a display). Every ``assert`` is rewritten before it runs: instead of
 raising, it records its operands, and execution goes on. ``assert a and b`` records ``a``
 and ``b`` separately; ``assert np.all(x < t)`` records ``x`` and ``t``, so a value with one
-entry per seed is shown per seed. A cell that raises anything else (a library check, a
+entry per seed is shown per seed (any 1-D operand as long as the seed list counts as one,
+so reduce a check over another axis with ``.max()`` when the lengths could coincide). An
+assert inside a loop gets one row per plain loop value (``[name=Clip]``) or per evaluation.
+A cell that raises anything else (a library check, a
 crash) is recorded as a failure of that cell and the next cell runs.
 
 The output is one Markdown table per chapter: the assert, its right-hand side (the
 threshold), the value on each seed with a pass/fail mark (or one pooled value when the
-assert checks a mean over seeds), and the run times. Not part of CI: a full sweep takes
+assert checks a mean over seeds), and the run times; ``--logs`` keeps each run's printed
+output (the chapter's tables) for a closer look. Not part of CI: a full sweep takes
 the time of several book builds.
 """
 
