@@ -20,6 +20,7 @@ rewards     StepChain's hackable process reward models and verifiable outcome (P
 trees       array trees and backup kernels; planning: batched MCTS, lookahead (Part VI)
 algos       small training loops (needs torch; imported on its own, not here)
 rtb         real-time bidding as an MDP (RLB): auction logs, the budget DP, bidders
+seeds, seed the chapters' seeds; CREDITLAB_SEEDS / CREDITLAB_SEED override them
 """
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ from creditlab import (  # noqa: E402, I001
     tabular,
 )
 from creditlab._backend import backend_info, use_backend
+from creditlab._seeds import seed, seeds
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.returns import (
     discounted_returns,
@@ -69,6 +71,8 @@ __all__ = [
     "returns",
     "rewards",
     "rloo",
+    "seed",
+    "seeds",
     "shaping",
     "softmin_transform",
     "tabular",
