@@ -403,6 +403,6 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
             opt.step()
         seq_r = rew if rew.ndim == 1 else (rew * mask.numpy()).sum(1)
         if it % cfg.eval_every == 0 or it == cfg.iterations:
-            log(it, {"reward": float(seq_r.mean()), "kl": float(kl_mean),
+            log(it, {"reward": float(seq_r.mean()), "kl": float(kl_mean.detach()),
                      "length": float(mask.sum(1).float().mean())})
     return SeqRLResult({k: np.asarray(v) for k, v in hist.items()}, cfg)
