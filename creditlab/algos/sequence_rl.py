@@ -189,6 +189,9 @@ class SeqRLConfig:
     max_len : int
         Longest response sampled.
     temperature : float > 0
+        Sampling temperature. Log-probs, ratios and the KL are those of the untempered
+        policy (what ``model.logprobs`` gives); verl divides the logits by the sampling
+        temperature instead, and at temperature 1 the two agree.
     top_k : int or None
     clip_eps : float or None
         PPO-clip's epsilon; None: plain policy gradient.
