@@ -148,6 +148,9 @@ def test_ema(model):
     ema_update(t, b, 0.75)
     for pt, pa, pb in zip(t.parameters(), a.parameters(), b.parameters()):
         torch.testing.assert_close(pt, 0.75 * pa + 0.25 * pb)
+    t2 = ema_copy(a).ema_update(b, 0.75)
+    for p1, p2 in zip(t.parameters(), t2.parameters()):
+        torch.testing.assert_close(p1, p2)
     ema_update(t, b, 0.0)
     for pt, pb in zip(t.parameters(), b.parameters()):
         torch.testing.assert_close(pt, pb)

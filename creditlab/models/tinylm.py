@@ -353,6 +353,11 @@ class TinyTextLM(nn.Module):
         """A frozen deep copy (see :func:`ema_copy`)."""
         return ema_copy(self)
 
+    def ema_update(self, source: nn.Module, tau: float) -> TinyTextLM:
+        """``self <- tau * self + (1 - tau) * source`` in place (see :func:`ema_update`)."""
+        ema_update(self, source, tau)
+        return self
+
     def to_bytes(self) -> bytes:
         """Config and weights as bytes (``torch.save`` into memory; no file)."""
         buf = io.BytesIO()
