@@ -167,6 +167,9 @@ def test_save_load_bytes(model):
     assert back.config == model.config
     torch.testing.assert_close(back.logprobs(PROMPTS, RESPONSES)[0],
                                model.logprobs(PROMPTS, RESPONSES)[0])
+    v = TinyTextLM(12, embed=8, hidden=16, value_head=True)
+    torch.testing.assert_close(TinyTextLM.from_bytes(v.to_bytes()).values(PROMPTS, RESPONSES)[0],
+                               v.values(PROMPTS, RESPONSES)[0])
     with pytest.raises(TypeError, match="data"):
         TinyTextLM.from_bytes("not bytes")
 
@@ -184,6 +187,8 @@ def test_save_load_bytes(model):
         (lambda m: kl(m, "ref", [[3]], [[4]]), "reference"),
         (lambda m: kl(m, m, [[3]], [[4]], kind="k9"), "kind"),
         (lambda m: TinyTextLM(2), "vocab_size"),
+        (lambda m: m.values([[3]], [[4]]), "value_head"),
+        (lambda m: TinyTextLM(12, value_head=1), "value_head"),
         (lambda m: pad_sequences([[1.5]], "xs"), "xs"),
     ],
 )

@@ -14,7 +14,10 @@ toy size. One iteration:
    sequence scores -> ``creditlab.advantages.grpo`` / ``rloo`` / ``dr_grpo``, broadcast
    over the response's tokens; token rewards -> ``creditlab.returns.discounted_returns``
    (rewards-to-go under the response mask) minus the group baseline of the whole
-   return (``rloo`` / ``dr_grpo`` of :math:`G_0`);
+   return (``rloo`` / ``dr_grpo`` of :math:`G_0`); or, for PPO with a critic
+   (``advantage="gae"``, a model built with ``value_head=True``),
+   ``creditlab.returns.gae`` on the value head's estimates, the sequence score placed on
+   the last response token, and a value loss toward the :math:`\\lambda`-returns;
 4. ``epochs`` passes of the loss, token-mean over the masked tokens:
 
    .. math:: L = -\\frac{1}{\\sum m}\\sum_{b,t} m_{b,t}\\,
@@ -47,7 +50,7 @@ from creditlab.models.tinylm import (
     kl_penalty,
     pad_sequences,
 )
-from creditlab.returns import discounted_returns
+from creditlab.returns import discounted_returns, gae
 
 __all__ = [
     "SEQ_ADVANTAGES",
@@ -61,7 +64,7 @@ __all__ = [
 ]
 
 #: advantage estimators of :func:`seq_advantages`
-SEQ_ADVANTAGES = ("grpo", "rloo", "dr_grpo")
+SEQ_ADVANTAGES = ("grpo", "rloo", "dr_grpo", "gae")
 
 
 def _check_model(model: Any) -> None:
@@ -173,14 +176,15 @@ def checker_accuracy(model: TinyTextLM, corpus: Any, prompts: Sequence[Sequence[
 
 @dataclass(frozen=True)
 class SeqRLConfig:
-    """Settings of :func:`train_seq_rl`.
+    r"""Settings of :func:`train_seq_rl`.
 
     Parameters
     ----------
-    advantage : {"grpo", "rloo", "dr_grpo"}
+    advantage : {"grpo", "rloo", "dr_grpo", "gae"}
         Group estimator (:mod:`creditlab.advantages`). With token-level rewards the
         baseline is the group's (leave-one-out for ``rloo``) mean return, and ``grpo`` is
-        ``dr_grpo`` (no division by a std; set ``whiten`` instead).
+        ``dr_grpo`` (no division by a std; set ``whiten`` instead). ``gae``: PPO with the
+        model's value head (``creditlab.returns.gae``; needs ``value_head=True``).
     n_prompts, group_size : int
         Prompts per iteration and responses per prompt (``group_size >= 2``).
     iterations : int
@@ -202,6 +206,10 @@ class SeqRLConfig:
     kl_kind : {"full", "k1", "k2", "k3", "abs"}
     gamma : float in [0, 1]
         Discount of token-level rewards.
+    lam : float in [0, 1]
+        GAE's lambda (``advantage="gae"``).
+    vf_coef : float >= 0
+        Weight of the value loss :math:`\overline{(V - G^\lambda)^2}` (``"gae"``).
     whiten : bool
         ``creditlab.advantages.masked_whiten`` the token advantages over the batch.
     eval_every : int
@@ -221,6 +229,8 @@ class SeqRLConfig:
     kl_coef: float = 0.0
     kl_kind: str = "k3"
     gamma: float = 1.0
+    lam: float = 0.95
+    vf_coef: float = 0.5
     whiten: bool = False
     eval_every: int = 10
     seed: int = 0
@@ -245,6 +255,10 @@ class SeqRLConfig:
             raise ValueError(f"kl_kind must be one of {KL_KINDS}, got {self.kl_kind!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"lam must be in [0, 1], got {self.lam!r}")
+        if not np.isfinite(self.vf_coef) or self.vf_coef < 0:
+            raise ValueError(f"vf_coef must be a finite number >= 0, got {self.vf_coef!r}")
 
     def replace(self, **changes: Any) -> SeqRLConfig:
         return replace(self, **changes)
@@ -265,7 +279,8 @@ class SeqRLResult:
 
 
 def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grpo",
-                   gamma: float = 1.0, whiten: bool = False) -> np.ndarray:
+                   gamma: float = 1.0, whiten: bool = False, values: Any | None = None,
+                   lam: float = 0.95) -> np.ndarray:
     r"""Per-token advantages ``[B, T]`` from sequence or token rewards, via the library.
 
     - ``rewards`` ``[B]``: :math:`A_{b,t} = m_{b,t}\,\mathrm{adv}(s)_b` with adv one of
@@ -274,6 +289,10 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
       gamma, response_mask=m)``; :math:`A_{b,t} = m_{b,t}(G_{b,t} - \bar G_b)` with the
       group baseline :math:`\bar G_b = G_{b,0} - \mathrm{adv}(G_{\cdot,0})_b` (the
       leave-one-out mean for ``rloo``, the group mean otherwise).
+    - ``advantage="gae"``: ``creditlab.returns.gae(r, values, gamma, lam,
+      response_mask=m)`` with ``values`` :math:`V(s_{b,t})` ``[B, T]``; a sequence score
+      is the reward of the last response token. (The :math:`\lambda`-returns are
+      ``A + values`` before whitening.) ``index`` is not used.
 
     ``whiten=True`` applies ``creditlab.advantages.masked_whiten`` over the mask.
 
@@ -285,6 +304,9 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     advantage : {"grpo", "rloo", "dr_grpo"}
     gamma : float in [0, 1]
     whiten : bool
+    values : float array [B, T], optional
+        Needed for ``advantage="gae"``.
+    lam : float in [0, 1]
 
     Returns
     -------
@@ -297,7 +319,26 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
         raise ValueError(f"mask must be a bool array [B, T], got {m.dtype} shape {m.shape}")
     r = np.asarray(rewards.detach().cpu() if hasattr(rewards, "detach") else rewards,
                    dtype=np.float64)
-    if r.ndim == 1:
+    if advantage == "gae":
+        if values is None:
+            raise ValueError("values must be given for advantage='gae'")
+        v = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values,
+                       dtype=np.float64)
+        if v.shape != m.shape:
+            raise ValueError(f"values must have the shape of mask {m.shape}, got {v.shape}")
+        if r.ndim == 1:
+            if len(r) != len(m):
+                raise ValueError(f"rewards [B] must have one score per row of mask "
+                                 f"({len(m)}), got {len(r)}")
+            last = np.where(m.any(1), m.shape[1] - 1 - np.argmax(m[:, ::-1], 1), 0)
+            tok = np.zeros(m.shape)
+            tok[np.arange(len(m)), last] = r * m.any(1)
+            r = tok
+        elif r.shape != m.shape:
+            raise ValueError(f"rewards [B, T] must have the shape of mask {m.shape}, got "
+                             f"{r.shape}")
+        A = np.asarray(gae(np.where(m, r, 0.0), v, gamma, lam, response_mask=m)[0]) * m
+    elif r.ndim == 1:
         if len(r) != len(m):
             raise ValueError(f"rewards [B] must have one score per row of mask ({len(m)}), "
                              f"got {len(r)}")
@@ -354,6 +395,8 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
     pool = [list(map(int, p)) for p in prompts]
     if not pool:
         raise ValueError("prompts must hold at least one prompt")
+    if cfg.advantage == "gae" and model.value is None:
+        raise ValueError("advantage='gae' needs a model built with value_head=True")
     if reference is None and cfg.kl_coef > 0:
         reference = ema_copy(model)
     rng = np.random.default_rng(cfg.seed)
@@ -378,9 +421,16 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
                                           top_k=cfg.top_k, seed=int(rng.integers(2**31)))
         # 2. rewards, 3. credit (library calls)
         rew = np.asarray(reward_fn(batch, resp, mask), dtype=np.float64)
-        A = torch.as_tensor(seq_advantages(rew, mask.numpy(), index,
-                                           advantage=cfg.advantage, gamma=cfg.gamma,
-                                           whiten=cfg.whiten), dtype=torch.float32)
+        V_old = None
+        if cfg.advantage == "gae":
+            with torch.no_grad():
+                V_old, _ = model.values(batch, resp, mask)
+        A = seq_advantages(rew, mask.numpy(), index, advantage=cfg.advantage,
+                           gamma=cfg.gamma, values=V_old, lam=cfg.lam)
+        ret = None if V_old is None else torch.as_tensor(A, dtype=torch.float32) + V_old
+        if cfg.whiten and mask.sum() > 1:
+            A = np.asarray(masked_whiten(A, mask.numpy())) * mask.numpy()
+        A = torch.as_tensor(A, dtype=torch.float32)
         ref_lp = None
         if reference is not None and cfg.kl_kind != "full":
             with torch.no_grad():
@@ -396,6 +446,9 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
                 surr = torch.minimum(surr, clipped)
             loss = -(surr * mask).sum() / n_tok
             kl_mean = torch.zeros(())
+            if ret is not None:  # PPO's critic: regress V(s_t) on the lambda-returns
+                V, _ = model.values(batch, resp, mask)
+                loss = loss + cfg.vf_coef * (((V - ret) ** 2) * mask).sum() / n_tok
             if reference is not None and cfg.kl_coef > 0:
                 k = (kl(model, reference, batch, resp, kind="full", response_mask=mask)
                      if cfg.kl_kind == "full" else kl_penalty(lp, ref_lp, cfg.kl_kind))

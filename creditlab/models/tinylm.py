@@ -143,6 +143,9 @@ class TinyTextLM(nn.Module):
         ``n_params`` must stay <= 100k for the book's budget (not enforced).
     seed : int
         Seeds the initial weights (the global torch RNG is left untouched).
+    value_head : bool
+        Add a linear value head on the GRU state (:meth:`values`), for PPO with GAE and
+        value-guided decoding; ``hidden + 1`` more parameters.
 
     Notes
     -----
@@ -150,19 +153,23 @@ class TinyTextLM(nn.Module):
     """
 
     def __init__(self, vocab_size: int, *, embed: int = 32, hidden: int = 96,
-                 seed: int = 0) -> None:
+                 seed: int = 0, value_head: bool = False) -> None:
         super().__init__()
         _int(vocab_size, "vocab_size", 3)
         _int(embed, "embed", 1)
         _int(hidden, "hidden", 1)
         _int(seed, "seed", 0)
+        if not isinstance(value_head, bool):
+            raise TypeError(f"value_head must be a bool, got {type(value_head).__name__}")
         self.config = {"vocab_size": int(vocab_size), "embed": int(embed),
-                       "hidden": int(hidden), "seed": int(seed)}
+                       "hidden": int(hidden), "seed": int(seed),
+                       "value_head": bool(value_head)}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.emb = nn.Embedding(vocab_size, embed)
             self.gru = nn.GRU(embed, hidden, batch_first=True)
             self.head = nn.Linear(hidden, vocab_size)
+            self.value = nn.Linear(hidden, 1) if value_head else None
 
     @property
     def vocab_size(self) -> int:
@@ -208,25 +215,51 @@ class TinyTextLM(nn.Module):
             rm = m.cpu()
         return p, pm, r, rm
 
-    def _logits_padded(self, p: torch.Tensor, pm: torch.Tensor, r: torch.Tensor
-                       ) -> torch.Tensor:
-        """Logits ``[B, T, V]`` predicting response tokens; layout ``BOS + prompt + response``
-        with each response placed right after its own prompt's last real token."""
+    def _heads_padded(self, p: torch.Tensor, pm: torch.Tensor, r: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[B, T, V]`` predicting response tokens and the GRU states ``[B, T, H]``
+        they are read from; layout ``BOS + prompt + response`` with each response placed
+        right after its own prompt's last real token."""
         B, T = r.shape
         ids = torch.full((B, 1 + p.shape[1] + T), PAD, dtype=torch.int64)
         ids[:, 0] = BOS
         ids[:, 1 : 1 + p.shape[1]] = torch.where(pm, p, PAD)
         pos = 1 + pm.sum(1)[:, None] + torch.arange(T)[None, :]  # where y_t sits
         ids.scatter_(1, pos, r)
-        logits, _ = self(ids)
-        pick = (pos - 1).unsqueeze(-1).expand(-1, -1, logits.shape[-1])
-        return logits.gather(1, pick)
+        logits, states = self(ids)
+        before = (pos - 1).unsqueeze(-1)
+        return (logits.gather(1, before.expand(-1, -1, logits.shape[-1])),
+                states.gather(1, before.expand(-1, -1, states.shape[-1])))
+
+    def _logits_padded(self, p: torch.Tensor, pm: torch.Tensor, r: torch.Tensor
+                       ) -> torch.Tensor:
+        return self._heads_padded(p, pm, r)[0]
 
     def _logprobs_padded(self, p: torch.Tensor, pm: torch.Tensor, r: torch.Tensor,
                          rm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lg = self._logits_padded(p, pm, r)
         lp = torch.log_softmax(lg, -1).gather(-1, r.unsqueeze(-1)).squeeze(-1)
         return lp.masked_fill(~rm, 0.0), rm
+
+    def values(self, prompts: Any, responses: Any, response_mask: Any | None = None,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Value head: :math:`V(s_{b,t})` for the state before each response token.
+
+        :math:`s_{b,t} = (x_b, y_{b,<t})`, read from the same GRU state as the logits that
+        predict :math:`y_{b,t}` (a shared trunk, as in PPO for LLMs). Needs
+        ``value_head=True``.
+
+        Returns
+        -------
+        values : torch.Tensor [B, T] float32
+            0 where the mask is False.
+        mask : torch.Tensor [B, T] bool
+        """
+        if self.value is None:
+            raise ValueError("this model has no value head: build it with value_head=True")
+        p, pm, r, rm = self._inputs(prompts, responses, response_mask)
+        _, states = self._heads_padded(p, pm, r)
+        return self.value(states).squeeze(-1).masked_fill(~rm, 0.0), rm
 
     def logits(self, prompts: Any, responses: Any) -> torch.Tensor:
         """Logits ``[B, T, V]`` predicting each response token (inputs as in
