@@ -19,6 +19,8 @@ constrained Lagrangian methods with a user-set cost threshold
 rewards     StepChain's hackable process reward models and verifiable outcome (Part II)
 trees       array trees and backup kernels; planning: batched MCTS, lookahead (Part VI)
 algos       small training loops (needs torch; imported on its own, not here)
+models      TinyTextLM and its synthetic corpora (needs torch; imported on its own)
+prefs       preference losses: Bradley-Terry, DPO, IPO, unlikelihood; pair mining
 rtb         real-time bidding as an MDP (RLB): auction logs, the budget DP, bidders
 seeds, seed the chapters' seeds; CREDITLAB_SEEDS / CREDITLAB_SEED override them
 """

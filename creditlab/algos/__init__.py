@@ -3,11 +3,15 @@
 ``stepchain_pg``  policy gradient on StepChain (REINFORCE with RLOO/GRPO baselines, PPO-clip
                   option, token-mean loss, KL to the initial policy) with a credit-assignment
                   switch: sum, min, softmin, mean, clip, delta, gated, none (Part II).
+``sequence_rl``   supervised pre-training of TinyTextLM and sequence-level GRPO / RLOO /
+                  PPO-clip on its sampled responses, sequence or token rewards, KL to a
+                  reference (Parts III-V).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
 
-from creditlab.algos import stepchain_pg
+from creditlab.algos import sequence_rl, stepchain_pg
+from creditlab.algos.sequence_rl import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.stepchain_pg import *  # noqa: F403  (the names in its __all__)
 
-__all__ = list(stepchain_pg.__all__)
+__all__ = [*stepchain_pg.__all__, *sequence_rl.__all__]

@@ -1,0 +1,15 @@
+"""Small models used as stand-ins in the book (needs torch; not imported by ``import creditlab``).
+
+``tinylm``   :class:`TinyTextLM`, a one-layer GRU language model with the interfaces of
+             RL-for-LLM code (per-token log-probs and masks, sampling with EOS, KL to a
+             reference, EMA copies, save/load to bytes); Parts III-V
+``corpora``  seeded synthetic corpora with a vocabulary and exact checkers: arithmetic
+             with thoughts, dialogues with a hidden rule, scene captions, instructions with
+             judgments
+"""
+
+from creditlab.models import corpora, tinylm
+from creditlab.models.corpora import *  # noqa: F403
+from creditlab.models.tinylm import *  # noqa: F403
+
+__all__ = ["corpora", "tinylm", *corpora.__all__, *tinylm.__all__]

@@ -1,0 +1,313 @@
+"""Learning from preferences: Bradley-Terry, DPO, IPO, unlikelihood, pair mining.
+
+The losses take per-sequence scores or per-token log-probabilities (``[B, T]`` with a
+response mask, e.g. from :meth:`creditlab.models.TinyTextLM.logprobs`) and return the
+mean loss over pairs (``reduction="none"`` gives one value per pair). They are written
+in torch so that gradients flow; numpy input gives numpy output (no gradient). torch is
+imported when a loss is called, so ``import creditlab.prefs`` stays light.
+
+Notation: :math:`\\sigma` is the logistic function; a sequence log-ratio is
+:math:`\\rho(y) = \\sum_t m_t[\\log\\pi_\\theta(y_t \\mid x, y_{<t}) -
+\\log\\pi_{ref}(y_t \\mid x, y_{<t})]`; subscripts :math:`w` / :math:`l` are the chosen
+(winner) and rejected (loser) response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "bradley_terry_loss",
+    "dpo_loss",
+    "ipo_loss",
+    "mine_pairs",
+    "sequence_logratio",
+    "unlikelihood_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def _is_torch(*xs: Any) -> bool:
+    return any(type(x).__module__.startswith("torch") for x in xs if x is not None)
+
+
+def _t(x: Any, name: str, ndim: tuple[int, ...] | None = None) -> Any:
+    torch = _torch()
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array or tensor of numbers, got "
+                        f"{type(x).__name__}")
+    try:
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be an array or tensor of numbers") from e
+    if t.dtype == torch.bool or not (t.dtype.is_floating_point or t.dtype in (
+            torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    if not t.dtype.is_floating_point:
+        t = t.to(torch.float64)
+    if ndim is not None and t.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got "
+                         f"shape {tuple(t.shape)}")
+    return t
+
+
+def _mask(m: Any, name: str, shape: tuple[int, ...]) -> Any:
+    torch = _torch()
+    if m is None:
+        return None
+    t = m if isinstance(m, torch.Tensor) else torch.as_tensor(np.asarray(m))
+    if t.dtype != torch.bool:
+        raise TypeError(f"{name} must be a bool mask, got {t.dtype}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    return t
+
+
+def _out(x: Any, as_torch: bool) -> Any:
+    if as_torch:
+        return x
+    x = x.detach().cpu().numpy()
+    return x if x.ndim else float(x)
+
+
+def _reduce(loss: Any, reduction: str) -> Any:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _beta(beta: Any) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
+    return float(beta)
+
+
+def sequence_logratio(logp: Any, ref_logp: Any, mask: Any | None = None) -> Any:
+    r"""Sequence log-ratio :math:`\rho = \sum_t m_t(\log\pi_t - \log\pi_{ref,t})`.
+
+    Parameters
+    ----------
+    logp, ref_logp : array or tensor [B, T] (per-token) or [B] (already summed)
+    mask : bool [B, T], optional
+        Tokens that count (default all). Ignored for 1-D input.
+
+    Returns
+    -------
+    [B], the input's kind (torch keeps the gradient through ``logp``)
+    """
+    a = _t(logp, "logp", (1, 2))
+    b = _t(ref_logp, "ref_logp", (1, 2))
+    if a.shape != b.shape:
+        raise ValueError(f"ref_logp must have the shape of logp {tuple(a.shape)}, got "
+                         f"{tuple(b.shape)}")
+    d = a - b.to(a.dtype)
+    if d.ndim == 2:
+        m = _mask(mask, "mask", tuple(d.shape))
+        if m is not None:
+            d = d.masked_fill(~m, 0.0)
+        d = d.sum(-1)
+    return _out(d, _is_torch(logp, ref_logp))
+
+
+def bradley_terry_loss(r_chosen: Any, r_rejected: Any, *, beta: float = 1.0,
+                       reduction: str = "mean") -> Any:
+    r"""Bradley-Terry (reward-model) loss of scalar scores.
+
+    .. math:: L = -\log\sigma\big(\beta\,(r_w - r_l)\big)
+
+    The negative log-likelihood of "w preferred to l" when
+    :math:`P(w \succ l) = \sigma(\beta(r_w - r_l))`. Example: :math:`r_w = 1, r_l = 0,
+    \beta = 1` gives :math:`\log(1 + e^{-1}) = 0.3133`.
+
+    Parameters
+    ----------
+    r_chosen, r_rejected : array or tensor [N]
+    beta : float > 0
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    scalar, or [N] for ``reduction="none"``; the input's kind
+    """
+    torch = _torch()
+    a, b = _t(r_chosen, "r_chosen", (1,)), _t(r_rejected, "r_rejected", (1,))
+    if a.shape != b.shape:
+        raise ValueError(f"r_rejected must have the shape of r_chosen {tuple(a.shape)}, "
+                         f"got {tuple(b.shape)}")
+    loss = -torch.nn.functional.logsigmoid(_beta(beta) * (a - b.to(a.dtype)))
+    return _out(_reduce(loss, reduction), _is_torch(r_chosen, r_rejected))
+
+
+def _margin(logp_chosen: Any, ref_chosen: Any, logp_rejected: Any, ref_rejected: Any,
+            mask_chosen: Any, mask_rejected: Any) -> Any:
+    torch = _torch()
+    w = sequence_logratio(_t(logp_chosen, "logp_chosen", (1, 2)),
+                          _t(ref_chosen, "ref_chosen", (1, 2)), mask_chosen)
+    lo = sequence_logratio(_t(logp_rejected, "logp_rejected", (1, 2)),
+                           _t(ref_rejected, "ref_rejected", (1, 2)), mask_rejected)
+    if w.shape != lo.shape:
+        raise ValueError(f"chosen and rejected must have the same batch size, got "
+                         f"{len(w)} and {len(lo)}")
+    return w - lo.to(w.dtype) if isinstance(w, torch.Tensor) else w - lo
+
+
+def dpo_loss(logp_chosen: Any, ref_chosen: Any, logp_rejected: Any, ref_rejected: Any, *,
+             beta: float = 0.1, mask_chosen: Any | None = None,
+             mask_rejected: Any | None = None, reduction: str = "mean") -> Any:
+    r"""Direct Preference Optimization loss (Rafailov et al. 2023, arXiv:2305.18290).
+
+    .. math:: L = -\log\sigma\big(\beta\,[\rho(y_w) - \rho(y_l)]\big),\qquad
+              \rho(y) = \sum_t m_t\,[\log\pi_\theta(y_t) - \log\pi_{ref}(y_t)]
+
+    Bradley-Terry on the implicit reward :math:`\beta\rho`. Example: :math:`\rho_w = 2,
+    \rho_l = -1, \beta = 0.5` gives :math:`\log(1 + e^{-1.5}) = 0.2014`.
+
+    Parameters
+    ----------
+    logp_chosen, ref_chosen, logp_rejected, ref_rejected : [B, T] per-token log-probs
+        (policy and reference) or [B] sequence log-probs. Gradient flows through the
+        policy's log-probs.
+    beta : float > 0
+    mask_chosen, mask_rejected : bool [B, T], optional
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    scalar, or [B] for ``reduction="none"``; the input's kind
+    """
+    torch = _torch()
+    h = _margin(logp_chosen, ref_chosen, logp_rejected, ref_rejected, mask_chosen,
+                mask_rejected)
+    loss = -torch.nn.functional.logsigmoid(_beta(beta) * h)
+    as_torch = _is_torch(logp_chosen, ref_chosen, logp_rejected, ref_rejected)
+    return _out(_reduce(loss, reduction), as_torch)
+
+
+def ipo_loss(logp_chosen: Any, ref_chosen: Any, logp_rejected: Any, ref_rejected: Any, *,
+             beta: float = 0.1, mask_chosen: Any | None = None,
+             mask_rejected: Any | None = None, reduction: str = "mean") -> Any:
+    r"""Identity Preference Optimisation loss (Azar et al. 2023, arXiv:2310.12036).
+
+    .. math:: L = \Big(\rho(y_w) - \rho(y_l) - \frac{1}{2\beta}\Big)^2
+
+    (TRL's ``ipo``, with :math:`\beta` in the role of the paper's :math:`\tau`): the
+    log-ratio margin is regressed to :math:`1/(2\beta)` instead of pushed to infinity.
+    Example: margin 3, :math:`\beta = 0.25` gives :math:`(3 - 2)^2 = 1`. Arguments as in
+    :func:`dpo_loss`.
+    """
+    torch = _torch()
+    h = _margin(logp_chosen, ref_chosen, logp_rejected, ref_rejected, mask_chosen,
+                mask_rejected)
+    if not isinstance(h, torch.Tensor):
+        h = torch.as_tensor(h)
+    loss = (h - 1.0 / (2.0 * _beta(beta))) ** 2
+    as_torch = _is_torch(logp_chosen, ref_chosen, logp_rejected, ref_rejected)
+    return _out(_reduce(loss, reduction), as_torch)
+
+
+def unlikelihood_loss(logp: Any, neg_mask: Any, mask: Any | None = None, *,
+                      weight: float = 1.0, floor: float = 1e-5,
+                      reduction: str = "mean") -> Any:
+    r"""Likelihood on good tokens, unlikelihood on flagged ones (Welleck et al. 2019;
+    CUT, Xu et al. 2023, arXiv:2312.14591).
+
+    .. math:: L_b = -\frac{1}{|y_b|}\sum_t m_t\Big[(1 - n_t)\log p_t
+              + n_t\,w\,\log\max(1 - p_t,\ \epsilon)\Big],\qquad p_t = e^{\ell_t}
+
+    with :math:`\ell_t` the log-probability of the response token at t, :math:`n_t` the
+    flag (``neg_mask``), :math:`|y_b| = \sum_t m_t` and :math:`\epsilon` = ``floor``
+    (CUT floors at 1e-5). Example: two tokens with p = 0.5 (good) and p = 0.8 (flagged),
+    w = 1: :math:`-(\log 0.5 + \log 0.2)/2 = 1.1513`.
+
+    Parameters
+    ----------
+    logp : [B, T] log-probs of the response tokens (e.g. ``TinyTextLM.logprobs``)
+    neg_mask : bool [B, T]
+        True on tokens to push down.
+    mask : bool [B, T], optional
+        Response mask (default all True).
+    weight : float >= 0
+        CUT's ``weight_unlike``.
+    floor : float in (0, 1)
+    reduction : {"mean", "sum", "none"}
+        Over sequences; ``"none"`` gives [B].
+    """
+    torch = _torch()
+    lp = _t(logp, "logp", (2,))
+    n = _mask(neg_mask, "neg_mask", tuple(lp.shape))
+    m = _mask(mask, "mask", tuple(lp.shape))
+    if m is None:
+        m = torch.ones_like(n)
+    if not np.isfinite(weight) or weight < 0:
+        raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
+    if not 0.0 < floor < 1.0:
+        raise ValueError(f"floor must be in (0, 1), got {floor!r}")
+    unlike = torch.log((1.0 - lp.exp()).clamp_min(floor))
+    per_tok = torch.where(n, float(weight) * unlike, lp).masked_fill(~m, 0.0)
+    loss = -per_tok.sum(-1) / m.sum(-1).clamp_min(1)
+    return _out(_reduce(loss, reduction), _is_torch(logp))
+
+
+def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Preference pairs from scored samples, within each group (prompt).
+
+    In each group, sort by score; pair the i-th best with the i-th worst for
+    :math:`i < k` (never a sample with itself), and keep a pair when
+    :math:`s_{best} - s_{worst} > \text{min\_margin}`. Ties are broken by position (the
+    earlier sample ranks higher), so the result is deterministic.
+
+    Parameters
+    ----------
+    scores : array [N] float
+    index : array-like [N]
+        Group id per sample.
+    k : int >= 1
+        Pairs per group at most.
+    min_margin : float >= 0
+
+    Returns
+    -------
+    chosen, rejected : int64 arrays [P]
+        Indices into ``scores``; groups in order of first appearance.
+
+    Examples
+    --------
+    >>> mine_pairs([0.1, 0.9, 0.5, 0.2, 0.2], [0, 0, 0, 1, 1])
+    (array([1]), array([0]))
+    """
+    s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores)
+    if s.dtype == bool or not np.issubdtype(s.dtype, np.number) or s.ndim != 1:
+        raise ValueError(f"scores must be a 1-D array of numbers, got {s.dtype} "
+                         f"shape {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores must be finite")
+    idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+    if idx.ndim != 1 or len(idx) != len(s):
+        raise ValueError(f"index must be 1-D with one group id per score ({len(s)}), got "
+                         f"shape {idx.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if not np.isfinite(min_margin) or min_margin < 0:
+        raise ValueError(f"min_margin must be a finite number >= 0, got {min_margin!r}")
+    _, first, inv = np.unique(idx, return_index=True, return_inverse=True)
+    chosen, rejected = [], []
+    for g in np.argsort(first):
+        members = np.flatnonzero(inv.reshape(-1) == g)
+        order = members[np.lexsort((members, -s[members]))]  # best first, stable
+        for i in range(min(int(k), len(order) // 2)):
+            a, b = order[i], order[len(order) - 1 - i]
+            if s[a] - s[b] > min_margin:
+                chosen.append(a)
+                rejected.append(b)
+    return np.asarray(chosen, dtype=np.int64), np.asarray(rejected, dtype=np.int64)
