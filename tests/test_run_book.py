@@ -29,7 +29,8 @@ def notebook(path: Path, *sources: str) -> Path:
 
 
 def test_the_toc_lists_every_chapter_notebook():
-    on_disk = {p.resolve() for p in (REPO / "book").glob("part*/*.ipynb")}
+    book = REPO / "book"
+    on_disk = {p.resolve() for g in ("part*/*.ipynb", "appendix/*.ipynb") for p in book.glob(g)}
     assert on_disk, "no chapter notebooks found"
     assert set(run_book.toc_notebooks()) == on_disk
 
