@@ -24,7 +24,6 @@ slower with more).
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -33,13 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-with warnings.catch_warnings():  # without ipywidgets, tqdm.auto falls back to a text bar
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
-
 from creditlab.advantages import grpo, masked_whiten, rloo
 from creditlab.envs.stepchain import EVENT_ID, StepChainBatch, StepChainConfig
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
+from creditlab.progress import tqdm
 from creditlab.returns import discounted_returns, min_form_returns, softmin_transform
 from creditlab.rewards import OutcomeVerifier, ProcessRewardModel, make_prm
 
