@@ -80,7 +80,9 @@ TEX_PATTERNS = [
      "$ ... $"),
 ]
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$")
+# "---", or the dash a typographer made of it (commonmark with smartquotes: "|—|—|")
+_RULE_CELL = r"\s*:?(?:-{3,}|[\u2013\u2014][-\u2013\u2014]*):?\s*"
+TABLE_RULE = re.compile(rf"^\s*\|?{_RULE_CELL}(\|{_RULE_CELL})+\|?\s*$")
 PROGRESS_LINE = re.compile(r"\d+%\|.*\||\|\s*\d+/\d+\s*\[\d|\d+/\d+\s*\[[\d:<?]+.*(it/s|s/it)")
 WARNING_TEXT = re.compile(r"\b[A-Z]\w*Warning\b:|^\s*warnings\.warn\(", re.M)
 MACHINE_PATH = re.compile(
@@ -113,7 +115,8 @@ def _is_source_code(tag: Tag) -> bool:
 
 
 def _prose_text_nodes(root: Tag):
-    """Text nodes a reader sees as text: not code, not scripts, not typeset math."""
+    """Text nodes a reader sees as text: not code, not scripts, not math elements (the
+    ``mathjax-error`` rule reports a math element MathJax did not typeset)."""
     for node in root.descendants:
         if not isinstance(node, NavigableString) or type(node) is not NavigableString:
             continue  # comments, doctypes, CDATA are NavigableString subclasses
@@ -121,7 +124,8 @@ def _prose_text_nodes(root: Tag):
         for parent in node.parents:
             if not isinstance(parent, Tag):
                 continue
-            if parent.name in SKIP_TAGS or parent.name in CODE_TAGS or _is_source_code(parent):
+            if (parent.name in SKIP_TAGS or parent.name in CODE_TAGS
+                    or "math" in _classes(parent) or _is_source_code(parent)):
                 skip = True
                 break
         if not skip and node.strip():
@@ -530,6 +534,19 @@ class Chromium:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def report(findings: list[Finding], verbose: bool = False, shown: int = 3) -> None:
+    """Findings grouped by page and rule: a count and the first few of each."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.page, f.rule), []).append(f)
+    for (page, rule), fs in groups.items():
+        print(f"{page}: [{rule}] x{len(fs)}")
+        for f in fs if verbose else fs[:shown]:
+            print(f"    {f.detail}")
+        if not verbose and len(fs) > shown:
+            print(f"    ... {len(fs) - shown} more (-v lists all)")
+
+
 def find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         path = shutil.which(name)
@@ -547,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full-page", action="store_true", help="screenshot whole pages")
     ap.add_argument("--shot-height", type=int, default=2400,
                     help="screenshot height in pixels unless --full-page")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every finding")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM") or find_chromium())
     args = ap.parse_args(argv)
 
@@ -602,8 +620,7 @@ def main(argv: list[str] | None = None) -> int:
 
     findings += check_links(doms, exists, page_anchors)
     findings = list(dict.fromkeys(findings))
-    for f in findings:
-        print(f)
+    report(findings, args.verbose)
     print(f"check-html: {len(pages)} pages, {len(findings)} findings, "
           f"{time.monotonic() - t0:.0f} s; screenshots in {shots}")
     return 1 if findings else 0
