@@ -14,12 +14,13 @@ NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -pat
 STAMP := $(VENV)/.creditlab-installed
 SOURCES := setup.py pyproject.toml CMakeLists.txt $(wildcard csrc/*.h csrc/*.cpp csrc/cuda/*.h csrc/cuda/*.cuh csrc/cuda/*.cu)
 
-.PHONY: help install test lint unit notebooks nbval book lab bench seeds clean
+.PHONY: help install test lint unit notebooks nbval book mathjax check-html lab bench seeds clean
 
 help:
 	@echo "make book   set up .venv, execute every notebook, build book/_build/html"
 	@echo "make test   set up .venv, then ruff, pytest (unit + property), nbstripout --verify, every chapter once"
 	@echo "make nbval  the chapters under nbval, as instructors run them"
+	@echo "make check-html  open every page of the built book in headless Chromium, offline, and check it"
 	@echo "make lab    JupyterLab on the book"
 	@echo "make bench  benchmarks/bench_returns.py (writes benchmarks/results/returns.md)"
 	@echo "make seeds  seed sweep: chapters on unseen seeds, asserts recorded (CHAPTERS=, SWEEP_SEEDS=)"
@@ -58,10 +59,29 @@ notebooks: install
 nbval: install
 	$(BIN)/python -m pytest book --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 
-book: install
+# Executed chapters hold no progress bars: creditlab.progress draws none when
+# CREDITLAB_PROGRESS=off (widget bars in JupyterLab, `make lab`, and live bars in a terminal
+# otherwise). Any tool that executes the notebooks for the book must set it too.
+test notebooks nbval book seeds: export CREDITLAB_PROGRESS = off
+
+book: install mathjax
 	$(BIN)/python tools/run_book.py
 	$(BIN)/jupyter-book build book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html"
+
+# MathJax 3.2.2 (pinned, hash-checked) from the npm registry into book/_static/mathjax,
+# which the build copies into the book: math renders with no network (_config.yml).
+mathjax: install
+	$(BIN)/python tools/fetch_mathjax.py
+
+# After `make book`: every page in headless Chromium with the network off (Debian's
+# chromium, installed here when missing); fails on raw TeX, raw Markdown tables, warnings
+# or progress trails in outputs, tracebacks, missing images, broken links... (see the
+# script). Screenshots in book/_build/screenshots/.
+check-html: install
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	$(BIN)/python tools/check_html.py
 
 lab: install
 	$(BIN)/jupyter lab book
@@ -77,4 +97,4 @@ seeds: install
 	$(BIN)/python tools/seed_sweep.py $(CHAPTERS) --seeds $(SWEEP_SEEDS)
 
 clean:
-	rm -rf build book/_build creditlab/_C*.so *.egg-info  # build/ holds the CUDA emulator's cache too
+	rm -rf build book/_build book/_static/mathjax creditlab/_C*.so *.egg-info  # build/ holds the CUDA emulator's cache too

@@ -98,6 +98,8 @@ setup(
             "jupyter-book>=1.0,<2",
             "myst-nb>=1.0",
             "sphinxcontrib-bibtex>=2.5",  # book/references.bib, the chapters' {cite} roles
+            "ipywidgets>=8",  # widget progress bars in JupyterLab (creditlab.progress)
+            "beautifulsoup4>=4.9",  # tools/check_html.py
         ],
         # pybind11: the CUDA-emulator tests compile csrc/bindings.cpp (tests/cuda_emu)
         "test": [
