@@ -171,3 +171,9 @@ def test_toc_pages(tmp_path):
         "format: jb-book\nroot: intro\nparts:\n  - caption: P\n    chapters:\n"
         "      - file: part1/ch01_a\n      - file: part2/ch05_b.ipynb\n")
     assert ch.toc_pages(tmp_path) == ("intro.html", ["part1/ch01_a.html", "part2/ch05_b.html"])
+
+
+def test_redirect_target():
+    html = '<html><head><meta http-equiv="Refresh" content="0; url=intro.html" /></head></html>'
+    assert ch.redirect_target(html) == "intro.html"
+    assert ch.redirect_target(page("<p>no redirect</p>")) is None

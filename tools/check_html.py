@@ -258,6 +258,19 @@ def _local_target(href: str, page: str) -> tuple[str, str] | None:
     return target, unquote(parts.fragment)
 
 
+_REFRESH = re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*>""", re.I)
+_REFRESH_URL = re.compile(r"""url=([^"'>\s]+)""", re.I)
+
+
+def redirect_target(html: str) -> str | None:
+    """The URL of a page that only redirects (<meta http-equiv="refresh">), else None."""
+    m = _REFRESH.search(html)
+    if m is None:
+        return None
+    u = _REFRESH_URL.search(m.group(0))
+    return u.group(1) if u else None
+
+
 def anchors(html: str) -> set[str]:
     soup = BeautifulSoup(html, "html.parser")
     ids = {t["id"] for t in soup.find_all(id=True)}
@@ -586,10 +599,21 @@ def main(argv: list[str] | None = None) -> int:
     findings: list[Finding] = [Finding(c, "empty-chapter", "in _toc.yml but not built")
                                for c in missing]
     doms: dict[str, str] = {}
+
+    def exists(path: str) -> bool:
+        p = build / path
+        return p.is_file() or (p.is_dir() and (p / "index.html").is_file())
+
     browser = Chromium(args.chromium)
     try:
         for page in pages:
             t = time.monotonic()
+            target = redirect_target((build / page).read_text(errors="replace"))
+            if target is not None:  # index.html: a redirect to the root page
+                tgt = _local_target(target, page)
+                if tgt is not None and not exists(tgt[0]):
+                    findings.append(Finding(page, "broken-link", f"redirect to {target}"))
+                continue
             facts, events = browser.load((build / page).as_uri())
             doms[page] = facts["html"]
             findings += check_dom(facts["html"], page, chapter=page in chapters)
@@ -613,10 +637,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 anchor_cache[path] = None
         return anchor_cache[path]
-
-    def exists(path: str) -> bool:
-        p = build / path
-        return p.is_file() or (p.is_dir() and (p / "index.html").is_file())
 
     findings += check_links(doms, exists, page_anchors)
     findings = list(dict.fromkeys(findings))
