@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fnmatch
 import json
 import os
 import posixpath
@@ -407,6 +408,7 @@ class Chromium:
     """A headless Chromium driven over --remote-debugging-pipe (fd 3 in, fd 4 out)."""
 
     def __init__(self, binary: str, width: int = 1280, height: int = 900) -> None:
+        self.width, self.height = width, height
         self.tmp = tempfile.mkdtemp(prefix="check-html-")
         args = [
             binary, "--headless", "--remote-debugging-pipe", "--no-sandbox",
@@ -525,13 +527,22 @@ class Chromium:
                 events["exceptions"].append(exc.splitlines()[0] if exc else "exception")
         return facts, events
 
-    def screenshot(self, path: Path, height: int | None, page_height: int,
-                   width: int = 1280) -> None:
-        h = page_height if height is None else min(height, page_height)
-        res = self.call("Page.captureScreenshot", session=True, format="png",
-                        captureBeyondViewport=True,
-                        clip={"x": 0, "y": 0, "width": width, "height": max(h, 1),
-                              "scale": 1})
+    def screenshot(self, path: Path, full_height: int | None = None) -> None:
+        """The viewport as a PNG; with full_height, the page that tall (one capture).
+
+        The page is laid out in a viewport of the captured size: capturing beyond the
+        viewport instead shifts the theme's sticky sidebars and cuts the article.
+        """
+        if full_height:
+            self.call("Emulation.setDeviceMetricsOverride", session=True, width=self.width,
+                      height=full_height, deviceScaleFactor=1, mobile=False)
+        try:
+            res = self.call("Page.captureScreenshot", session=True, format="png")
+        finally:
+            if full_height:
+                self.call("Emulation.setDeviceMetricsOverride", session=True,
+                          width=self.width, height=self.height, deviceScaleFactor=1,
+                          mobile=False)
         path.write_bytes(base64.b64decode(res["data"]))
 
     def close(self) -> None:
@@ -576,7 +587,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder for the screenshots (default: <build>/../screenshots)")
     ap.add_argument("--full-page", action="store_true", help="screenshot whole pages")
     ap.add_argument("--shot-height", type=int, default=2400,
-                    help="screenshot height in pixels unless --full-page")
+                    help="viewport (and screenshot) height in pixels")
+    ap.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="check only pages matching GLOB (repeatable; links are then "
+                         "checked from those pages only)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every finding")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM") or find_chromium())
     args = ap.parse_args(argv)
@@ -594,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
 
     root, chapters = toc_pages(Path(args.book))
     pages = html_pages(build)
+    if args.only:
+        pages = [p for p in pages if any(fnmatch.fnmatch(p, g) for g in args.only)]
+        chapters = [c for c in chapters if c in pages]
     missing = [c for c in chapters if c not in pages]
     t0 = time.monotonic()
     findings: list[Finding] = [Finding(c, "empty-chapter", "in _toc.yml but not built")
@@ -604,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         p = build / path
         return p.is_file() or (p.is_dir() and (p / "index.html").is_file())
 
-    browser = Chromium(args.chromium)
+    browser = Chromium(args.chromium, height=args.shot_height)
     try:
         for page in pages:
             t = time.monotonic()
@@ -620,8 +637,7 @@ def main(argv: list[str] | None = None) -> int:
             findings += check_events(page, events)
             if page in chapters or page == root:
                 name = page[:-5].replace("/", "__") + ".png"
-                browser.screenshot(shots / name, None if args.full_page else args.shot_height,
-                                   facts["height"])
+                browser.screenshot(shots / name, facts["height"] if args.full_page else None)
             print(f"  {page}: {time.monotonic() - t:.1f} s", flush=True)
     finally:
         browser.close()
