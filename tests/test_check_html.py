@@ -177,3 +177,13 @@ def test_redirect_target():
     html = '<html><head><meta http-equiv="Refresh" content="0; url=intro.html" /></head></html>'
     assert ch.redirect_target(html) == "intro.html"
     assert ch.redirect_target(page("<p>no redirect</p>")) is None
+
+
+def test_html_pages_are_the_last_builds(tmp_path):
+    for name in ("index.html", "intro.html", "search.html", "p1/ch01.html", "p6/old_ch07.html"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(page("x"))
+    (tmp_path / "searchindex.js").write_text(
+        'Search.setIndex({"docnames": ["intro", "p1/ch01"], "titles": []})')
+    assert ch.html_pages(tmp_path) == ["index.html", "intro.html", "p1/ch01.html",
+                                       "search.html"]

@@ -376,6 +376,20 @@ def _html_name(doc: str) -> str:
 
 
 def html_pages(build: Path) -> list[str]:
+    """The pages of the last build: Sphinx's documents (searchindex.js) and its own pages.
+
+    A page left in the build folder by an earlier build (a renamed chapter) is not one.
+    """
+    index = build / "searchindex.js"
+    if index.exists():
+        text = index.read_text(errors="replace")
+        m = re.search(r"setIndex\((\{.*\})\)", text, re.S)
+        if m:
+            docnames = json.loads(m.group(1)).get("docnames", [])
+            pages = {f"{d}.html" for d in docnames}
+            pages |= {p for p in ("index.html", "genindex.html", "search.html", "py-modindex.html")
+                      if (build / p).exists()}
+            return sorted(p for p in pages if (build / p).exists())
     skip = ("_static/", "_sources/", "_images/", "_downloads/", "_panels_static/")
     return sorted(p.relative_to(build).as_posix() for p in build.rglob("*.html")
                   if not p.relative_to(build).as_posix().startswith(skip))
