@@ -93,6 +93,7 @@ TRACEBACK_TEXT = re.compile(
     r"Traceback \(most recent call last\)|^-{20,}\s*\n\s*\w+(Error|Exception)\b"
     r"|^\s*[A-Z]\w*(Error|Exception): ", re.M)
 OBJECT_REPR = re.compile(r"<[A-Za-z_][\w.]*(?<!\.) object(?: at 0x[0-9a-fA-F]+)?>")
+IMAGE_URL = re.compile(r"\.(png|jpe?g|gif|svg|webp)(\?.*)?$", re.I)
 CHAPTER_TITLE = re.compile(r"^\d+\.\s+\S")
 MIN_CHAPTER_TEXT = 400  # characters of text in a chapter's article
 
@@ -335,6 +336,8 @@ def check_events(page: str, events: dict) -> list[Finding]:
     for url in events.get("network", []):
         found.append(Finding(page, "network", f"request to {_snip(url, 100)}"))
     for url in events.get("failed", []):
+        if IMAGE_URL.search(url.split(" (")[0]):
+            continue  # an image: reported by the missing-image rules
         found.append(Finding(page, "missing-resource", f"failed to load {_snip(url, 100)}"))
     for msg in events.get("exceptions", []):
         found.append(Finding(page, "js-error", _snip(msg, 160)))
