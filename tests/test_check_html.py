@@ -187,3 +187,9 @@ def test_html_pages_are_the_last_builds(tmp_path):
         'Search.setIndex({"docnames": ["intro", "p1/ch01"], "titles": []})')
     assert ch.html_pages(tmp_path) == ["index.html", "intro.html", "p1/ch01.html",
                                        "search.html"]
+
+
+def test_widget_output():
+    w = ('<script type="application/vnd.jupyter.widget-view+json">'
+         '{"version_major": 2, "model_id": "abc"}</script>')
+    assert rules(f'<div class="cell_output">{w}</div>') == ["widget"]

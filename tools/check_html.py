@@ -14,6 +14,7 @@ and then the page's DOM is checked. The checker fails (exit 1) on:
 * ``warning``           a warning, stderr output or a build machine's path in a cell output
 * ``progress-trail``    more than one progress-bar line in one output
 * ``error-output``      a Python traceback or error output in a cell
+* ``widget``            a Jupyter widget in an output (it needs a CDN; nothing shows offline)
 * ``object-repr``       an ``<... object>`` repr shown instead of the object's rendering
 * ``missing-image``     an image whose file is missing or that the browser could not load
 * ``broken-link``       an internal link to a missing page or to a missing anchor
@@ -230,6 +231,13 @@ def check_dom(html: str, page: str, *, chapter: bool = False) -> list[Finding]:
         m = OBJECT_REPR.search(text)
         if m:
             add("object-repr", m.group(0))
+
+    # Widgets (a tqdm.notebook bar, executed without CREDITLAB_PROGRESS=off): the page
+    # needs the widget manager from a CDN to show them, and shows nothing offline.
+    widgets = body.select('.cell_output script[type="application/vnd.jupyter.widget-view+json"]')
+    if widgets:
+        add("widget", f"{len(widgets)} Jupyter widget(s) in outputs (progress bars? execute "
+                      "the notebooks with CREDITLAB_PROGRESS=off)")
 
     # Chapters: a title "N. Title" and some content.
     if chapter:
