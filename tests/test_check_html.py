@@ -111,6 +111,9 @@ def test_traceback_and_error_output():
 def test_object_repr():
     html = output("<pre>&lt;IPython.core.display.Markdown object&gt;</pre>")
     assert rules(html) == ["object-repr"]
+    gen = output("<pre>&lt;torch._C.Generator at 0x7f6dea3a86b0&gt;</pre>")
+    assert rules(gen) == ["object-repr"]
+    assert rules(output("<pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre>")) == []
 
 
 def test_chapter_title_and_empty_chapter():

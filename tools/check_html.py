@@ -15,7 +15,7 @@ and then the page's DOM is checked. The checker fails (exit 1) on:
 * ``progress-trail``    more than one progress-bar line in one output
 * ``error-output``      a Python traceback or error output in a cell
 * ``widget``            a Jupyter widget in an output (it needs a CDN; nothing shows offline)
-* ``object-repr``       an ``<... object>`` repr shown instead of the object's rendering
+* ``object-repr``       an ``<... object>`` or ``<... at 0x...>`` repr (a stray value)
 * ``missing-image``     an image whose file is missing or that the browser could not load
 * ``broken-link``       an internal link to a missing page or to a missing anchor
 * ``missing-resource``  a local script, stylesheet or font that failed to load
@@ -93,7 +93,9 @@ MACHINE_PATH = re.compile(
 TRACEBACK_TEXT = re.compile(
     r"Traceback \(most recent call last\)|^-{20,}\s*\n\s*\w+(Error|Exception)\b"
     r"|^\s*[A-Z]\w*(Error|Exception): ", re.M)
-OBJECT_REPR = re.compile(r"<[A-Za-z_][\w.]*(?<!\.) object(?: at 0x[0-9a-fA-F]+)?>")
+# "<IPython.core.display.Markdown object>", "<torch._C.Generator at 0x7f6dea3a86b0>"
+OBJECT_REPR = re.compile(r"<[A-Za-z_][\w.]*(?<!\.)(?: object(?: at 0x[0-9a-fA-F]+)?"
+                         r"| at 0x[0-9a-fA-F]+)>")
 IMAGE_URL = re.compile(r"\.(png|jpe?g|gif|svg|webp)(\?.*)?$", re.I)
 CHAPTER_TITLE = re.compile(r"^\d+\.\s+\S")
 MIN_CHAPTER_TEXT = 400  # characters of text in a chapter's article
