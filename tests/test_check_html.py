@@ -28,6 +28,7 @@ def output(inner: str, cls: str = "output text_plain") -> str:
 
 
 def rules(html: str, **kw) -> list[str]:
+    kw.setdefault("numbered", kw.get("chapter", False))
     return sorted({f.rule for f in ch.check_dom(page(html), "p.html", **kw)})
 
 
@@ -123,6 +124,11 @@ def test_chapter_title_and_empty_chapter():
     assert rules(good) == []
     sub = f'<article class="bd-article"><h1>5.1 The idea</h1>{body}</article>'
     assert rules(sub, chapter=True) == ["chapter-title"]
+    # the numbering rule is for chNN_ files; an appendix page only needs a title and text
+    appendix = f'<article class="bd-article"><h1>Notation</h1>{body}</article>'
+    assert ch.check_dom(page(appendix), "notation.html", chapter=True) == []
+    assert [f.rule for f in ch.check_dom(page(appendix), "p1/ch02_x.html",
+                                         chapter=True)] == ["chapter-title"]
     assert rules('<article class="bd-article"><h1>5. Empty</h1></article>',
                  chapter=True) == ["empty-chapter"]
     assert rules(f'<article class="bd-article">{body}</article>',

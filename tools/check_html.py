@@ -168,8 +168,20 @@ def find_raw_tables(text: str) -> list[str]:
     return found
 
 
-def check_dom(html: str, page: str, *, chapter: bool = False) -> list[Finding]:
-    """Everything that can be told from one page's DOM (after its JavaScript ran)."""
+def is_numbered_chapter(page: str) -> bool:
+    """A numbered chapter's file is ``partN_<slug>/chNN_<slug>``; appendices are not."""
+    return re.match(r"ch\d+_", posixpath.basename(page)) is not None
+
+
+def check_dom(html: str, page: str, *, chapter: bool = False,
+              numbered: bool | None = None) -> list[Finding]:
+    """Everything that can be told from one page's DOM (after its JavaScript ran).
+
+    chapter: a page of _toc.yml (it must have a title and text); numbered: its title must
+    read "N. Title" (default: a chapter whose file is chNN_<slug>).
+    """
+    if numbered is None:
+        numbered = chapter and is_numbered_chapter(page)
     soup = BeautifulSoup(html, "html.parser")
     body = soup.body or soup
     found: list[Finding] = []
@@ -250,7 +262,7 @@ def check_dom(html: str, page: str, *, chapter: bool = False) -> list[Finding]:
         text = " ".join(article.get_text(" ").split())
         if not title:
             add("empty-chapter", "no title (h1)")
-        elif not CHAPTER_TITLE.match(title):
+        elif numbered and not CHAPTER_TITLE.match(title):
             add("chapter-title", f"title {title!r} is not 'N. Title'")
         if len(text) < MIN_CHAPTER_TEXT:
             add("empty-chapter", f"only {len(text)} characters of text")
