@@ -22,7 +22,8 @@ and then the page's DOM is checked. The checker fails (exit 1) on:
 * ``network``           a request to the network (the book must work offline)
 * ``js-error``          an uncaught JavaScript exception
 * ``empty-chapter``     a chapter page with no title or almost no text
-* ``chapter-title``     a chapter whose title is not ``N. Title``
+* ``chapter-title``     a numbered chapter (``chNN_<slug>``) whose title is not ``N. Title``
+* ``load``              a page that did not finish loading (or MathJax never finished)
 
 It saves one screenshot per chapter (and of the landing page) under
 ``book/_build/screenshots/``. The detection logic (everything but the browser) is plain
@@ -670,7 +671,11 @@ def main(argv: list[str] | None = None) -> int:
                 if tgt is not None and not exists(tgt[0]):
                     findings.append(Finding(page, "broken-link", f"redirect to {target}"))
                 continue
-            facts, events = browser.load((build / page).as_uri())
+            try:
+                facts, events = browser.load((build / page).as_uri())
+            except (TimeoutError, RuntimeError) as err:
+                findings.append(Finding(page, "load", f"the page did not finish loading: {err}"))
+                continue
             doms[page] = facts["html"]
             findings += check_dom(facts["html"], page, chapter=page in chapters)
             findings += check_events(page, events)
