@@ -8,17 +8,28 @@
 * Jupyter Book adds every ``.js`` file under ``book/_static`` to every page. MathJax lives
   in ``book/_static/mathjax`` (``make mathjax``) and is loaded by Sphinx's ``mathjax_path``
   alone, which loads its components on demand; the other files are dropped from the list.
+  A build without it warns (and so fails under --warningiserror).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _drop_mathjax_files(app: Any, config: Any) -> None:
     files = config.html_js_files or []
     config.html_js_files = [f for f in files
                             if not (isinstance(f, str) and f.startswith("mathjax/"))]
+    path = config.mathjax_path or ""
+    if "://" not in path and not (Path(app.srcdir) / "_static" / path).is_file():
+        logger.warning("MathJax is not in book/_static/%s: run `make mathjax` "
+                       "(tools/fetch_mathjax.py) before building, or math shows as raw TeX",
+                       path)
 
 
 def _key(js: Any) -> tuple:
