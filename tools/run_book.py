@@ -92,7 +92,9 @@ def execute(path: str, timeout: int) -> tuple[str, float, object, str | None]:
     kernelspec = copy.deepcopy(nb.metadata.get("kernelspec"))
     # record_timing=False: jupyter-cache hashes cell metadata, and timestamps there would
     # make the executed notebook miss the build's look-up of the source notebook
+    # coalesce_streams: a progress bar that redraws with \r keeps only its last state
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            coalesce_streams=True,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     t0 = time.perf_counter()
     error = None
@@ -125,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="execute even what is cached")
     ap.add_argument("--cache", type=Path, default=CACHE, help=f"default {CACHE.relative_to(REPO)}")
     args = ap.parse_args(argv)
+    # The kernels inherit this: creditlab.progress then draws no widget or live bar, only a
+    # final line, so the cached outputs that the HTML book shows carry no progress trails
+    # (jupyter-cache does not key on the environment, so it is set here, not left to make).
+    os.environ.setdefault("CREDITLAB_PROGRESS", "off")
 
     import nbformat
     from jupyter_cache.base import CacheBundleIn
