@@ -180,6 +180,27 @@ def dtype_of(a: Any) -> Any:
         return name
 
 
+def may_overlap(a: Any, b: Any) -> bool:
+    """Whether two numpy arrays or torch tensors may share memory (conservative).
+
+    numpy arrays are compared with ``np.may_share_memory`` (bounds only, so a false
+    positive is possible, never a false negative); torch tensors by the byte ranges of
+    their storages. Arrays of different kinds never share memory here: the CPU path
+    converts torch tensors to numpy views before calling this.
+    """
+    if a is None or b is None:
+        return False
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.may_share_memory(a, b))
+    if is_torch(a) and is_torch(b):
+        if a.device != b.device:
+            return False
+        sa, sb = a.untyped_storage(), b.untyped_storage()
+        a0, b0 = sa.data_ptr(), sb.data_ptr()
+        return a0 < b0 + sb.nbytes() and b0 < a0 + sa.nbytes() and min(sa.nbytes(), sb.nbytes()) > 0
+    return False
+
+
 def like(result: np.ndarray, template: Any) -> Any:
     """Return ``result`` as the kind of ``template`` (torch tensor or numpy array)."""
     if is_torch(template):

@@ -12,7 +12,11 @@ Arrays
     ``time_dim=0`` for time-major ``[T, B]`` rollouts. A 1-D ``[T]`` array is one
     sequence. float32 or float64 (mixed inputs are promoted); flags and masks are bool.
     numpy in, numpy out; torch CPU tensor in, torch tensor out (``requires_grad`` inputs
-    are detached). Inputs are never modified. ``out=`` writes into a caller's buffer.
+    are detached). Inputs are never modified. ``out=`` writes into a caller's buffer;
+    a buffer that shares memory with an input (``out=(adv, values)``) is allowed and
+    gives the same result as a separate one (the kernel then writes into a temporary
+    that is copied over). The two buffers of ``gae`` must not share memory with each
+    other, and a torch ``out`` must not require grad (torch refuses that too).
 CUDA
     torch CUDA tensors (all arguments on one device) run the CUDA kernels of
     ``csrc/cuda/scan.cu`` on the current stream, asynchronously, and return CUDA tensors;
@@ -51,6 +55,7 @@ from creditlab._backend import (
     float_array,
     is_torch,
     like,
+    may_overlap,
 )
 
 __all__ = [
@@ -203,6 +208,12 @@ def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
         return a, like(a, batch.template)
     if is_torch(batch.template) != is_torch(out):
         raise TypeError(f"{name} must be the same kind (numpy/torch) as rewards")
+    if is_torch(out) and out.requires_grad:
+        raise ValueError(
+            f"{name} requires grad: creditlab's kernels write into it outside autograd, "
+            "which torch itself refuses for out= arguments; pass a buffer without "
+            "requires_grad (or drop out= and use the returned tensor)"
+        )
     if cuda:
         _cuda.common_device({"rewards": batch.template, name: out})
     a = as_array(out, name, allow_cuda=cuda)
@@ -213,6 +224,33 @@ def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
     if not (a.is_contiguous() if cuda else a.flags.c_contiguous and a.flags.writeable):
         raise ValueError(f"{name} must be a writeable C-contiguous array")
     return a, out
+
+
+def _unalias(buf: Any, batch: _Batch, *others: Any) -> tuple[Any, Any]:
+    """(buffer the kernel writes, caller's buffer to copy it into afterwards, or None).
+
+    The kernels read their inputs while they write their outputs, so an ``out=`` buffer
+    that shares memory with an input (``out=(adv, values)``, say) would be read after it
+    was overwritten. Such a buffer is replaced by a fresh one, copied over at the end.
+    """
+    if buf is None:
+        return None, None
+    inputs = [a for a in batch.arrays.values() if a is not None]
+    if not any(may_overlap(buf, a) for a in (*inputs, *others)):
+        return buf, None
+    if batch.device is not None:
+        return _cuda.empty(tuple(buf.shape), batch.dtype, batch.device), buf
+    return np.empty(buf.shape, batch.dtype), buf
+
+
+def _copy_back(pairs: list[tuple[Any, Any]]) -> None:
+    for fresh, target in pairs:
+        if target is None:
+            continue
+        if is_torch(target):
+            target.copy_(fresh)
+        else:
+            target[...] = fresh
 
 
 # Family codes of the CUDA scan launchers (csrc/cuda/scan.h: ScanFamily).
@@ -318,6 +356,7 @@ def discounted_returns(
     )
     _check_episode_args(batch)
     res, ret = _out_buffer(out, batch)
+    res, target = _unalias(res, batch)
     a = batch.arrays
     C = compiled()
     if batch.device is not None:
@@ -343,6 +382,7 @@ def discounted_returns(
             response_mask=batch.batch_major("response_mask"),
         )
         _store(res, g, batch)
+    _copy_back([(res, target)])
     return ret
 
 
@@ -387,6 +427,10 @@ def _gae_impl(
     if want_adv:
         adv, ret_adv = _out_buffer(out_adv, batch, "out[0]" if out_ret is not None else "out")
     res, ret_ret = _out_buffer(out_ret, batch, "out[1]" if want_adv else "out")
+    if adv is not None and may_overlap(adv, res):
+        raise ValueError("out[0] (advantages) and out[1] (returns) must not share memory")
+    adv, adv_target = _unalias(adv, batch)
+    res, res_target = _unalias(res, batch)
     C = compiled()
     if batch.device is not None:
         _cuda_scan(
@@ -414,6 +458,7 @@ def _gae_impl(
         if adv is not None:
             _store(adv, A, batch)
         _store(res, G, batch)
+    _copy_back([(adv, adv_target), (res, res_target)])
     return ret_adv, ret_ret
 
 
@@ -543,6 +588,7 @@ def min_form_returns(
         rewards, time_dim, flags={"terminated": terminated, "response_mask": response_mask}
     )
     res, ret = _out_buffer(out, batch)
+    res, target = _unalias(res, batch)
     a = batch.arrays
     C = compiled()
     if batch.device is not None:
@@ -563,6 +609,7 @@ def min_form_returns(
             response_mask=batch.batch_major("response_mask"),
         )
         _store(res, m, batch)
+    _copy_back([(res, target)])
     return ret
 
 

@@ -1,0 +1,91 @@
+"""Silent wrong results found by bad-input testing (issue 15), one test each.
+
+Every test here failed on the code before the fix it names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import creditlab as cl
+
+BACKENDS = ["cpp", "python"] if cl.backend_info()["compiled"] else ["python"]
+
+# --------------------------------------------------------------------------------------
+# 1. out= sharing memory with an input
+
+
+def _scan_inputs(dtype, T=40, B=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "rewards": rng.normal(size=(B, T)).astype(dtype),
+        "values": rng.normal(size=(B, T)).astype(dtype),
+        "next_values": rng.normal(size=(B, T)).astype(dtype),
+    }
+
+
+def _calls():
+    """(name, fn(inputs, out) -> result(s), inputs the call reads, number of outputs)."""
+    return [
+        ("discounted_returns",
+         lambda x, out: cl.discounted_returns(x["rewards"], 0.9, next_values=x["next_values"],
+                                              out=out), ("rewards", "next_values"), 1),
+        ("gae",
+         lambda x, out: cl.gae(x["rewards"], x["values"], 0.9, 0.8, out=out),
+         ("rewards", "values"), 2),
+        ("lambda_returns",
+         lambda x, out: cl.lambda_returns(x["rewards"], x["values"], 0.9, 0.8, out=out),
+         ("rewards", "values"), 1),
+        ("min_form_returns",
+         lambda x, out: cl.min_form_returns(x["rewards"], out=out), ("rewards",), 1),
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("call", _calls(), ids=lambda c: c[0])
+def test_out_aliasing_an_input_gives_the_unaliased_result(call, dtype, backend):
+    name, fn, reads, n_out = call
+    with cl.use_backend(backend):
+        x = _scan_inputs(dtype)
+        want = fn({k: v.copy() for k, v in x.items()}, None)
+        want = want if n_out == 2 else (want,)
+        for alias in reads:
+            for slot in range(n_out):
+                xx = {k: v.copy() for k, v in x.items()}
+                bufs = [np.empty_like(x["rewards"]) for _ in range(n_out)]
+                bufs[slot] = xx[alias]
+                got = fn(xx, tuple(bufs) if n_out == 2 else bufs[0])
+                got = got if n_out == 2 else (got,)
+                assert got[slot] is xx[alias]
+                for g, w in zip(got, want):
+                    np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6,
+                                               err_msg=f"{name}: out[{slot}] aliasing {alias}")
+
+
+def test_out_aliasing_a_view_of_an_input_torch():
+    torch = pytest.importorskip("torch")
+    x = _scan_inputs(np.float32, T=64)
+    r, v = torch.from_numpy(x["rewards"]), torch.from_numpy(x["values"])
+    want_a, want_g = cl.gae(r, v, 0.9, 0.8)
+    vv = v.clone()
+    a, g = cl.gae(r, vv, 0.9, 0.8, out=(torch.empty_like(r), vv))
+    assert g is vv
+    torch.testing.assert_close(g, want_g)
+    torch.testing.assert_close(a, want_a)
+
+
+def test_out_buffers_sharing_memory_with_each_other_are_rejected():
+    x = _scan_inputs(np.float64)
+    buf = np.empty_like(x["rewards"])
+    with pytest.raises(ValueError, match=r"out\[0\].*out\[1\]"):
+        cl.gae(x["rewards"], x["values"], 0.9, 0.8, out=(buf, buf))
+
+
+def test_out_leaf_tensor_with_requires_grad_is_rejected():
+    torch = pytest.importorskip("torch")
+    out = torch.zeros(5, requires_grad=True)
+    with pytest.raises(ValueError, match="out requires grad"):
+        cl.discounted_returns(torch.ones(5), 0.9, out=out)
+    assert torch.equal(out.detach(), torch.zeros(5))
