@@ -344,7 +344,12 @@ def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, 
     ra, ga, vl = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga, vl))
     V = np.array(va, dtype=dt)
     _check_discount(ga)
-    n = _visit_counts(visits, lay.shape)
+    # one backup adds 1 along the path: the result must fit the kernel's int32 and the
+    # caller's dtype (the counts come back in it)
+    vn = to_numpy(visits, "visits")
+    cap = int(np.iinfo(vn.dtype).max) if vn.dtype.kind in "iu" else MAX_VISITS
+    n = _visit_counts(vn, lay.shape, limit=min(MAX_VISITS, cap) - 1,
+                      why=f"a backup adds 1, and the count must fit int32 and {vn.dtype}")
     N = np.array(n, dtype=np.int32).reshape(-1)
     lf = _leaf_indices(leaf, lay)
     C = compiled()
@@ -793,21 +798,31 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
 # Q-transforms (K6)
 
 
-def _visit_counts(visits: Any, shape: tuple[int, ...], like: str = "") -> np.ndarray:
-    """Visit counts as a numpy integer array of ``shape``, all >= 0, or a clear error."""
+# The kernels count visits in int32 (csrc/trees.h: count_t).
+MAX_VISITS = 2**31 - 1
+
+
+def _visit_counts(visits: Any, shape: tuple[int, ...], like: str = "",
+                  limit: int = MAX_VISITS, why: str = "the kernels count in int32") -> np.ndarray:
+    """Visit counts as a numpy integer array of ``shape``, all in ``[0, limit]``, or a
+    clear error (the kernels hold counts in int32, so a larger count would wrap)."""
     n = to_numpy(visits, "visits")
     if n.dtype.kind not in "iu":
         raise TypeError(f"visits must be an integer array, got {n.dtype}")
     if n.shape != shape:
         raise ValueError(f"visits has shape {n.shape}, expected {shape}{like}")
-    if np.any(n < 0):
+    if n.size and n.dtype.kind == "i" and n.min() < 0:
         raise ValueError("visits (visit counts) must be non-negative")
+    if n.size and int(n.max()) > limit:
+        raise ValueError(f"visits (visit counts) must be <= {limit} ({why}), "
+                         f"got {int(n.max())}")
     return n
 
 
-def _q_args(q: Any, visits: Any) -> tuple[np.ndarray, np.ndarray]:
+def _q_args(q: Any, visits: Any, limit: int | None = MAX_VISITS) -> tuple[np.ndarray, np.ndarray]:
     qa = float_array(q, "q")
-    n = _visit_counts(visits, qa.shape, " like q")
+    n = _visit_counts(visits, qa.shape, " like q",
+                      limit=np.iinfo(np.uint64).max if limit is None else limit)
     if qa.ndim == 0:
         raise ValueError("q must have a last axis of actions")
     return qa, n
@@ -829,7 +844,9 @@ def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | N
     dt = qa.dtype
     out = np.empty(R * A, dt)
     q2 = np.ascontiguousarray(qa, dt).reshape(-1)
-    n2 = np.ascontiguousarray(n, np.int32).reshape(-1)
+    # min-max and parent-and-siblings read only whether an action was visited, so any
+    # count is exact there; the mixed value reads the counts (checked <= MAX_VISITS)
+    n2 = np.ascontiguousarray(n if kind == 2 else (n > 0), np.int32).reshape(-1)
     lg = np.zeros(R * A, dt) if logits is None else np.ascontiguousarray(logits, dt).reshape(-1)
     rv = np.zeros(R, dt) if raw is None else raw
     nv = np.zeros(R, dt) if node is None else node
@@ -855,7 +872,7 @@ def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
                           max_value: float) -> np.ndarray:
     """Fixed-bound scaling (mctx ``qtransform_by_min_max``):
     ``((visited ? q : min_value) - min_value) / (max_value - min_value)``. q, visits [..., A]."""
-    qa, n = _q_args(q, visits)
+    qa, n = _q_args(q, visits, limit=None)
     if not max_value > min_value:
         raise ValueError(f"max_value ({max_value}) must exceed min_value ({min_value})")
     return _qtransform(0, qa, n, None, None, None, float(min_value), float(max_value), 0.0,
@@ -868,7 +885,7 @@ def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
     """mctx's default MuZero transform: with ``lo/hi`` the min/max of the node value and
     the visited children's q, ``((visited ? q : lo) - lo) / max(hi - lo, eps)``.
     q, visits [..., A]; node_value [...]."""
-    qa, n = _q_args(q, visits)
+    qa, n = _q_args(q, visits, limit=None)
     nv = _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype)
     return _qtransform(1, qa, n, None, None, nv, float(eps), 0.0, float(eps), False, False)
 

@@ -89,3 +89,39 @@ def test_out_leaf_tensor_with_requires_grad_is_rejected():
     with pytest.raises(ValueError, match="out requires grad"):
         cl.discounted_returns(torch.ones(5), 0.9, out=out)
     assert torch.equal(out.detach(), torch.zeros(5))
+
+
+# --------------------------------------------------------------------------------------
+# 2. visit counts that do not fit the kernels' int32
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backup_path_rejects_visit_counts_that_would_wrap(backend):
+    from creditlab import trees
+
+    args = (np.array([-1, 0, 1]), np.zeros(3), np.ones(3), np.zeros(3))
+    with cl.use_backend(backend):
+        with pytest.raises(ValueError, match="visits"):
+            trees.backup_path(*args, np.array([2**31, 2**31, 0]), np.array([2]), np.array([1.0]))
+        with pytest.raises(ValueError, match="visits"):  # 255 + 1 does not fit uint8
+            trees.backup_path(*args, np.array([255, 2, 0], np.uint8), np.array([2]),
+                              np.array([1.0]))
+        V, N = trees.backup_path(*args, np.array([2**31 - 2, 5, 0]), np.array([2]),
+                                 np.array([1.0]))
+        assert N.tolist() == [2**31 - 1, 6, 0]
+        assert N.dtype == np.int64
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_qtransforms_read_huge_visit_counts_as_visited(backend):
+    from creditlab import trees
+
+    q = np.array([0.5, 0.2, 0.9])
+    with cl.use_backend(backend):
+        for n in (np.array([2**32, 0, 1]), np.array([2**32, 0, 1], np.uint64)):
+            got = trees.qtransform_by_min_max(q, n, 0.0, 1.0)
+            np.testing.assert_allclose(got, [0.5, 0.0, 0.9])
+            got = trees.qtransform_by_parent_and_siblings(q, n, 0.0)
+            np.testing.assert_allclose(got, [0.5 / 0.9, 0.0, 1.0])
+        with pytest.raises(ValueError, match="visits"):
+            trees.qtransform_completed_by_mix_value(q, np.array([2**32, 0, 1]), np.zeros(3), 0.0)
