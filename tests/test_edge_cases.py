@@ -125,3 +125,49 @@ def test_qtransforms_read_huge_visit_counts_as_visited(backend):
             np.testing.assert_allclose(got, [0.5 / 0.9, 0.0, 1.0])
         with pytest.raises(ValueError, match="visits"):
             trees.qtransform_completed_by_mix_value(q, np.array([2**32, 0, 1]), np.zeros(3), 0.0)
+
+
+# --------------------------------------------------------------------------------------
+# 3. EPIC and STARC at every scale
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _mdp(seed):
+    rng = np.random.default_rng(seed)
+    R1, R2 = rng.normal(size=(2, 3, 2, 3))
+    P = rng.random((3, 2, 3))
+    return R1, R2, P / P.sum(-1, keepdims=True)
+
+
+SCALES = st.sampled_from([1e-300, 1e-100, 1e-12, 1e-3, 1.0, 1e3, 1e12, 1e77, 1e100, 1e154,
+                          1e200, 1e300])
+
+
+@given(seed=st.integers(0, 10_000), scale=SCALES)
+def test_epic_and_starc_are_invariant_to_positive_scale(seed, scale):
+    from creditlab import metrics
+
+    R1, R2, P = _mdp(seed)
+    assert metrics.epic_distance(R1, scale * R1, 0.9) <= 1e-7
+    assert metrics.starc_distance(R1, scale * R1, P, 0.9) <= 1e-7
+    d_epic = metrics.epic_distance(R1, R2, 0.9)
+    d_starc = metrics.starc_distance(R1, R2, P, 0.9)
+    assert abs(metrics.epic_distance(scale * R1, scale * R2, 0.9) - d_epic) <= 1e-9
+    assert abs(metrics.starc_distance(scale * R1, scale * R2, P, 0.9) - d_starc) <= 1e-9
+    assert abs(metrics.epic_distance(R1, scale * R2, 0.9) - d_epic) <= 1e-9
+
+
+def test_epic_and_starc_issue_examples():
+    from creditlab import metrics
+
+    R1, _, P = _mdp(0)
+    assert metrics.epic_distance(R1, 1e-12 * R1, 0.9) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.starc_distance(R1, 1e-12 * R1, P, 0.9) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.epic_distance(1e80 * R1, 1e80 * R1, 0.9) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.starc_distance(1e160 * R1, 1e160 * R1, P, 0.9) == pytest.approx(0.0, abs=1e-9)
+    # a flat (potential-shaping-of-a-constant) reward is still recognised at tiny scales
+    phi = np.array([1.0, -2.0, 0.5])
+    shaped = np.broadcast_to(0.9 * phi[None, None, :] - phi[:, None, None], (3, 2, 3))
+    assert metrics.epic_distance(1e-30 * shaped, np.zeros((3, 2, 3)), 0.9) == 0.0
