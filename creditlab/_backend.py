@@ -10,6 +10,7 @@ references in :mod:`creditlab.reference` run.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import warnings
@@ -38,42 +39,51 @@ else:
     _IMPORT_ERROR = None
 
 _BACKENDS = ("cpp", "python")
-_backend = os.environ.get("CREDITLAB_BACKEND", "cpp" if _C is not None else "python")
-if _backend not in _BACKENDS:
-    raise ValueError(f"CREDITLAB_BACKEND must be one of {_BACKENDS}, got {_backend!r}")
+_DEFAULT_BACKEND = os.environ.get("CREDITLAB_BACKEND", "cpp" if _C is not None else "python")
+if _DEFAULT_BACKEND not in _BACKENDS:
+    raise ValueError(
+        f"CREDITLAB_BACKEND must be one of {_BACKENDS}, got {_DEFAULT_BACKEND!r}")
+# The active backend is per thread and per asyncio task (a context variable): a
+# ``use_backend`` block switches only the code that runs inside it.
+_backend_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "creditlab_backend", default=_DEFAULT_BACKEND)
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def active_backend() -> str:
     """``"cpp"`` when calls go to ``creditlab._C``, ``"python"`` for the references."""
-    return _backend
+    return _backend_var.get()
 
 
 def compiled() -> Any:
     """The compiled module if the active backend uses it, else ``None``."""
-    return _C if _backend == "cpp" else None
+    return _C if _backend_var.get() == "cpp" else None
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
     """Run a block on one backend: ``"cpp"`` (compiled kernels) or ``"python"``.
 
+    The choice is local to the current thread (and asyncio task): other threads keep
+    their backend, and leaving the block restores this thread's previous one, however
+    blocks in different threads interleave. New threads start on the default backend
+    (``CREDITLAB_BACKEND``, else ``"cpp"`` when the compiled module imported).
+
     Examples
     --------
     >>> with creditlab.use_backend("python"):
     ...     adv, ret = creditlab.gae(r, v, 0.99, 0.95)
     """
-    global _backend
     if name not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
     if name == "cpp" and _C is None:
         raise RuntimeError(f"the compiled backend is not available: {_IMPORT_ERROR}")
-    previous, _backend = _backend, name
+    token = _backend_var.set(name)
     try:
         yield
     finally:
-        _backend = previous
+        _backend_var.reset(token)
 
 
 def backend_info() -> dict[str, Any]:
@@ -87,7 +97,7 @@ def backend_info() -> dict[str, Any]:
         ``cuda_devices`` and ``torch`` (version string if torch is importable, else None).
     """
     info: dict[str, Any] = {
-        "backend": _backend,
+        "backend": _backend_var.get(),
         "compiled": _C is not None,
         "import_error": _IMPORT_ERROR,
         "openmp": bool(getattr(_C, "openmp", False)),

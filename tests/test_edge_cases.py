@@ -171,3 +171,51 @@ def test_epic_and_starc_issue_examples():
     phi = np.array([1.0, -2.0, 0.5])
     shaped = np.broadcast_to(0.9 * phi[None, None, :] - phi[:, None, None], (3, 2, 3))
     assert metrics.epic_distance(1e-30 * shaped, np.zeros((3, 2, 3)), 0.9) == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# 4. use_backend is local to a thread
+
+
+@pytest.mark.skipif(not cl.backend_info()["compiled"], reason="needs the compiled backend")
+def test_use_backend_in_interleaved_threads_is_thread_local():
+    import threading
+
+    from creditlab import _backend
+
+    default = _backend.active_backend()
+    other = "python" if default == "cpp" else "cpp"
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, str] = {}
+
+    def thread_a():  # enters first, leaves first, while B is still inside
+        with cl.use_backend(other):
+            a_in.set()
+            b_in.wait(5)
+            seen["a_inside"] = _backend.active_backend()
+        a_out.set()
+        seen["a_after"] = _backend.active_backend()
+
+    def thread_b():
+        a_in.wait(5)
+        seen["b_before"] = _backend.active_backend()
+        with cl.use_backend(other):
+            b_in.set()
+            a_out.wait(5)
+            seen["b_inside"] = _backend.active_backend()
+        seen["b_after"] = _backend.active_backend()
+
+    def observer():  # never enters a block: must keep the default throughout
+        a_in.wait(5)
+        b_in.wait(5)
+        seen["observer"] = _backend.active_backend()
+
+    threads = [threading.Thread(target=f) for f in (thread_a, thread_b, observer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a_inside": other, "a_after": default, "b_before": default,
+                    "b_inside": other, "b_after": default, "observer": default}
+    assert _backend.active_backend() == default
+    assert cl.backend_info()["backend"] == default
