@@ -340,10 +340,10 @@ def qtransform_by_parent_and_siblings(q, visits, node_value, eps=1e-8):
     visited children's q; unvisited children get 0."""
     visited = np.asarray(visits) > 0
     safe = np.where(visited, q, node_value)
-    lo = min(node_value, float(np.min(safe)))
-    hi = max(node_value, float(np.max(safe)))
+    lo = np.minimum(node_value, np.min(safe))  # NaN-propagating, as mctx's jnp.minimum
+    hi = np.maximum(node_value, np.max(safe))
     completed = np.where(visited, q, lo)
-    return (completed - lo) / max(hi - lo, eps)
+    return (completed - lo) / np.maximum(hi - lo, eps)
 
 
 def qtransform_completed_by_mix_value(q, visits, prior_logits, raw_value, node_value=None,

@@ -24,6 +24,18 @@ equal capacity) or a :class:`Forest`; node arrays have the matching shape (``[N]
 ``[B, N]`` or ``[M]``) and outputs come back in it. float32/float64 data, numpy in/out;
 inputs are never modified. The compiled kernels live in ``csrc/trees.h``; the loops they
 are tested against are in :mod:`creditlab.tree_reference`.
+
+NaN and infinity
+----------------
+Node data may hold NaN or +-inf (a diverged value estimate, a ``-inf`` log-probability).
+Both backends give what the definition gives in IEEE arithmetic, and the same thing
+(tested): NaN propagates through every sum, mean, max, min and log-sum-exp it enters
+(as in mctx, whose ``jnp.min`` / ``jnp.max`` propagate NaN); a mean over values holding
+``+inf`` is ``+inf`` (NaN if ``-inf`` is there too); a standard deviation over values
+holding an infinity is NaN. In the Q-transforms a NaN q of a *visited* action, or a NaN
+node value, makes the whole row NaN (the min-max bounds are NaN); the q of an unvisited
+action is never read. Discounts, weights and visit counts must be finite and in range
+(checked).
 """
 
 from __future__ import annotations

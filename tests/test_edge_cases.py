@@ -219,3 +219,82 @@ def test_use_backend_in_interleaved_threads_is_thread_local():
                     "b_inside": other, "b_after": default, "observer": default}
     assert _backend.active_backend() == default
     assert cl.backend_info()["backend"] == default
+
+
+# --------------------------------------------------------------------------------------
+# 5. NaN / inf in trees: one semantics on both backends (IEEE propagation, as mctx)
+
+SPECIALS = [np.nan, np.inf, -np.inf]
+
+
+def _tree_case(seed, n_special):
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(2, 9))
+    parent = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, N)])
+    x = rng.normal(size=N)
+    for i in rng.choice(N, size=min(n_special, N), replace=False):
+        x[i] = SPECIALS[int(rng.integers(0, 3))]
+    return rng, parent, x
+
+
+def _tree_calls(rng, parent, x):
+    from creditlab import trees
+
+    N = len(parent)
+    r = rng.normal(size=N)
+    g = rng.uniform(0, 1, size=N)
+    visits = rng.integers(0, 3, size=N)
+    leaf = np.array([N - 1])
+    A = N
+    q, qv, lg = x, rng.integers(0, 3, size=A), rng.normal(size=A)
+    calls = {
+        "backup_path": lambda: trees.backup_path(parent, r, g, x, visits, leaf, x[-1:]),
+        "backup_returns": lambda: trees.backup_returns(parent, x, leaf)[0],
+        "leaf_stats": lambda: trees.leaf_stats(parent, x),
+        "sibling_stats": lambda: trees.sibling_stats(parent, x),
+        "fork_relative": lambda: trees.fork_relative(parent, x),
+        "prefix_tree_advantages": lambda: trees.prefix_tree_advantages(parent, x),
+        "portool_style_advantages": lambda: trees.portool_style_advantages(parent, x),
+        "qtransform_by_min_max": lambda: trees.qtransform_by_min_max(q, qv, -1.0, 1.0),
+        "qtransform_by_parent_and_siblings":
+            lambda: trees.qtransform_by_parent_and_siblings(q, qv, float(x[0])),
+        "qtransform_completed_by_mix_value":
+            lambda: trees.qtransform_completed_by_mix_value(q, qv, lg, float(x[0])),
+    }
+    for op in ("mean", "sum", "max", "min", "lse"):
+        calls[f"reduce_up[{op}]"] = (lambda op=op: trees.reduce_up(parent, x, r, g, op=op))
+    for op in ("sum", "prod", "max", "min"):
+        calls[f"scan_down[{op}]"] = (lambda op=op: trees.scan_down(parent, x, op=op))
+    return calls
+
+
+@pytest.mark.skipif(not cl.backend_info()["compiled"], reason="needs the compiled backend")
+@given(seed=st.integers(0, 100_000), n_special=st.integers(1, 3))
+def test_tree_functions_agree_on_nan_and_inf_across_backends(seed, n_special):
+    rng, parent, x = _tree_case(seed, n_special)
+    calls = _tree_calls(rng, parent, x)
+    with np.errstate(all="ignore"):
+        with cl.use_backend("cpp"):
+            got = {k: f() for k, f in calls.items()}
+        with cl.use_backend("python"):
+            want = {k: f() for k, f in calls.items()}
+    for k in calls:
+        g, w = got[k], want[k]
+        g, w = (g, w) if isinstance(g, tuple) else ((g,), (w,))
+        for a, b in zip(g, w):
+            np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9,
+                                       atol=1e-9, equal_nan=True, err_msg=k)
+
+
+def test_qtransform_nan_in_a_visited_q_makes_the_row_nan_like_mctx():
+    from creditlab import trees
+
+    q, n = np.array([1.0, np.nan, 0.6, 0.0]), np.array([1, 1, 1, 0])
+    for backend in BACKENDS:
+        with cl.use_backend(backend):
+            assert np.isnan(trees.qtransform_by_parent_and_siblings(q, n, 0.5)).all()
+            assert np.isnan(trees.qtransform_completed_by_mix_value(q, n, np.zeros(4), 0.5)).all()
+            # a NaN q of an unvisited action is never read
+            q2 = np.array([1.0, np.nan, 0.6, 0.0])
+            out = trees.qtransform_by_parent_and_siblings(q2, np.array([1, 0, 1, 1]), 0.5)
+            np.testing.assert_allclose(out, [1.0, 0.0, 0.6, 0.0])
