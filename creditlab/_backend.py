@@ -76,7 +76,7 @@ def use_backend(name: str) -> Iterator[None]:
     ...     adv, ret = creditlab.gae(r, v, 0.99, 0.95)
     """
     if name not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
+        raise ValueError(f"name (the backend) must be one of {_BACKENDS}, got {name!r}")
     if name == "cpp" and _C is None:
         raise RuntimeError(f"the compiled backend is not available: {_IMPORT_ERROR}")
     token = _backend_var.set(name)
@@ -133,8 +133,14 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     torch tensors are detached (``requires_grad`` is fine) and must live on the CPU.
     Lists and scalars go through ``np.asarray``.
     """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; creditlab does not read masks from arrays (the "
+            "mask would be ignored). Pass the data (np.ma.getdata / .filled(value)) and "
+            "the mask as the function's mask argument (e.g. response_mask=~a.mask)"
+        )
     if isinstance(x, np.ndarray):
-        return x
+        return _native(x)
     if is_torch(x):
         if x.device.type != "cpu":
             raise ValueError(
@@ -144,8 +150,19 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
             )
         return _detached(x, name).numpy()
     if hasattr(x, "__array__") or isinstance(x, (list, tuple, int, float, bool, np.generic)):
-        return np.asarray(x)
+        return _native(np.asarray(x))
     raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def _native(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a converted copy if it is byte-swapped, e.g. a
+    big-endian ``>f8`` array read from a file): the kernels read native numbers."""
+    if a.dtype.byteorder not in ("=", "|") and a.dtype.byteorder != _NATIVE:
+        return a.astype(a.dtype.newbyteorder("=").type)  # the canonical native dtype
+    return a
+
+
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 def _detached(x: Any, name: str) -> Any:
@@ -243,6 +260,42 @@ def bool_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
             f"convert a 0/1 mask with `{name}.astype(bool)` or `{name}.bool()`"
         )
     return a
+
+
+def number_array(x: Any, name: str) -> np.ndarray:
+    """A float64 numpy array from int or float data (bool, strings, objects refused)."""
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
+def check_finite(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` itself, or a ValueError naming ``name`` if it holds NaN or inf."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return a
+
+
+def int_array(x: Any, name: str) -> np.ndarray:
+    """An integer numpy array, or a TypeError naming ``name``."""
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {a.dtype}")
+    return a
+
+
+def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for None, an int >= 0 or a Generator; else a
+    ValueError/TypeError naming ``name``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0, a numpy Generator or None, got "
+                        f"{type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return np.random.default_rng(int(seed))
 
 
 def check_real(value: Any, name: str) -> float:

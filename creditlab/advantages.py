@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import _cuda
-from creditlab._backend import bool_array, compiled, dtype_of, float_array, like
+from creditlab._backend import bool_array, check_real, compiled, dtype_of, float_array, like
 
 __all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo"]
 
@@ -35,6 +35,23 @@ def _scores(scores: Any, cuda: bool) -> Any:
     return s
 
 
+def _group_ids(idx: np.ndarray) -> np.ndarray:
+    """Group number (0..G-1) of each entry of a 1-D ``index`` of ids, or a clear error."""
+    if isinstance(idx, np.ma.MaskedArray):
+        raise TypeError("index is a numpy masked array; pass plain group ids")
+    if idx.dtype.kind == "f" and not np.isfinite(idx).all():
+        raise ValueError("index (group ids) must not hold NaN or inf")
+    try:
+        _, group = np.unique(idx, return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in idx.tolist()})
+        raise TypeError(
+            f"index (group ids) must hold ids of one sortable type (ints or strings), got a "
+            f"mix of {kinds}; convert them, e.g. index=np.asarray(index, dtype=str)"
+        ) from None
+    return group.reshape(-1)
+
+
 def _check_index(idx: Any, n: int) -> None:
     if idx.ndim != 1 or len(idx) != n:
         raise ValueError(
@@ -47,8 +64,7 @@ def _groups(scores: Any, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     s = _scores(scores, False)
     idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
     _check_index(idx, len(s))
-    _, group = np.unique(idx, return_inverse=True)
-    group = group.reshape(-1)
+    group = _group_ids(idx)
     counts = np.bincount(group)
     return s, group, counts
 
@@ -75,7 +91,7 @@ def _cuda_groups(scores: Any, index: Any, mode: int, eps: float) -> Any:
     else:
         idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
         _check_index(idx, len(s))
-        g = np.unique(idx, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        g = _group_ids(idx).astype(np.int64)
         n_groups = int(g.max()) + 1 if len(g) else 0
         group = _cuda.to_device(g, device)
     out = _cuda.empty(tuple(s.shape), dtype_of(s), device)
@@ -116,7 +132,11 @@ def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True
     -------
     array [N] like ``scores``
     """
-    cuda = _cuda_groups(scores, index, _GRPO if norm_by_std else _DR_GRPO, float(eps))
+    eps = check_real(eps, "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0 (added to the group std; a "
+                         f"negative eps can flip the sign of advantages), got {eps}")
+    cuda = _cuda_groups(scores, index, _GRPO if norm_by_std else _DR_GRPO, eps)
     if cuda is not None:
         return cuda
     s, group, counts = _groups(scores, index)
@@ -197,7 +217,8 @@ def masked_whiten(
         raise ValueError(
             f"mask must have the same shape as x {tuple(a.shape)}, got {tuple(m.shape)}"
         )
-    if not np.isfinite(eps) or eps < 0:
+    eps = check_real(eps, "eps")
+    if eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
     n = int(m.sum())
     if n == 0:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_unit_interval, float_array
+from creditlab._backend import check_finite, check_unit_interval, float_array, number_array
 from creditlab.tabular import (
     _initial,
     _policy,
@@ -366,10 +366,15 @@ def starc_regret_bound(
 
 
 def spearman(x: Any, y: Any) -> float:
-    """Spearman rank correlation of two 1-D samples (average ranks for ties)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """Spearman rank correlation of two 1-D samples (average ranks for ties).
+
+    ``x`` and ``y`` must be finite (a NaN has no rank; numpy would sort it last and give
+    a number that means nothing)."""
+    x = check_finite(number_array(x, "x"), "x")
+    y = check_finite(number_array(y, "y"), "y")
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("x and y must be 1-D arrays of the same length >= 2")
+        raise ValueError("x and y must be 1-D arrays of the same length >= 2, got shapes "
+                         f"{x.shape} and {y.shape}")
 
     def rank(v: np.ndarray) -> np.ndarray:
         order = np.argsort(v, kind="mergesort")
