@@ -285,6 +285,17 @@ def int_array(x: Any, name: str) -> np.ndarray:
     return a
 
 
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` itself if it is None or an int >= 0; else a ValueError/TypeError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0 or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return int(seed)
+
+
 def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
     """``np.random.default_rng(seed)`` for None, an int >= 0 or a Generator; else a
     ValueError/TypeError naming ``name``."""

@@ -47,12 +47,20 @@ from creditlab import (
     metrics,
     process_rewards,
     returns,
+    rewards,
     shaping,
     tabular,
     trees,
 )
+from creditlab.envs.gridworld import make_layout  # noqa: E402
+from creditlab.envs.policies import TabularPolicy  # noqa: E402
+from creditlab.envs.rule_task import RuleTask  # noqa: E402
 
 torch = pytest.importorskip("torch")
+
+
+def _reset(env: Any) -> Any:
+    return env.reset(seed=0)[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -644,6 +652,72 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         lambda name: cl.use_backend(name).__enter__(), lambda rng: {"name": "python"},
         {"name": "choice"}),
     "creditlab._backend.backend_info": Exempt("takes no arguments"),
+    # ---- reward models, environments (constructor arguments; the env then resets)
+    "creditlab.rewards.OutcomeVerifier": Fuzz(
+        lambda **kw: rewards.OutcomeVerifier(**kw), lambda rng: {"fraction": 0.1, "coef": 1.0},
+        {"fraction": "unit", "coef": "real"}),
+    "creditlab.rewards.ProcessRewardModel": Fuzz(
+        lambda **kw: rewards.ProcessRewardModel(**kw), lambda rng: {
+            "work": 0.8, "detect": 0.8, "noise": 0.0},
+        {"work": "real", "detect": "unit", "noise": "nonneg"}),
+    "creditlab.rewards.make_prm": Fuzz(
+        rewards.make_prm, lambda rng: {"name": "filler"}, {"name": "choice"}),
+    "creditlab.envs.chain.ChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.ChainEnv(**kw)), lambda rng: {
+            "n_states": 5, "slip": 0.1, "step_reward": 0.0},
+        {"n_states": "count", "slip": "unit", "step_reward": "real"}),
+    "creditlab.envs.gridworld.GridWorldEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.GridWorldEnv(**kw)), lambda rng: {
+            "layout": "sparse", "size": 5, "slip": 0.1, "goal_reward": 1.0},
+        {"layout": "choice", "size": "count", "slip": "unit", "goal_reward": "real"}),
+    "creditlab.envs.gridworld.make_layout": Fuzz(
+        make_layout, lambda rng: {"name": "sparse", "size": 5},
+        {"name": "choice", "size": "count"}, aliases={"name": ["layout"]}),
+    "creditlab.envs.deceptive_chain.DeceptiveChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.DeceptiveChainEnv(**kw)), lambda rng: {
+            "depth": 2, "width": 2, "length": 4, "lure_reward": 0.1, "seed": 0},
+        {"depth": "count", "width": "count", "length": "count", "lure_reward": "real",
+         "seed": "seed"}),
+    "creditlab.envs.blocksworld.BlocksworldEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.BlocksworldEnv(**kw)), lambda rng: {"n_blocks": 3},
+        {"n_blocks": "count"}),
+    "creditlab.envs.rtb.RTBEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.RTBEnv(**kw)), lambda rng: {
+            "episode_length": 20, "budget_ratio": 0.05, "n_train": 500, "n_test": 500,
+            "reward": "click", "split": "test"},
+        {"episode_length": "count", "budget_ratio": "nonneg", "n_train": "count0",
+         "n_test": "count", "reward": "choice", "split": "choice"}, examples=4,
+        aliases={"n_test": ["auctions"], "n_train": ["auctions"]}),
+    "creditlab.envs.stepchain.StepChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.StepChainEnv(**kw)), lambda rng: {
+            "prm": "filler", "vr_fraction": 0.1, "outcome_coef": 1.0},
+        {"prm": "choice", "vr_fraction": "unit", "outcome_coef": "real"},
+        aliases={"prm": ["name"], "vr_fraction": ["fraction"], "outcome_coef": ["coef"]}),
+    "creditlab.envs.stepchain.StepChainConfig": Fuzz(
+        lambda **kw: cl.envs.StepChainConfig(**kw), lambda rng: {
+            "horizon": 6, "error_rate": 0.1, "observation": "difficulty_progress"},
+        {"horizon": "count", "error_rate": "unit", "observation": "choice"}),
+    "creditlab.envs.stepchain.StepChainBatch": Fuzz(
+        lambda n, seed: cl.envs.StepChainBatch(cl.envs.StepChainConfig(), n,
+                                               np.random.default_rng(seed)).reset(),
+        lambda rng: {"n": 3, "seed": 0}, {"n": "count"}),
+    "creditlab.envs.tabular_mdp.TabularMDPEnv": Exempt(
+        "an abstract base: subclasses (ChainEnv, GridWorldEnv) have their own entries"),
+    "creditlab.envs.policies.TabularPolicy": Fuzz(
+        lambda probs, seed: TabularPolicy(probs, seed=seed)(0, None), lambda rng: {
+            "probs": _policy(rng), "seed": 0},
+        {"probs": "float", "seed": "seed"}),
+    "creditlab.envs.rollout.rollout": Fuzz(
+        lambda num_steps, seed: cl.envs.rollout(
+            cl.envs.ChainEnv(), lambda obs, rng: 1, num_steps, seed=seed).rewards,
+        lambda rng: {"num_steps": 5, "seed": 0}, {"num_steps": "count0", "seed": "seed"}),
+    "creditlab.envs.rule_task.RuleTask": Fuzz(
+        lambda **kw: RuleTask(**kw).X_dev, lambda rng: {
+            "n_features": 8, "n_true": 2, "p_feature": 0.3, "n_dev": 10, "n_test": 20,
+            "label_noise": 0.05, "seed": 0},
+        {"n_features": "count", "n_true": "count", "p_feature": "unit", "n_dev": "count",
+         "n_test": "count", "label_noise": "unit", "seed": "seed"},
+        overrides={"p_feature:vector": "any"}),  # a (lo, hi) range is documented
     # ---- result types: NamedTuples / dataclasses the library builds, no caller data
     **{k: Exempt("a result type the library builds (NamedTuple / dataclass)") for k in (
         "creditlab.trees.LeafStats", "creditlab.trees.ReturnStats",

@@ -286,6 +286,9 @@ class StepChainEnv(gym.Env):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.config = StepChainConfig(**config)
+        if not isinstance(prm, str) and not hasattr(prm, "score"):
+            raise TypeError(f"prm must be a preset name or a ProcessRewardModel, got "
+                            f"{type(prm).__name__}")
         self.prm = make_prm(prm) if isinstance(prm, str) else prm
         self.verifier = OutcomeVerifier(vr_fraction, outcome_coef)
         self.render_mode = render_mode
