@@ -285,6 +285,16 @@ def int_array(x: Any, name: str) -> np.ndarray:
     return a
 
 
+def check_int(value: Any, name: str, lo: int = 0) -> int:
+    """``value`` as a Python int if it is an integer >= ``lo``; else an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {lo}, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value}")
+    return int(value)
+
+
 def check_seed(seed: Any, name: str = "seed") -> int | None:
     """``seed`` itself if it is None or an int >= 0; else a ValueError/TypeError naming it."""
     if seed is None:

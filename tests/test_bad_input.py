@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import creditlab
@@ -45,9 +47,13 @@ from creditlab import (
     constrained,
     estimators,
     metrics,
+    planning,
     process_rewards,
+    prompt_search,
+    rap,
     returns,
     rewards,
+    rtb,
     shaping,
     tabular,
     trees,
@@ -57,6 +63,79 @@ from creditlab.envs.policies import TabularPolicy  # noqa: E402
 from creditlab.envs.rule_task import RuleTask  # noqa: E402
 
 torch = pytest.importorskip("torch")
+
+from creditlab import algos  # noqa: E402  (needs torch)
+from creditlab.rtb import dp as rtb_dp  # noqa: E402
+from creditlab.rtb import nn as rtb_nn  # noqa: E402
+
+
+def _rec(emb: Any, a: np.ndarray) -> tuple[Any, Any]:
+    B = len(a)
+    return planning.RecurrentOutput(np.zeros(B), np.full(B, 0.9), np.zeros((B, 3)),
+                                    np.zeros(B)), emb + 1
+
+
+def _chain_model(state: Any) -> list[tuple[Any, Any, float, bool]]:
+    t, path = state
+    return [(a, (t + 1, path + (a,)), float(a == 1), t + 1 >= 3) for a in (0, 1)]
+
+
+def _chain_step(state: Any, action: Any) -> tuple[Any, float, bool]:
+    nxt = [x for x in _chain_model(state) if x[0] == action][0]
+    return nxt[1], nxt[2], nxt[3]
+
+
+@functools.cache
+def _problems() -> Any:
+    return rap.make_problems(2, n_blocks=3, min_moves=2, max_moves=3, seed=0)
+
+
+@functools.cache
+def _task() -> Any:
+    return RuleTask(n_features=5, n_dev=10, n_test=10, seed=0)
+
+
+@functools.cache
+def _log() -> Any:
+    return rtb.generate("toy", 3000, 3000, seed=0)[1]
+
+
+@functools.cache
+def _value() -> Any:
+    return rtb.value_dp(5, 20, np.full(5, 0.2), 0.1)
+
+
+def _mlp() -> Any:
+    torch.manual_seed(0)
+    return algos.MLPPolicy(cl.envs.StepChainEnv().observation_space.shape[0], 3, hidden=4)
+
+
+def _params_of(module: Any) -> list[np.ndarray]:
+    return [p.detach().numpy().copy() for p in module.parameters()]
+
+
+@functools.cache
+def _arms() -> Any:
+    return algos.run_arms({"a": {}}, [0], iterations=1, eval_episodes=5, sft_steps=1,
+                          eval_every=1, n_prompts=2, group_size=2)
+
+
+@functools.cache
+def _log_file() -> str:
+    import tempfile
+
+    log = _log()
+    path = Path(tempfile.mkdtemp(prefix="creditlab-fuzz-")) / "log.theta.txt"
+    np.savetxt(path, np.c_[log.click, log.price, log.pctr], fmt=["%d", "%d", "%.10g"])
+    return str(path)
+
+
+def _ch01_returns(rewards: Any, gamma: Any, **kw: Any) -> Any:
+    return cl.discounted_returns(np.asarray(rewards, float), float(gamma), **kw)
+
+
+_PRM = np.array([[0.8, 0.7, 0.7, 0.9], [0.8, -1.0, 0.0, 0.0]])
+_MASK = np.array([[True, True, True, True], [True, True, False, False]])
 
 
 def _reset(env: Any) -> Any:
@@ -113,6 +192,11 @@ class Fuzz:
     overrides: dict[str, str] = field(default_factory=dict)
     examples: int = 12
     torch_ok: bool = True  # whether torch tensors are accepted in place of numpy arrays
+    errors: tuple[type[BaseException], ...] = ()  # documented exceptions besides ERROR
+    # a known gap: why some bad input is not refused yet. The entry's tests then run as
+    # strict xfail (reported, never counted as passing; an XPASS fails the run, so whoever
+    # closes the gap must delete this line).
+    gap: str = ""
 
 
 @dataclass
@@ -313,7 +397,7 @@ def run_variant(entry: Fuzz, seed: int, arg: str, index: int) -> None:
     try:
         with np.errstate(all="ignore"):
             got = entry.fn(**kwargs)
-    except ERROR as err:
+    except ERROR + entry.errors as err:
         if expect == "same":
             raise AssertionError(f"{what}: raised {err!r}, expected the valid result") from err
         names = [arg, *entry.aliases.get(arg, []), *ALIASES.get(arg, [])]
@@ -718,6 +802,226 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"n_features": "count", "n_true": "count", "p_feature": "unit", "n_dev": "count",
          "n_test": "count", "label_noise": "unit", "seed": "seed"},
         overrides={"p_feature:vector": "any"}),  # a (lo, hi) range is documented
+    # ---- planning
+    "creditlab.planning.mcts": Fuzz(
+        lambda **kw: planning.mcts(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
+        lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
+                     "root_value": rng.normal(size=2), "num_simulations": 4,
+                     "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
+        {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
+         "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
+        nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
+        aliases={"root_prior_logits": ["prior_logits"]}),
+    "creditlab.planning.mcts_numpy": Fuzz(
+        lambda **kw: planning.mcts_numpy(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
+        lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
+                     "root_value": rng.normal(size=2), "num_simulations": 4,
+                     "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
+        {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
+         "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
+        nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
+        aliases={"root_prior_logits": ["prior_logits"]}),
+    "creditlab.planning.lookahead": Fuzz(
+        lambda depth, gamma: planning.lookahead(_chain_model, (0, ()), depth, gamma=gamma),
+        lambda rng: {"depth": 2, "gamma": 0.9}, {"depth": "count", "gamma": "unit"}),
+    "creditlab.planning.greedy_step": Fuzz(
+        lambda score_fn: planning.greedy_step(_chain_model, (0, ()), score_fn),
+        lambda rng: {"score_fn": lambda s: 0.0}, {"score_fn": "callable"}),
+    "creditlab.planning.receding_horizon": Fuzz(
+        lambda **kw: planning.receding_horizon(_chain_model, _chain_step, (0, ()), **kw).rewards,
+        lambda rng: {"depth": 2, "commit": 1, "max_steps": 5, "gamma": 0.9},
+        {"depth": "count", "commit": "count", "max_steps": "count", "gamma": "unit"}),
+    "creditlab.planning.reward_mix": Fuzz(
+        lambda a, b, wa: planning.reward_mix({"a": a, "b": b}, {"a": wa, "b": 1.0}),
+        lambda rng: {"a": rng.normal(size=4), "b": rng.normal(size=4), "wa": 0.5},
+        {"a": "num", "b": "num", "wa": "real"}, nan={"a": "propagate", "b": "propagate"},
+        aliases={"wa": ["weights"]}),
+    # ---- RAP and prompt search
+    "creditlab.rap.make_problems": Fuzz(
+        rap.make_problems, lambda rng: {"num": 2, "n_blocks": 3, "min_moves": 2,
+                                        "max_moves": 3, "prior_noise": 1.0, "seed": 0},
+        {"num": "count", "n_blocks": "count", "min_moves": "count", "max_moves": "count",
+         "prior_noise": "nonneg", "seed": "seed"}, examples=6),
+    "creditlab.rap.greedy_prior_plan": Fuzz(
+        lambda **kw: rap.greedy_prior_plan(_problems(), **kw).solved,
+        lambda rng: {"error": 0.1, "max_steps": 4, "seed": 0},
+        {"error": "unit", "max_steps": "count", "seed": "seed"}, examples=6),
+    "creditlab.rap.rap_plan": Fuzz(
+        lambda **kw: rap.rap_plan(_problems(), {"goal": 1.0}, **kw).solved,
+        lambda rng: {"error": 0.1, "num_simulations": 4, "max_depth": 3, "goal_bonus": 5.0,
+                     "seed": 0},
+        {"error": "unit", "num_simulations": "count", "max_depth": "count",
+         "goal_bonus": "real", "seed": "seed"}, examples=6),
+    "creditlab.rap.execute_plan": Fuzz(
+        lambda start, goal: rap.execute_plan(_problems().tables, start, goal, []),
+        lambda rng: {"start": 0, "goal": 0}, {"start": "count0", "goal": "count0"}),
+    "creditlab.prompt_search.random_search": Fuzz(
+        lambda **kw: prompt_search.random_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "seed": 0}, {"budget": "count", "seed": "seed"},
+        examples=6),
+    "creditlab.prompt_search.greedy_search": Fuzz(
+        lambda **kw: prompt_search.greedy_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "width": 2, "seed": 0},
+        {"budget": "count", "width": "count", "seed": "seed"}, examples=6),
+    "creditlab.prompt_search.mcts_search": Fuzz(
+        lambda **kw: prompt_search.mcts_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "width": 2, "depth_limit": 2, "c": 2.5, "seed": 0,
+                     "agg": "mean"},
+        {"budget": "count", "width": "count", "depth_limit": "count", "c": "nonneg",
+         "seed": "seed", "agg": "choice"}, examples=6),
+    # ---- real-time bidding
+    "creditlab.rtb.synth.generate": Fuzz(
+        rtb.generate, lambda rng: {"profile": "toy", "n_train": 50, "n_test": 50, "seed": 0,
+                                   "sigma_price": 0.1, "tau": 0.3},
+        {"profile": "choice", "n_train": "count0", "n_test": "count0", "seed": "seed",
+         "sigma_price": "nonneg", "tau": "nonneg"}, examples=6),
+    "creditlab.rtb.synth.price_pmf": Fuzz(
+        rtb.price_pmf, lambda rng: {"profile": "toy", "max_price": 50},
+        {"profile": "choice", "max_price": "count"}),
+    "creditlab.rtb.synth.market_price_pdf": Fuzz(
+        lambda laplace: rtb.market_price_pdf(_log(), laplace),
+        lambda rng: {"laplace": 1.0}, {"laplace": "nonneg"}),
+    "creditlab.rtb.synth.log_info": Fuzz(
+        rtb.log_info, lambda rng: {"click": rng.random(20) < 0.2,
+                                   "price": rng.integers(0, 50, 20)},
+        {"click": "bool", "price": "int"}),
+    "creditlab.rtb.synth.auc": Fuzz(
+        rtb.auc, lambda rng: {"click": np.arange(10) % 2 == 0, "score": rng.random(10)},
+        {"click": "bool", "score": "float"}),
+    "creditlab.rtb.synth.load_log": Fuzz(
+        lambda path: rtb.load_log(path).info, lambda rng: {"path": _log_file()},
+        {"path": "str"},
+        overrides={"path:list": "error"}),
+    "creditlab.rtb.synth.AuctionLog": Fuzz(
+        lambda **kw: rtb.AuctionLog(**kw).info,
+        lambda rng: {"click": rng.random(10) < 0.3, "price": rng.integers(0, 30, 10),
+                     "pctr": rng.random(10)},
+        {"click": "bool", "price": "int", "pctr": "float"}),
+    "creditlab.rtb.synth.Profile": Fuzz(
+        lambda ctr, sigma_log: rtb.price_pmf(dataclasses.replace(
+            rtb.PROFILES["toy"], ctr=ctr, sigma_log=sigma_log), 40),
+        lambda rng: {"ctr": 0.01, "sigma_log": 0.5}, {"ctr": "unit", "sigma_log": "pos"}),
+    "creditlab.rtb.dp.check_m_pdf": Fuzz(
+        rtb_dp.check_m_pdf, lambda rng: {"m_pdf": np.full(5, 0.2)}, {"m_pdf": "float"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.reward_weights": Fuzz(
+        rtb_dp.reward_weights, lambda rng: {"reward": "profit", "v0": 0.01,
+                                            "click_value": 5.0},
+        {"reward": "choice", "v0": "nonneg", "click_value": "nonneg"}),
+    "creditlab.rtb.dp.value_dp": Fuzz(
+        lambda **kw: rtb.value_dp(**kw).V0, lambda rng: {
+            "T": 4, "B": 10, "m_pdf": np.full(5, 0.2), "theta_avg": 0.1},
+        {"T": "count0", "B": "count0", "m_pdf": "float", "theta_avg": "unit"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.value_dp_reference": Fuzz(
+        rtb.value_dp_reference, lambda rng: {
+            "T": 4, "B": 10, "m_pdf": np.full(5, 0.2), "theta_avg": 0.1},
+        {"T": "count0", "B": "count0", "m_pdf": "float", "theta_avg": "unit"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.rlb_bid_reference": Fuzz(
+        lambda t, b, theta: rtb.rlb_bid_reference(
+            rtb.value_dp_reference(4, 10, np.full(5, 0.2), 0.1), np.full(5, 0.2), t, b, theta),
+        lambda rng: {"t": 2, "b": 5, "theta": 0.1},
+        {"t": "count", "b": "count0", "theta": "unit"}),
+    "creditlab.rtb.bidders.Constant": Fuzz(
+        lambda bid: rtb.Constant(bid), lambda rng: {"bid": 10.0}, {"bid": "nonneg"}),
+    "creditlab.rtb.bidders.Mcpc": Fuzz(
+        lambda cpc: rtb.Mcpc(cpc), lambda rng: {"cpc": 10.0}, {"cpc": "nonneg"}),
+    "creditlab.rtb.bidders.Lin": Fuzz(
+        lambda b0, theta_avg: rtb.Lin(b0, theta_avg), lambda rng: {"b0": 40.0,
+                                                                  "theta_avg": 0.01},
+        {"b0": "nonneg", "theta_avg": "pos"}),
+    "creditlab.rtb.bidders.RandomBid": Fuzz(
+        lambda **kw: rtb.RandomBid(**kw), lambda rng: {"low": 0.0, "high": 30.0, "seed": 0},
+        {"low": "nonneg", "high": "nonneg", "seed": "seed"}),
+    "creditlab.rtb.bidders.RLB": Fuzz(
+        lambda value: rtb.RLB(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.bidders.SSMDP": Fuzz(
+        lambda value: rtb.SSMDP(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.nn.MapA": Fuzz(
+        lambda value: rtb_nn.MapA(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.bidders.episode_budget": Fuzz(
+        rtb.episode_budget, lambda rng: {"cpm_train": 40.0, "budget_ratio": 0.1,
+                                         "episode_length": 20},
+        {"cpm_train": "nonneg", "budget_ratio": "nonneg", "episode_length": "count"}),
+    "creditlab.rtb.bidders.evaluate": Fuzz(
+        lambda **kw: rtb.evaluate(rtb.Constant(10.0), _log(), **kw).clicks,
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1, "max_price": 300},
+        {"episode_length": "count", "budget_ratio": "nonneg", "max_price": "count"},
+        examples=6),
+    "creditlab.rtb.bidders.simulate": Fuzz(
+        lambda **kw: rtb.simulate(rtb.Constant(10.0), **kw).clicks,
+        lambda rng: {"price": rng.integers(0, 30, (2, 10)), "pctr": rng.random((2, 10)),
+                     "click": rng.random((2, 10)) < 0.3, "budget": np.array([50, 60])},
+        {"price": "int", "pctr": "float", "click": "bool", "budget": "int"}),
+    "creditlab.rtb.bidders.tune_lin": Fuzz(
+        lambda **kw: rtb.tune_lin(_log(), grid=np.array([10.0, 40.0]), **kw)[0],
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1},
+        {"episode_length": "count", "budget_ratio": "nonneg"}, examples=6),
+    "creditlab.rtb.nn.DPolicy": Fuzz(
+        lambda T0, max_price, mode: rtb_nn.DPolicy(lambda t, b: np.zeros(np.shape(b)), T0,
+                                                   max_price, mode),
+        lambda rng: {"T0": 5, "max_price": 30, "mode": "nn"},
+        {"T0": "count0", "max_price": "count", "mode": "choice"}),
+    "creditlab.rtb.nn.fit_d_network": Fuzz(
+        lambda **kw: rtb_nn.fit_d_network(_value(), **kw).rmse,
+        lambda rng: {"t_min": 1, "n_points": 50, "steps": 2, "lr": 0.01, "seed": 0},
+        {"t_min": "count0", "n_points": "count", "steps": "count", "lr": "pos",
+         "seed": "seed"}, examples=4),
+    # ---- the StepChain policy-gradient loop
+    "creditlab.algos.stepchain_pg.PGConfig": Fuzz(
+        lambda **kw: algos.PGConfig(**kw), lambda rng: {
+            "credit": "min", "temperature": 0.1, "eta": 0.8, "n_prompts": 4, "group_size": 2,
+            "lr": 0.003, "seed": 0},
+        {"credit": "choice", "temperature": "pos", "eta": "real", "n_prompts": "count",
+         "group_size": "count", "lr": "pos", "seed": "seed"}),
+    "creditlab.algos.stepchain_pg.MLPPolicy": Fuzz(
+        lambda **kw: sum(p.numel() for p in algos.MLPPolicy(**kw).parameters()),
+        lambda rng: {
+            "obs_dim": 3, "n_actions": 2, "hidden": 4},
+        {"obs_dim": "count", "n_actions": "count", "hidden": "count"}),
+    "creditlab.algos.stepchain_pg.credit_returns": Fuzz(
+        lambda prm, mask, outcome: algos.credit_returns(prm, mask, outcome, algos.PGConfig()),
+        lambda rng: {"prm": _PRM.copy(), "mask": _MASK.copy(), "outcome": np.array([1.0, 0.0])},
+        {"prm": "float", "mask": "bool", "outcome": "float"}, torch_ok=False),
+    "creditlab.algos.stepchain_pg.advantages": Fuzz(
+        lambda G, mask, group_size: algos.advantages(G, mask, group_size, algos.PGConfig()),
+        lambda rng: {"G": rng.normal(size=(2, 4)), "mask": _MASK.copy(), "group_size": 2},
+        {"G": "float", "mask": "bool", "group_size": "count"}, torch_ok=False),
+    "creditlab.algos.stepchain_pg.sample_episodes": Fuzz(
+        lambda n_prompts, group_size: algos.sample_episodes(
+            _mlp(), cl.envs.StepChainConfig(), rewards.make_prm(), n_prompts, group_size,
+            np.random.default_rng(0)).mask,
+        lambda rng: {"n_prompts": 2, "group_size": 2},
+        {"n_prompts": "count", "group_size": "count"}, examples=6),
+    "creditlab.algos.stepchain_pg.evaluate": Fuzz(
+        lambda n_episodes, seed: algos.evaluate(_mlp(), cl.envs.StepChainConfig(),
+                                                rewards.make_prm(), n_episodes, seed),
+        lambda rng: {"n_episodes": 5, "seed": 0}, {"n_episodes": "count", "seed": "seed"},
+        examples=6),
+    "creditlab.algos.stepchain_pg.sft_init": Fuzz(
+        lambda steps, lr: _params_of(algos.sft_init(_mlp(), cl.envs.StepChainConfig(), steps,
+                                                    lr)),
+        lambda rng: {"steps": 2, "lr": 0.003}, {"steps": "count0", "lr": "pos"}, examples=6),
+    "creditlab.algos.stepchain_pg.train": Fuzz(
+        lambda **kw: algos.train(progress=False, eval_episodes=5, sft_steps=1, eval_every=1,
+                                 n_prompts=2, group_size=2, **kw).final,
+        lambda rng: {"iterations": 1, "lr": 0.003, "seed": 0},
+        {"iterations": "count", "lr": "pos", "seed": "seed"}, examples=4),
+    "creditlab.algos.stepchain_pg.run_arms": Fuzz(
+        lambda seeds: algos.run_arms({"a": {}}, seeds, iterations=1,
+                                     eval_episodes=5, sft_steps=1, eval_every=1, n_prompts=2,
+                                     group_size=2)["a"][0].final,
+        lambda rng: {"seeds": [0]}, {"seeds": "str"}, examples=3),
+    "creditlab.algos.stepchain_pg.summarize": Fuzz(
+        lambda keys: algos.summarize(_arms(), keys), lambda rng: {"keys": ("accuracy",)},
+        {"keys": "str"}),
+    # ---- grading
+    "creditlab.exercises.check.check": Fuzz(
+        lambda name, fn: cl.check(name, fn, verbose=False),
+        lambda rng: {"name": "ch01.discounted_returns", "fn": _ch01_returns},
+        {"name": "choice", "fn": "callable"}, aliases={"name": ["exercise"]},
+        errors=(KeyError,)),  # an unknown exercise name: KeyError, as documented
     # ---- result types: NamedTuples / dataclasses the library builds, no caller data
     **{k: Exempt("a result type the library builds (NamedTuple / dataclass)") for k in (
         "creditlab.trees.LeafStats", "creditlab.trees.ReturnStats",
@@ -741,6 +1045,30 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
 }
 
 
+# Known gaps (issue 15 follow-up): these functions do not yet refuse every bad input of
+# their entry. Their tests run as xfail (strict for the deterministic sweep), so they are
+# reported and never counted as passing; fix the function, then delete its line here.
+_GAP_RTB = ("scalars and arrays are checked only partly: strings, NaN, non-integer counts "
+            "or wrong dtypes are accepted or reach numpy, which raises its own error")
+_GAP_ALGOS = ("the training loop checks its config and arrays only partly: NaN / string / "
+              "negative PGConfig fields and mis-shaped G, mask or outcome are accepted or "
+              "raise raw numpy errors")
+GAPS = {
+    **{f"creditlab.rtb.{k}": _GAP_RTB for k in (
+        "bidders.Lin", "bidders.RLB", "bidders.RandomBid", "bidders.SSMDP",
+        "bidders.episode_budget", "bidders.evaluate", "bidders.simulate",
+        "dp.rlb_bid_reference", "dp.value_dp_reference", "nn.DPolicy", "nn.MapA",
+        "nn.fit_d_network", "synth.AuctionLog", "synth.Profile", "synth.auc",
+        "synth.generate", "synth.load_log", "synth.log_info", "synth.market_price_pdf",
+        "synth.price_pmf")},
+    **{f"creditlab.algos.stepchain_pg.{k}": _GAP_ALGOS for k in (
+        "MLPPolicy", "PGConfig", "advantages", "credit_returns", "evaluate", "run_arms",
+        "sample_episodes", "sft_init", "summarize", "train")},
+}
+for _key, _why in GAPS.items():
+    ENTRIES[_key].gap = _why  # type: ignore[union-attr]
+
+
 def test_every_public_function_has_an_entry():
     public = public_callables()
     missing = sorted(set(public) - set(ENTRIES))
@@ -754,13 +1082,30 @@ def test_every_public_function_has_an_entry():
 FUZZ = sorted(k for k, e in ENTRIES.items() if isinstance(e, Fuzz))
 
 
-@pytest.mark.parametrize("key", FUZZ)
+def _params(strict: bool) -> list[Any]:
+    return [pytest.param(k, marks=pytest.mark.xfail(strict=strict, reason=ENTRIES[k].gap))
+            if ENTRIES[k].gap else k for k in FUZZ]
+
+
+# sweeping every variant of a gap entry is strict xfail: it must fail until fixed
+
+
+def test_gaps_are_listed():
+    """The known gaps, printed so a CI log shows them (see Fuzz.gap)."""
+    gaps = {k: ENTRIES[k].gap for k in FUZZ if ENTRIES[k].gap}
+    for k, why in sorted(gaps.items()):
+        print(f"GAP {k}: {why}")
+    assert all(isinstance(v, str) and len(v) > 10 for v in gaps.values())
+
+
+@pytest.mark.parametrize("key", [k for k in FUZZ if not ENTRIES[k].gap])
 def test_bad_input(key):
     entry = ENTRIES[key]
     assert isinstance(entry, Fuzz)
 
     @settings(max_examples=entry.examples, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), database=None)
+              suppress_health_check=list(HealthCheck), database=None,
+              phases=(Phase.explicit, Phase.generate))  # no shrinking: the message says it
     @given(seed=st.integers(0, 2**16), arg=st.sampled_from(sorted(entry.specs)),
            index=st.integers(0, 20))
     def check(seed, arg, index):
@@ -769,7 +1114,7 @@ def test_bad_input(key):
     check()
 
 
-@pytest.mark.parametrize("key", FUZZ)
+@pytest.mark.parametrize("key", _params(strict=True))
 def test_every_variant_once(key):
     """Each (argument, variant) pair once, so no bad input depends on hypothesis' luck."""
     entry = ENTRIES[key]
@@ -777,6 +1122,16 @@ def test_every_variant_once(key):
     for arg, kind in sorted(entry.specs.items()):
         for i in range(len(variants(kind, valid[arg]))):
             run_variant(entry, 0, arg, i)
+
+
+@pytest.mark.parametrize("key", FUZZ)
+def test_the_valid_call_works(key):
+    """Every entry's valid call runs (so a strict-xfail gap fails for its bad inputs, not
+    because the entry itself is broken) and gives the same answer twice."""
+    entry = ENTRIES[key]
+    a = entry.fn(**entry.make(np.random.default_rng(1)))
+    b = entry.fn(**entry.make(np.random.default_rng(1)))
+    _same(a, b, key)
 
 
 @pytest.mark.parametrize("key", FUZZ)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import to_numpy
 from creditlab.rtb.dp import RLBValue
 from creditlab.rtb.synth import AuctionLog
 
@@ -240,6 +241,8 @@ def simulate(policy: Policy, price: np.ndarray, pctr: np.ndarray, click: np.ndar
     Slot i of every episode is bid with t_left = T - i; the bid is floored and capped
     at min(budget_left, max_price); a bid >= price wins and pays the price.
     """
+    price, pctr, click, budget = (to_numpy(x, n) for x, n in (
+        (price, "price"), (pctr, "pctr"), (click, "click"), (budget, "budget")))
     E, T = price.shape
     b = budget.astype(np.int64).copy()
     clicks = np.zeros(E, np.int64)
