@@ -109,7 +109,8 @@ def potential_shaping(
             raise ValueError(f"terminated must have the shape of rewards {r.shape}, got {d.shape}")
         keep = ~d
     out = (r + np.where(keep, g * pn, 0.0) - p).astype(dtype, copy=False)
-    return like(np.ascontiguousarray(out), rewards)
+    # np.ascontiguousarray would turn a 0-d result into shape (1,)
+    return like(np.require(out, requirements="C") if out.ndim else np.asarray(out), rewards)
 
 
 def potential_shaping_table(phi: Any, gamma: float, terminal: Any = None) -> np.ndarray:

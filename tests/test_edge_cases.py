@@ -298,3 +298,85 @@ def test_qtransform_nan_in_a_visited_q_makes_the_row_nan_like_mctx():
             q2 = np.array([1.0, np.nan, 0.6, 0.0])
             out = trees.qtransform_by_parent_and_siblings(q2, np.array([1, 0, 1, 1]), 0.5)
             np.testing.assert_allclose(out, [1.0, 0.0, 0.6, 0.0])
+
+
+# --------------------------------------------------------------------------------------
+# Also: seeding, 0-D shaping, argument checks named in the issue
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_registered_env_resets_the_same_for_the_same_seed():
+    import gymnasium as gym
+
+    ids = [k for k in gym.registry if k.startswith("creditlab/")]
+    assert "creditlab/StepChain-v0" in ids
+    for env_id in ids:
+        fresh = gym.make(env_id)
+        first = fresh.reset(seed=3)[0]
+        again = fresh.reset(seed=3)[0]
+        other = gym.make(env_id).reset(seed=3)[0]
+        for obs in (again, other):
+            np.testing.assert_array_equal(np.asarray(first), np.asarray(obs), err_msg=env_id)
+
+
+def test_potential_shaping_keeps_a_0d_shape():
+    from creditlab import shaping
+
+    out = shaping.potential_shaping(np.float64(1.0), np.float64(0.5), np.float64(2.0), 0.9)
+    assert np.shape(out) == ()
+    assert float(out) == pytest.approx(1.0 + 0.9 * 2.0 - 0.5)
+    torch = pytest.importorskip("torch")
+    t = shaping.potential_shaping(torch.tensor(1.0), torch.tensor(0.5), torch.tensor(2.0), 0.9)
+    assert tuple(t.shape) == ()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: cl.grpo(np.ones(4), np.array([0, 0, 1, 1]), eps=-1), "eps"),
+    (lambda: cl.grpo(np.ones(4), np.array([0, 0, 1, 1]), eps=np.nan), "eps"),
+    (lambda: cl.grpo(np.ones(4), np.array([0, 0, 1, 1]), eps=np.inf), "eps"),
+    (lambda: cl.grpo(np.ones(3), np.array([0, "a", 1], dtype=object)), "index"),
+    (lambda: cl.masked_whiten(np.ones(3), np.ones(3, bool), eps=None), "eps"),
+    (lambda: cl.discounted_returns(np.ma.masked_array(np.ones(3), [0, 1, 0]), 0.9),
+     "rewards"),
+    (lambda: cl.metrics.spearman(np.array([1.0, np.nan, 2.0]), np.arange(3.0)), "x"),
+])
+def test_loose_arguments_named_in_the_issue_are_refused(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_tree_arguments_named_in_the_issue_are_refused():
+    from creditlab import trees
+
+    parent = np.array([-1, 0, 0])
+    with pytest.raises(ValueError, match="eps"):
+        trees.fork_relative(parent, np.ones(3), eps=-1)
+    with pytest.raises(ValueError, match="eps"):
+        trees.fork_relative(parent, np.ones(3), eps=np.nan)
+    with pytest.raises(ValueError, match="max_value"):
+        trees.qtransform_by_min_max(np.ones(2), np.ones(2, int), 0.0, np.inf)
+    with pytest.raises(TypeError, match="temperature"):
+        trees.reduce_up(parent, np.ones(3), op="lse", temperature="1")
+    with pytest.raises(TypeError, match="batch_size"):
+        trees.SearchTree.empty(2.5, 3, 2)
+    with pytest.raises(TypeError, match="dtype"):
+        trees.SearchTree.empty(2, 3, 2, dtype=int)
+
+
+def test_shaping_arguments_named_in_the_issue_are_refused():
+    from creditlab import shaping
+
+    fn = shaping.potential_shaping_fn(np.array([0.0, 1.0, 5.0]), 0.9)
+    with pytest.raises(ValueError, match="obs"):
+        fn(-1, 0, 0.0, 0, False)  # used to read phi[-1]
+    with pytest.raises(ValueError, match="terminal"):
+        shaping.progress_bonus_table(np.arange(3.0), 1.0, terminal=np.zeros(2, bool))
+    with pytest.raises(ValueError, match="terminal"):
+        shaping.checkpoint_bonus_table(np.array([0, 1, 0], bool), 1.0,
+                                       terminal=np.zeros(5, bool))
+
+
+def test_big_endian_input_is_converted():
+    r = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(cl.discounted_returns(r.astype(">f8"), 0.9),
+                                  cl.discounted_returns(r, 0.9))

@@ -302,7 +302,10 @@ class StepChainEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if self._core is None:
-            self._core = StepChainBatch(self.config, 1, self.np_random)
+            # built on a throwaway generator: StepChainBatch draws a first episode when it
+            # is constructed, and drawing that from np_random would make the first
+            # reset(seed=k) differ from every later reset(seed=k) (gymnasium's contract)
+            self._core = StepChainBatch(self.config, 1, np.random.default_rng(0))
         self._core.rng = self.np_random
         diff = None
         if options and "difficulty" in options:
