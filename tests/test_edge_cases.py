@@ -380,3 +380,44 @@ def test_big_endian_input_is_converted():
     r = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(cl.discounted_returns(r.astype(">f8"), 0.9),
                                   cl.discounted_returns(r, 0.9))
+
+
+# --------------------------------------------------------------------------------------
+# creditlab.check messages
+
+
+def test_check_says_when_a_solution_returns_none():
+    def forgot_return(rewards, gamma, **kw):
+        np.zeros_like(rewards)
+
+    with pytest.raises(AssertionError, match="returned None.*return"):
+        cl.check("ch01.discounted_returns", forgot_return, verbose=False)
+
+
+def test_check_names_the_expected_parameters():
+    def renamed(r, discount):
+        return cl.discounted_returns(np.asarray(r, float), float(discount))
+
+    with pytest.raises(AssertionError, match="by keyword.*'rewards'.*'gamma'") as err:
+        cl.check("ch01.discounted_returns", renamed, verbose=False)
+    assert "['r', 'discount']" in str(err.value)
+
+
+def test_check_shows_the_neighbourhood_of_a_wrong_entry_in_long_inputs():
+    from creditlab.exercises import check as grader
+
+    def off_by_one_at_the_end(rewards, gamma, **kw):
+        g = np.array(cl.discounted_returns(np.asarray(rewards, float), float(gamma), **kw))
+        g[..., -1] += 1.0
+        return g
+
+    long = [(kw, exp) for kw, exp in grader._stored("ch01", "discounted_returns")
+            if np.size(kw["rewards"]) > 8]
+    assert long, "needs a stored case with a long rewards array"
+    kw, expected = long[0]
+    with pytest.raises(AssertionError) as err:
+        grader._compare("ch01.discounted_returns", grader.call(off_by_one_at_the_end, kw),
+                        expected, kw)
+    msg = str(err.value)
+    assert "wrong value at index" in msg and "rewards" in msg
+    assert ":" in msg.split("rewards")[1] and "] = [" in msg  # a slice of the values shown

@@ -93,6 +93,8 @@ def _check_signature(fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
 
 def _show(v: Any, i: int | None = None) -> Any:
     """An argument for a failure message: small arrays whole, long ones around index i."""
+    if isinstance(v, np.generic):
+        return v.item()
     if not isinstance(v, np.ndarray):
         return v
     r = np.round(v, 3) if v.dtype.kind == "f" else v
