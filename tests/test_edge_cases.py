@@ -421,3 +421,28 @@ def test_check_shows_the_neighbourhood_of_a_wrong_entry_in_long_inputs():
     msg = str(err.value)
     assert "wrong value at index" in msg and "rewards" in msg
     assert ":" in msg.split("rewards")[1] and "] = [" in msg  # a slice of the values shown
+
+
+# --------------------------------------------------------------------------------------
+# peer conventions offered as options
+
+
+def test_rloo_singleton_option_matches_both_peer_conventions():
+    s = np.array([1.0, 3.0, 5.0])
+    idx = np.array([0, 0, 1])
+    np.testing.assert_allclose(cl.rloo(s, idx), [-2.0, 2.0, 5.0])  # verl loop: keep
+    np.testing.assert_allclose(cl.rloo(s, idx, singleton="zero"), [-2.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="singleton"):
+        cl.rloo(s, idx, singleton="drop")
+
+
+def test_grpo_std_floor_bounds_the_advantage_of_near_constant_groups():
+    s = np.array([1.0, 1.0 + 1e-9, 2.0, 4.0])
+    idx = np.array([0, 0, 1, 1])
+    plain = cl.grpo(s, idx)
+    floored = cl.grpo(s, idx, std_floor=0.1)
+    assert abs(plain[0]) > 1e-4  # 5e-10 / (7e-10 + 1e-6): rounding blown up 2000x
+    assert np.all(np.abs(floored[:2]) < 1e-7)
+    np.testing.assert_allclose(floored[2:], plain[2:])  # groups with a real spread agree
+    with pytest.raises(ValueError, match="std_floor"):
+        cl.grpo(s, idx, std_floor=-1.0)
