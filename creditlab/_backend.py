@@ -222,6 +222,8 @@ def may_overlap(a: Any, b: Any) -> bool:
     if is_torch(a) and is_torch(b):
         if a.device != b.device:
             return False
+        if not (hasattr(a, "untyped_storage") and hasattr(b, "untyped_storage")):
+            return a is b  # tensor-like stand-ins (tests) without storage information
         sa, sb = a.untyped_storage(), b.untyped_storage()
         a0, b0 = sa.data_ptr(), sb.data_ptr()
         return a0 < b0 + sb.nbytes() and b0 < a0 + sa.nbytes() and min(sa.nbytes(), sb.nbytes()) > 0

@@ -208,7 +208,7 @@ def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
         return a, like(a, batch.template)
     if is_torch(batch.template) != is_torch(out):
         raise TypeError(f"{name} must be the same kind (numpy/torch) as rewards")
-    if is_torch(out) and out.requires_grad:
+    if is_torch(out) and getattr(out, "requires_grad", False):
         raise ValueError(
             f"{name} requires grad: creditlab's kernels write into it outside autograd, "
             "which torch itself refuses for out= arguments; pass a buffer without "
