@@ -649,10 +649,26 @@ def softmin_transform(
             f"rewards is a torch tensor on device {batch.device}; softmin_transform has no "
             "CUDA kernel. Move it with .cpu() first."
         )
-    res = reference.softmin_transform(
-        batch.batch_major("rewards"), temperature,
-        response_mask=batch.batch_major("response_mask"),
-    )
-    out = np.empty((batch.T,) if batch.squeeze else batch.shape, batch.dtype)
-    _store(out, res, batch)
-    return like(out, batch.template)
+    out = np.empty(batch.shape, batch.dtype)
+    _softmin_into(out.T if batch.time_major else out, batch.batch_major("rewards"),
+                  batch.batch_major("response_mask"), temperature)
+    return like(out.reshape(-1) if batch.squeeze else out, batch.template)
+
+
+def _softmin_into(w: np.ndarray, r: np.ndarray, mask: np.ndarray | None, T: float) -> None:
+    """:func:`creditlab.reference.softmin_transform` computed in the output buffer ``w``
+    ([B, T] views): no temporaries of the output's size except one bool mask."""
+    np.divide(r, -T, out=w)
+    off = None if mask is None else ~mask
+    if off is not None:
+        np.copyto(w, -np.inf, where=off)
+    zmax = w.max(axis=-1, keepdims=True, initial=-np.inf)
+    zmax[~np.isfinite(zmax)] = 0
+    np.subtract(w, zmax, out=w)
+    np.exp(w, out=w)
+    total = w.sum(axis=-1, keepdims=True)
+    np.maximum(total, np.finfo(w.dtype).tiny, out=total)
+    np.divide(w, total, out=w)
+    np.multiply(w, r, out=w)
+    if off is not None:
+        np.copyto(w, 0, where=off)

@@ -446,3 +446,23 @@ def test_grpo_std_floor_bounds_the_advantage_of_near_constant_groups():
     np.testing.assert_allclose(floored[2:], plain[2:])  # groups with a real spread agree
     with pytest.raises(ValueError, match="std_floor"):
         cl.grpo(s, idx, std_floor=-1.0)
+
+
+def test_softmin_transform_allocates_about_its_output_only():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=(64, 4096)).astype(np.float32)
+    m = rng.random(r.shape) < 0.9
+    with np.errstate(all="ignore"):
+        want = cl.reference.softmin_transform(r, 0.3, response_mask=m)
+    for time_dim, rr, mm in ((-1, r, m), (0, r.T.copy(), m.T.copy())):
+        cl.softmin_transform(rr, 0.3, response_mask=mm, time_dim=time_dim)  # warm up
+        tracemalloc.start()
+        got = cl.softmin_transform(rr, 0.3, response_mask=mm, time_dim=time_dim)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # the output plus one bool mask (a quarter of a float32 output), and small change
+        assert peak <= 1.3 * got.nbytes + 64 * 1024, peak / got.nbytes
+        np.testing.assert_allclose(got if time_dim == -1 else got.T, want, rtol=1e-5,
+                                   atol=1e-7)
