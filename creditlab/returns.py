@@ -23,6 +23,12 @@ CUDA
     same arguments, checks and error messages. Results equal the CPU kernels up to float
     rounding (long rows are scanned in parallel, which reassociates the sums; min-form
     is exact).
+Layout warning
+    Rollouts from gymnasium's vector environments are time-major ``[T, N]``: pass
+    ``time_dim=0``. Without it a ``[T, N]`` array is read as N steps of T sequences, and
+    when ``values`` has the same shape nothing can tell the layouts apart: the result is
+    silently wrong. (An extra bootstrap step in ``values``, ``[T + 1, N]``, would be
+    caught.)
 Episode ends
     ``terminated[t]``: step t ended in a terminal state, nothing is bootstrapped after it.
     ``truncated[t]``: step t hit a time limit; bootstrap from ``next_values[t]`` = V(s_{t+1})
@@ -30,6 +36,37 @@ Episode ends
     as CleanRL does; it drops the truncation bootstrap and biases values low.
     The end of the array is not an episode end: the last step bootstraps from
     ``bootstrap`` (one value per row; default 0) or ``next_values[..., -1]``.
+CleanRL's ``dones``
+    CleanRL stores ``dones[t]`` = "obs t is the first of a new episode", i.e. the done
+    flag of step t - 1, and keeps the last step's flag in ``next_done``. Ours is the flag
+    of step t itself, so shift it by one (time-major ``[T, N]``)::
+
+        dones_ours = np.concatenate([dones[1:], next_done[None]], axis=0)
+        values_ours = np.concatenate([values, next_value[None]], axis=0)  # [T + 1, N]
+        adv, ret = gae(rewards, values_ours, gamma, lam, dones=dones_ours, time_dim=0)
+
+    Passing CleanRL's buffer as it is cuts each episode one step late.
+gymnasium vector environments (the recipe)
+    Collect time-major ``[T, N]`` buffers and call with ``time_dim=0``. With
+    ``autoreset_mode=SAME_STEP`` the observation returned by a step that ends an
+    episode is already the next episode's first; the true last observation is in
+    ``info["final_obs"]``. Record per step::
+
+        obs, r, term, trunc, info = envs.step(action)
+        nxt = obs.copy()
+        done = term | trunc
+        nxt[done] = np.stack(info["final_obs"][done])
+        rewards[t], terminated[t], truncated[t] = r, term, trunc
+        next_values[t] = V(nxt)          # V(s_{t+1}) of this episode
+
+    then ``gae(rewards, values, gamma, lam, terminated=terminated, truncated=truncated,
+    next_values=next_values, time_dim=0)`` with ``values[t] = V(obs_t)``. With the
+    default ``NEXT_STEP`` mode the observation returned at an episode's last step is its
+    true last one (use it for ``next_values[t]``), and the *next* step is a dummy: its
+    action is ignored and it returns the reset observation with reward 0. Mark those
+    steps ``response_mask[t] = False`` (the step after any ``term | trunc``): a masked
+    step carries the recurrence through and is ignored, so the dummy steps change no
+    advantage (their own outputs are meaningless; leave them out of the loss).
 LLM sequences
     ``response_mask`` uses verl's "skip" semantics: a masked step (False) carries the
     recurrence through unchanged, and its reward and flags are ignored. Trailing padding
@@ -496,6 +533,11 @@ def gae(
     bootstrap after the last one). ``lam=1`` gives Monte-Carlo advantages
     (:func:`discounted_returns` minus values), ``lam=0`` the one-step TD error.
     Introduced in book Part I, Chapter 1.
+
+    Time-major rollouts (gymnasium vector envs, ``[T, N]``) need ``time_dim=0``: with
+    ``values`` of the same shape a missing ``time_dim`` cannot be detected and gives a
+    wrong answer. See the module docstring for the vector-env recipe (``final_obs``,
+    autoreset modes) and for converting CleanRL's ``dones``.
 
     Parameters
     ----------

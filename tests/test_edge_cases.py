@@ -466,3 +466,37 @@ def test_softmin_transform_allocates_about_its_output_only():
         assert peak <= 1.3 * got.nbytes + 64 * 1024, peak / got.nbytes
         np.testing.assert_allclose(got if time_dim == -1 else got.T, want, rtol=1e-5,
                                    atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------
+# the documented CleanRL conversion
+
+
+def _cleanrl_gae(rewards, values, dones, next_value, next_done, gamma, lam):
+    """CleanRL's ppo.py advantage loop (dones[t]: obs t starts an episode)."""
+    T = len(rewards)
+    adv = np.zeros_like(rewards)
+    last = 0.0
+    for t in reversed(range(T)):
+        if t == T - 1:
+            nonterminal, nextvalues = 1.0 - next_done, next_value
+        else:
+            nonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
+        delta = rewards[t] + gamma * nextvalues * nonterminal - values[t]
+        adv[t] = last = delta + gamma * lam * nonterminal * last
+    return adv
+
+
+def test_the_documented_cleanrl_dones_conversion_matches_cleanrl():
+    rng = np.random.default_rng(0)
+    T, N = 16, 3
+    rewards, values = rng.normal(size=(2, T, N))
+    dones = (rng.random((T, N)) < 0.2).astype(np.float64)
+    next_value, next_done = rng.normal(size=N), (rng.random(N) < 0.3).astype(np.float64)
+    want = _cleanrl_gae(rewards, values, dones, next_value, next_done, 0.99, 0.95)
+    dones_ours = np.concatenate([dones[1:], next_done[None]], axis=0).astype(bool)
+    values_ours = np.concatenate([values, next_value[None]], axis=0)
+    adv, _ = cl.gae(rewards, values_ours, 0.99, 0.95, dones=dones_ours, time_dim=0)
+    np.testing.assert_allclose(adv, want, rtol=1e-10, atol=1e-10)
+    as_is, _ = cl.gae(rewards, values_ours, 0.99, 0.95, dones=dones.astype(bool), time_dim=0)
+    assert np.abs(as_is - want).max() > 0.1  # the buffer as it is: wrong
