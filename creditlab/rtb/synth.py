@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_int, check_real, make_rng
+
 __all__ = [
     "FIELDS",
     "PROFILES",
@@ -248,7 +250,7 @@ def market_price_pdf(log: AuctionLog, laplace: float = 1.0) -> np.ndarray:
     m(delta) = (count(delta) + laplace) / (n + laplace * (max_price + 1)),
     float64 [max_price + 1], summing to 1.
     """
-    if laplace < 0:
+    if check_real(laplace, "laplace") < 0:
         raise ValueError(f"laplace must be >= 0, got {laplace}")
     c = log.info["price_counts"].astype(np.float64) + laplace
     if c.sum() <= 0:
@@ -263,7 +265,7 @@ def price_pmf(profile: Profile | str, max_price: int = MAX_PRICE) -> np.ndarray:
     truncated to 0..max_price, mixed with the profile's atoms.
     """
     p = _profile(profile)
-    return _price_pmf(p, int(max_price)).copy()
+    return _price_pmf(p, check_int(max_price, "max_price", 1)).copy()
 
 
 @functools.lru_cache(maxsize=64)
@@ -415,13 +417,13 @@ def generate(
         if int(v) != v or v < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {v}")
     for name, v in (("sigma_price", sigma_price), ("sigma_ctr", sigma_ctr), ("tau", tau)):
-        if not np.isfinite(v) or v < 0:
+        if check_real(v, name) < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {v}")
     if int(block_length) != block_length or block_length < 1:
         raise ValueError(f"block_length must be a positive integer, got {block_length}")
     if int(max_price) != max_price or max_price < 1:
         raise ValueError(f"max_price must be a positive integer, got {max_price}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     model = _campaign_model(p, rng)
     kw = dict(sigma_price=sigma_price, sigma_ctr=sigma_ctr, block_length=int(block_length),
               tau=tau, max_price=int(max_price))
@@ -440,6 +442,8 @@ def load_log(path: str | Path) -> AuctionLog:
     ``.npz`` files with arrays ``click``, ``price``, ``pctr`` are read too. Raises
     ValueError on a malformed file (wrong column count, pctr outside [0, 1], ...).
     """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     path = Path(path)
     if path.suffix == ".npz":
         with np.load(path) as f:
