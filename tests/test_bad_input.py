@@ -884,10 +884,11 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.rtb.synth.log_info": Fuzz(
         rtb.log_info, lambda rng: {"click": rng.random(20) < 0.2,
                                    "price": rng.integers(0, 50, 20)},
-        {"click": "bool", "price": "int"}),
+        {"click": "bool", "price": "int"}, overrides={"click:int dtype": "same"}),
     "creditlab.rtb.synth.auc": Fuzz(
         rtb.auc, lambda rng: {"click": np.arange(10) % 2 == 0, "score": rng.random(10)},
-        {"click": "bool", "score": "float"}),
+        {"click": "bool", "score": "float"},
+        overrides={"click:int dtype": "same", "score:int dtype": "any"}),  # 0/1 clicks, int scores
     "creditlab.rtb.synth.load_log": Fuzz(
         lambda path: rtb.load_log(path).info, lambda rng: {"path": _log_file()},
         {"path": "str"},
@@ -1056,8 +1057,7 @@ _GAP_ALGOS = ("the loop's array helpers and arm runner check their inputs only p
               "are accepted or raise raw numpy / Python errors")
 GAPS = {
     **{f"creditlab.rtb.{k}": _GAP_RTB for k in (
-        "bidders.simulate", "synth.AuctionLog", "synth.Profile", "synth.auc",
-        "synth.log_info")},
+        "bidders.simulate", "synth.AuctionLog", "synth.Profile")},
     **{f"creditlab.algos.stepchain_pg.{k}": _GAP_ALGOS for k in (
         "advantages", "credit_returns", "run_arms", "summarize")},
 }
