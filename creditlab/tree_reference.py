@@ -4,6 +4,8 @@ Every function here works on ONE tree stored as arrays: ``parent[i] < i`` (nodes
 topological order), ``parent[0] == -1`` for the root, ``-1`` also for unused slots, and
 edge data on the child (``r[i]``, ``g[i]`` belong to the edge ``parent[i] -> i``).
 They favour clarity over speed; :mod:`creditlab.trees` holds the fast batched versions.
+They do not check their arguments (and some update arrays in place, as the kernels do):
+:mod:`creditlab.trees` validates the inputs, then calls these loops or the kernels.
 """
 
 from __future__ import annotations
