@@ -95,6 +95,9 @@ def require(version: str) -> None:
         ``"MAJOR.MINOR"`` or ``"MAJOR.MINOR.PATCH"`` the chapter was written for.
     """
 
+    if not isinstance(version, str):
+        raise TypeError(f"version must be a string like '0.1', got {type(version).__name__}")
+
     def parse(v: str) -> tuple[int, ...]:
         try:
             return tuple(int(p) for p in v.split(".")[:3])

@@ -10,6 +10,7 @@ references in :mod:`creditlab.reference` run.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import warnings
@@ -38,42 +39,51 @@ else:
     _IMPORT_ERROR = None
 
 _BACKENDS = ("cpp", "python")
-_backend = os.environ.get("CREDITLAB_BACKEND", "cpp" if _C is not None else "python")
-if _backend not in _BACKENDS:
-    raise ValueError(f"CREDITLAB_BACKEND must be one of {_BACKENDS}, got {_backend!r}")
+_DEFAULT_BACKEND = os.environ.get("CREDITLAB_BACKEND", "cpp" if _C is not None else "python")
+if _DEFAULT_BACKEND not in _BACKENDS:
+    raise ValueError(
+        f"CREDITLAB_BACKEND must be one of {_BACKENDS}, got {_DEFAULT_BACKEND!r}")
+# The active backend is per thread and per asyncio task (a context variable): a
+# ``use_backend`` block switches only the code that runs inside it.
+_backend_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "creditlab_backend", default=_DEFAULT_BACKEND)
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def active_backend() -> str:
     """``"cpp"`` when calls go to ``creditlab._C``, ``"python"`` for the references."""
-    return _backend
+    return _backend_var.get()
 
 
 def compiled() -> Any:
     """The compiled module if the active backend uses it, else ``None``."""
-    return _C if _backend == "cpp" else None
+    return _C if _backend_var.get() == "cpp" else None
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
     """Run a block on one backend: ``"cpp"`` (compiled kernels) or ``"python"``.
 
+    The choice is local to the current thread (and asyncio task): other threads keep
+    their backend, and leaving the block restores this thread's previous one, however
+    blocks in different threads interleave. New threads start on the default backend
+    (``CREDITLAB_BACKEND``, else ``"cpp"`` when the compiled module imported).
+
     Examples
     --------
     >>> with creditlab.use_backend("python"):
     ...     adv, ret = creditlab.gae(r, v, 0.99, 0.95)
     """
-    global _backend
     if name not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
+        raise ValueError(f"name (the backend) must be one of {_BACKENDS}, got {name!r}")
     if name == "cpp" and _C is None:
         raise RuntimeError(f"the compiled backend is not available: {_IMPORT_ERROR}")
-    previous, _backend = _backend, name
+    token = _backend_var.set(name)
     try:
         yield
     finally:
-        _backend = previous
+        _backend_var.reset(token)
 
 
 def backend_info() -> dict[str, Any]:
@@ -87,7 +97,7 @@ def backend_info() -> dict[str, Any]:
         ``cuda_devices`` and ``torch`` (version string if torch is importable, else None).
     """
     info: dict[str, Any] = {
-        "backend": _backend,
+        "backend": _backend_var.get(),
         "compiled": _C is not None,
         "import_error": _IMPORT_ERROR,
         "openmp": bool(getattr(_C, "openmp", False)),
@@ -123,8 +133,14 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     torch tensors are detached (``requires_grad`` is fine) and must live on the CPU.
     Lists and scalars go through ``np.asarray``.
     """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; creditlab does not read masks from arrays (the "
+            "mask would be ignored). Pass the data (np.ma.getdata / .filled(value)) and "
+            "the mask as the function's mask argument (e.g. response_mask=~a.mask)"
+        )
     if isinstance(x, np.ndarray):
-        return x
+        return _native(x)
     if is_torch(x):
         if x.device.type != "cpu":
             raise ValueError(
@@ -134,8 +150,19 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
             )
         return _detached(x, name).numpy()
     if hasattr(x, "__array__") or isinstance(x, (list, tuple, int, float, bool, np.generic)):
-        return np.asarray(x)
+        return _native(np.asarray(x))
     raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def _native(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a converted copy if it is byte-swapped, e.g. a
+    big-endian ``>f8`` array read from a file): the kernels read native numbers."""
+    if a.dtype.byteorder not in ("=", "|") and a.dtype.byteorder != _NATIVE:
+        return a.astype(a.dtype.newbyteorder("=").type)  # the canonical native dtype
+    return a
+
+
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 def _detached(x: Any, name: str) -> Any:
@@ -180,6 +207,29 @@ def dtype_of(a: Any) -> Any:
         return name
 
 
+def may_overlap(a: Any, b: Any) -> bool:
+    """Whether two numpy arrays or torch tensors may share memory (conservative).
+
+    numpy arrays are compared with ``np.may_share_memory`` (bounds only, so a false
+    positive is possible, never a false negative); torch tensors by the byte ranges of
+    their storages. Arrays of different kinds never share memory here: the CPU path
+    converts torch tensors to numpy views before calling this.
+    """
+    if a is None or b is None:
+        return False
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.may_share_memory(a, b))
+    if is_torch(a) and is_torch(b):
+        if a.device != b.device:
+            return False
+        if not (hasattr(a, "untyped_storage") and hasattr(b, "untyped_storage")):
+            return a is b  # tensor-like stand-ins (tests) without storage information
+        sa, sb = a.untyped_storage(), b.untyped_storage()
+        a0, b0 = sa.data_ptr(), sb.data_ptr()
+        return a0 < b0 + sb.nbytes() and b0 < a0 + sa.nbytes() and min(sa.nbytes(), sb.nbytes()) > 0
+    return False
+
+
 def like(result: np.ndarray, template: Any) -> Any:
     """Return ``result`` as the kind of ``template`` (torch tensor or numpy array)."""
     if is_torch(template):
@@ -212,6 +262,63 @@ def bool_array(x: Any, name: str, *, allow_cuda: bool = False) -> Any:
             f"convert a 0/1 mask with `{name}.astype(bool)` or `{name}.bool()`"
         )
     return a
+
+
+def number_array(x: Any, name: str) -> np.ndarray:
+    """A float64 numpy array from int or float data (bool, strings, objects refused)."""
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric (int or float) array, got dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
+def check_finite(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` itself, or a ValueError naming ``name`` if it holds NaN or inf."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return a
+
+
+def int_array(x: Any, name: str) -> np.ndarray:
+    """An integer numpy array, or a TypeError naming ``name``."""
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {a.dtype}")
+    return a
+
+
+def check_int(value: Any, name: str, lo: int = 0) -> int:
+    """``value`` as a Python int if it is an integer >= ``lo``; else an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {lo}, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value}")
+    return int(value)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` itself if it is None or an int >= 0; else a ValueError/TypeError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0 or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return int(seed)
+
+
+def make_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for None, an int >= 0 or a Generator; else a
+    ValueError/TypeError naming ``name``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 0, a numpy Generator or None, got "
+                        f"{type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return np.random.default_rng(int(seed))
 
 
 def check_real(value: Any, name: str) -> float:

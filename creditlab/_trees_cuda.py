@@ -167,6 +167,9 @@ def backup_path_cuda(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: 
                 tuple(visits.shape) != t.shape:
             raise _Rejected
         flags.append((visits < 0).any())
+        # a backup adds 1: the count must fit int32 (the kernel's) and visits' dtype
+        cap = min(trees.MAX_VISITS, int(torch.iinfo(visits.dtype).max)) - 1
+        flags.append((visits > cap).any())
         lf = _leaf(leaf, t, flags)
         _finish(flags)
     except _Rejected:

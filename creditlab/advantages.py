@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from creditlab import _cuda
-from creditlab._backend import bool_array, compiled, dtype_of, float_array, like
+from creditlab._backend import bool_array, check_real, compiled, dtype_of, float_array, like
 
 __all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo"]
 
@@ -35,6 +35,23 @@ def _scores(scores: Any, cuda: bool) -> Any:
     return s
 
 
+def _group_ids(idx: np.ndarray) -> np.ndarray:
+    """Group number (0..G-1) of each entry of a 1-D ``index`` of ids, or a clear error."""
+    if isinstance(idx, np.ma.MaskedArray):
+        raise TypeError("index is a numpy masked array; pass plain group ids")
+    if idx.dtype.kind == "f" and not np.isfinite(idx).all():
+        raise ValueError("index (group ids) must not hold NaN or inf")
+    try:
+        _, group = np.unique(idx, return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in idx.tolist()})
+        raise TypeError(
+            f"index (group ids) must hold ids of one sortable type (ints or strings), got a "
+            f"mix of {kinds}; convert them, e.g. index=np.asarray(index, dtype=str)"
+        ) from None
+    return group.reshape(-1)
+
+
 def _check_index(idx: Any, n: int) -> None:
     if idx.ndim != 1 or len(idx) != n:
         raise ValueError(
@@ -47,8 +64,7 @@ def _groups(scores: Any, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     s = _scores(scores, False)
     idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
     _check_index(idx, len(s))
-    _, group = np.unique(idx, return_inverse=True)
-    group = group.reshape(-1)
+    group = _group_ids(idx)
     counts = np.bincount(group)
     return s, group, counts
 
@@ -75,7 +91,7 @@ def _cuda_groups(scores: Any, index: Any, mode: int, eps: float) -> Any:
     else:
         idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
         _check_index(idx, len(s))
-        g = np.unique(idx, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        g = _group_ids(idx).astype(np.int64)
         n_groups = int(g.max()) + 1 if len(g) else 0
         group = _cuda.to_device(g, device)
     out = _cuda.empty(tuple(s.shape), dtype_of(s), device)
@@ -96,7 +112,8 @@ def _group_mean(s: np.ndarray, group: np.ndarray, counts: np.ndarray) -> np.ndar
     return np.bincount(group, weights=s.astype(np.float64)) / np.maximum(counts, 1)
 
 
-def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True) -> Any:
+def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True,
+         std_floor: float = 0.0) -> Any:
     r"""GRPO outcome advantages (Shao et al. 2024, arXiv:2402.03300).
 
     .. math:: A_i = \frac{s_i - \mathrm{mean}_{g(i)}(s)}{\mathrm{std}_{g(i)}(s) + \epsilon}
@@ -104,19 +121,37 @@ def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True
     with the unbiased (n-1) standard deviation of the group. A group of one sequence
     has mean 0 and std 1 (verl's convention). ``norm_by_std=False`` gives Dr.GRPO.
 
+    Peer conventions: the default follows verl's loop ``compute_grpo_outcome_advantage``,
+    which does not floor the standard deviation, so a group whose scores are all equal
+    but for rounding gets advantages of up to ``1 / eps`` times that rounding. verl's
+    ``grpo_vectorized`` floors it; ``std_floor > 0`` does the same here: the divisor
+    is ``max(std, std_floor) + eps``.
+
     Parameters
     ----------
     scores : array [N], float32/float64
     index : array-like [N]
-        Group id of each sequence (ints or strings).
-    eps : float
+        Group id of each sequence (ints or strings of one type).
+    eps : float >= 0
+        Added to the std (a negative eps could flip the sign of an advantage).
     norm_by_std : bool
+    std_floor : float >= 0
+        Lower bound of each group's std (0: none, the default). CPU only.
 
     Returns
     -------
     array [N] like ``scores``
     """
-    cuda = _cuda_groups(scores, index, _GRPO if norm_by_std else _DR_GRPO, float(eps))
+    eps = check_real(eps, "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0 (added to the group std; a "
+                         f"negative eps can flip the sign of advantages), got {eps}")
+    std_floor = check_real(std_floor, "std_floor")
+    if std_floor < 0:
+        raise ValueError(f"std_floor must be a finite number >= 0, got {std_floor}")
+    if std_floor > 0 and _cuda.cuda_device({"scores": scores}) is not None:
+        raise ValueError("std_floor is not available for CUDA scores; move them with .cpu()")
+    cuda = _cuda_groups(scores, index, _GRPO if norm_by_std else _DR_GRPO, eps)
     if cuda is not None:
         return cuda
     s, group, counts = _groups(scores, index)
@@ -126,7 +161,7 @@ def grpo(scores: Any, index: Any, *, eps: float = 1e-6, norm_by_std: bool = True
     adv = s - mu
     if norm_by_std:
         sq = np.bincount(group, weights=(s - mean[group]) ** 2)
-        std = np.sqrt(sq / np.maximum(counts - 1, 1))
+        std = np.maximum(np.sqrt(sq / np.maximum(counts - 1, 1)), std_floor)
         sd = np.where(n > 1, std[group], 1.0)
         adv = adv / (sd + eps)
     return like(adv.astype(s.dtype), scores)
@@ -143,21 +178,42 @@ def dr_grpo(scores: Any, index: Any) -> Any:
     return grpo(scores, index, norm_by_std=False)
 
 
-def rloo(scores: Any, index: Any) -> Any:
+def rloo(scores: Any, index: Any, *, singleton: str = "keep") -> Any:
     r"""REINFORCE leave-one-out advantages (Ahmadian et al. 2024, arXiv:2402.14740).
 
     .. math:: A_i = s_i - \frac{1}{n-1}\sum_{j \ne i, g(j) = g(i)} s_j
               = \frac{n}{n-1}(s_i - \mathrm{mean}_{g(i)}(s))
 
-    A group of one sequence keeps its score (no baseline), as in verl.
+    A group of one sequence has no other sample to form a baseline from. Peers differ:
+    ``singleton="keep"`` (default) keeps its score, as verl's loop
+    ``compute_rloo_outcome_advantage`` does; ``singleton="zero"`` gives it 0, as verl's
+    ``rloo_vectorized`` and TRL's RLOO do (no learning signal without a baseline).
+
+    Parameters
+    ----------
+    scores : array [N], float32/float64
+    index : array-like [N]
+        Group id of each sequence.
+    singleton : {"keep", "zero"}
     """
+    if singleton not in ("keep", "zero"):
+        raise ValueError(f"singleton must be 'keep' or 'zero', got {singleton!r}")
     cuda = _cuda_groups(scores, index, _RLOO, 0.0)
     if cuda is not None:
+        if singleton == "zero":
+            import torch
+
+            idx = index if _cuda.is_cuda(index) else _cuda.to_device(
+                _group_ids(np.asarray(index.cpu() if hasattr(index, "cpu") else index)),
+                cuda.device)
+            _, inv, cnt = torch.unique(idx, return_inverse=True, return_counts=True)
+            cuda = torch.where(cnt[inv] > 1, cuda, torch.zeros_like(cuda))
         return cuda
     s, group, counts = _groups(scores, index)
     mean = _group_mean(s, group, counts)
     n = counts[group].astype(np.float64)
-    adv = np.where(n > 1, (s - mean[group]) * n / np.maximum(n - 1, 1), s)
+    alone = s if singleton == "keep" else np.zeros_like(s)
+    adv = np.where(n > 1, (s - mean[group]) * n / np.maximum(n - 1, 1), alone)
     return like(adv.astype(s.dtype), scores)
 
 
@@ -197,7 +253,8 @@ def masked_whiten(
         raise ValueError(
             f"mask must have the same shape as x {tuple(a.shape)}, got {tuple(m.shape)}"
         )
-    if not np.isfinite(eps) or eps < 0:
+    eps = check_real(eps, "eps")
+    if eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
     n = int(m.sum())
     if n == 0:

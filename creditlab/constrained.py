@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import float_array
+from creditlab._backend import check_finite, check_real, float_array, number_array
 from creditlab.tabular import _initial, _terminal, check_mdp, policy_evaluation, q_values
 
 __all__ = ["ConstrainedResult", "lagrangian_npg", "lagrangian_update"]
@@ -36,10 +36,15 @@ def lagrangian_update(lmbda: Any, cost: Any, threshold: Any, lr: float) -> Any:
     Elementwise over arrays (one multiplier per constraint or per run); returns a float
     for scalar inputs, else a new float64 array. ``lr`` must be >= 0.
     """
-    lam = np.asarray(float_array(np.asarray(lmbda, dtype=np.float64), "lmbda"))
-    c = np.asarray(float_array(np.asarray(cost, dtype=np.float64), "cost"))
-    t = np.asarray(float_array(np.asarray(threshold, dtype=np.float64), "threshold"))
-    if not np.isfinite(lr) or lr < 0:
+    lam = check_finite(number_array(lmbda, "lmbda"), "lmbda")
+    c = check_finite(number_array(cost, "cost"), "cost")
+    t = check_finite(number_array(threshold, "threshold"), "threshold")
+    shapes = {a.shape for a in (lam, c, t) if a.ndim}
+    if len(shapes) > 1:  # no silent broadcasting of [K] against [K, 1]
+        raise ValueError("lmbda, cost and threshold must be scalars or arrays of one shape, "
+                         f"got shapes {lam.shape}, {c.shape} and {t.shape}")
+    lr = check_real(lr, "lr")
+    if lr < 0:
         raise ValueError(f"lr must be a finite number >= 0, got {lr}")
     if (lam < 0).any():
         raise ValueError("lmbda must be >= 0 (a Lagrange multiplier of an inequality)")
@@ -142,21 +147,23 @@ def lagrangian_npg(
     if not np.isfinite(C).all() or (C < 0).any():
         raise ValueError("C must be finite and >= 0 (a cost)")
     if penalty is None:
-        if threshold is None or not np.isfinite(threshold):
+        if threshold is None:
             raise ValueError("threshold must be a finite number (or pass penalty=)")
-        lam = float(lmbda0)
+        threshold = check_real(threshold, "threshold")
+        lam = check_real(lmbda0, "lmbda0")
     else:
-        if not np.isfinite(penalty) or penalty < 0:
+        penalty = check_real(penalty, "penalty")
+        if penalty < 0:
             raise ValueError(f"penalty must be a finite number >= 0, got {penalty}")
-        lam = float(penalty)
+        lam = penalty
     if lam < 0:
         raise ValueError(f"lmbda0 must be >= 0, got {lmbda0}")
     for name, v in (("lr", lr), ("lr_lambda", lr_lambda)):
-        if not np.isfinite(v) or v <= 0:
+        if check_real(v, name) <= 0:
             raise ValueError(f"{name} must be a finite number > 0, got {v}")
-    if int(n_iters) != n_iters or n_iters < 1:
-        raise ValueError(f"n_iters must be a positive integer, got {n_iters}")
-    if not 0.0 <= average_from < 1.0:
+    if isinstance(n_iters, bool) or not isinstance(n_iters, (int, np.integer)) or n_iters < 1:
+        raise ValueError(f"n_iters must be a positive integer, got {n_iters!r}")
+    if not 0.0 <= check_real(average_from, "average_from") < 1.0:
         raise ValueError(f"average_from must be in [0, 1), got {average_from}")
     S, A = P.shape[:2]
     mu = _initial(initial, S)

@@ -19,8 +19,12 @@ whose values :func:`creditlab.tabular.policy_evaluation` returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from creditlab._backend import check_finite, check_unit_interval, float_array, int_array
+from creditlab.tabular import _initial, _policy, _terminal, check_mdp
 
 __all__ = [
     "BiasVariance",
@@ -71,20 +75,15 @@ def lambda_return_moments(
         With ``values`` equal to :math:`V^\pi`, ``mean`` equals :math:`Q^\pi` for every
         ``lam``; ``lam=1`` gives :math:`Q^\pi` for any ``values``.
     """
-    P, R = np.asarray(P, float), np.asarray(R, float)
+    gamma = check_unit_interval(gamma, "gamma")
+    lam = check_unit_interval(lam, "lam")
+    P, R, _ = check_mdp(P, R, gamma)
     S, A = P.shape[:2]
-    if P.shape != (S, A, S) or R.shape != P.shape:
-        raise ValueError(f"P and R must have shape [S, A, S], got {P.shape} and {R.shape}")
-    policy = np.asarray(policy, float)
-    values = np.asarray(values, float)
-    if policy.shape != (S, A):
-        raise ValueError(f"policy must have shape {(S, A)}, got {policy.shape}")
+    policy = _policy(policy, S, A)
+    values = check_finite(float_array(values, "values").astype(np.float64), "values")
     if values.shape != (S,):
         raise ValueError(f"values must have shape {(S,)}, got {values.shape}")
-    for name, x in (("gamma", gamma), ("lam", lam)):
-        if not 0.0 <= x <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {x}")
-    term = np.zeros(S, bool) if terminal is None else np.asarray(terminal, bool)
+    term = _terminal(terminal, S)
     alive = (~term).astype(float)  # m(s'): 1 if we keep going from s'
     gl = gamma * lam
     # per transition (s, a, s'): the part of G that does not depend on the future
@@ -134,19 +133,35 @@ def occupancy(
     -------
     ndarray [S, A], summing to 1
     """
-    P = np.asarray(P, float)
-    S = P.shape[0]
-    policy = np.asarray(policy, float)
-    term = np.zeros(S, bool) if terminal is None else np.asarray(terminal, bool)
+    P = float_array(P, "P")
+    P, _, _ = check_mdp(P, np.zeros(P.shape), 0.0)
+    S, A = P.shape[:2]
+    policy = _policy(policy, S, A)
+    term = _terminal(terminal, S)
     mu = np.zeros(S)
     if np.ndim(start) == 0:
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (
+                0 <= int(start) < S):
+            raise ValueError(f"start must be a state index in [0, {S}) or a start "
+                             f"distribution of shape ({S},), got {start!r}")
         mu[int(start)] = 1.0
     else:
-        mu[:] = np.asarray(start, float)
+        try:
+            mu[:] = _initial(start, S)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"start: {err}") from None
     P_pi = np.einsum("sa,sap->sp", policy, P)
     P_pi[term] = 0.0
     P_pi[:, term] = 0.0
-    n = np.linalg.solve(np.eye(S) - P_pi.T, np.where(term, 0.0, mu))
+    try:
+        n = np.linalg.solve(np.eye(S) - P_pi.T, np.where(term, 0.0, mu))
+    except np.linalg.LinAlgError:
+        n = np.full(S, np.inf)
+    if not np.all(np.isfinite(n)) or np.any(n < -1e-9) or n.sum() <= 0:
+        raise ValueError(
+            "the expected visit counts are infinite: from start the policy reaches a set of "
+            "states it never leaves and that holds no terminal state (pass terminal=, the "
+            "states where episodes end)")
     d = n[:, None] * policy
     return d / d.sum()
 
@@ -194,8 +209,13 @@ def bias_variance(
     -------
     BiasVariance
     """
-    err = np.asarray(estimates, float) - np.asarray(targets, float)
-    groups = np.asarray(groups)
+    est = float_array(estimates, "estimates").astype(np.float64)
+    tgt = float_array(targets, "targets").astype(np.float64)
+    if est.shape != tgt.shape:
+        raise ValueError(f"targets must have the shape of estimates {est.shape}, got "
+                         f"{tgt.shape}")
+    err = est - tgt
+    groups = _group_ids(groups)
     if err.ndim != 1 or groups.shape != err.shape:
         raise ValueError(
             f"estimates, targets and groups must be 1-D of one length, got {err.shape} "
@@ -207,6 +227,16 @@ def bias_variance(
     bias2 = float(np.mean(mean_err**2))
     variance = float(np.mean((err - mean_err) ** 2))
     return BiasVariance(bias2=bias2, variance=variance, mse=float(np.mean(err**2)))
+
+
+_MAX_IMPLICIT_GROUPS = 2**24
+
+
+def _group_ids(groups: Any) -> np.ndarray:
+    g = int_array(groups, "groups")
+    if g.size and g.min() < 0:
+        raise ValueError("groups must be non-negative ids")
+    return g
 
 
 def group_means(x: np.ndarray, groups: np.ndarray, n_groups: int | None = None) -> np.ndarray:
@@ -224,12 +254,24 @@ def group_means(x: np.ndarray, groups: np.ndarray, n_groups: int | None = None) 
     -------
     ndarray [n_groups]
     """
-    groups = np.asarray(groups).astype(np.intp, copy=False)
-    x = np.asarray(x, float)
+    groups = _group_ids(groups).astype(np.intp, copy=False)
+    x = float_array(x, "x").astype(np.float64)
     if groups.shape != x.shape or x.ndim != 1:
         raise ValueError(f"x and groups must be 1-D of one length, got {x.shape}, {groups.shape}")
     if groups.size and groups.min() < 0:
         raise ValueError("groups must be non-negative ids")
-    n = int(groups.max()) + 1 if n_groups is None else int(n_groups)
+    if n_groups is None:
+        n = int(groups.max()) + 1 if groups.size else 0
+        if n > _MAX_IMPLICIT_GROUPS:
+            raise ValueError(
+                f"groups: the largest id is {n - 1}, so the result would have {n} entries; "
+                "use dense ids 0..G-1, or pass n_groups= to ask for that many")
+    else:
+        if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or \
+                n_groups < 0:
+            raise ValueError(f"n_groups must be an int >= 0, got {n_groups!r}")
+        n = int(n_groups)
+        if groups.size and groups.max() >= n:
+            raise ValueError(f"groups must be < n_groups ({n}), got {int(groups.max())}")
     counts = np.bincount(groups, minlength=n)
     return np.bincount(groups, weights=x, minlength=n) / np.maximum(counts, 1)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_unit_interval, float_array
+from creditlab._backend import check_finite, check_unit_interval, float_array, number_array
 from creditlab.tabular import (
     _initial,
     _policy,
@@ -53,6 +53,17 @@ def _reward(R: Any, name: str) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return a
+
+
+def _unit_scale(R: np.ndarray) -> np.ndarray:
+    """``R / max|R|`` (R itself if it is all zeros).
+
+    EPIC and STARC are invariant to positive scaling, so the distances compute on
+    rewards scaled to max |R| = 1: their zero-variance / zero-norm thresholds are then
+    relative to the reward's own scale, and no product of two large sums can overflow.
+    """
+    m = float(np.abs(R).max(initial=0.0))
+    return R / m if m > 0 else R
 
 
 def _dist(x: Any, n: int, name: str) -> np.ndarray:
@@ -136,14 +147,18 @@ def epic_distance(
         w = float_array(coverage, "coverage").astype(np.float64)
         if w.shape != R1.shape or (w < 0).any() or not np.isclose(w.sum(), 1.0):
             raise ValueError(f"coverage must be a probability array of shape {R1.shape}")
-    c1 = epic_canonicalise(R1, gamma, state_dist=ds, action_dist=da)
-    c2 = epic_canonicalise(R2, gamma, state_dist=ds, action_dist=da)
+    c1 = epic_canonicalise(_unit_scale(R1), gamma, state_dist=ds, action_dist=da)
+    c2 = epic_canonicalise(_unit_scale(R2), gamma, state_dist=ds, action_dist=da)
     x1, x2 = c1 - (w * c1).sum(), c2 - (w * c2).sum()
     v1, v2 = float((w * x1 * x1).sum()), float((w * x2 * x2).sum())
+    # zero variance, relative to the reward's scale (each R has max |R| = 1 here, so the
+    # threshold is scale-free); rounding leaves a variance of about 1e-30
     eps = 1e-24 * max(1.0, float((w * c1 * c1).sum()), float((w * c2 * c2).sum()))
-    if v1 <= eps and v2 <= eps:
+    flat1, flat2 = v1 <= eps, v2 <= eps
+    if flat1 and flat2:
         return 0.0
-    rho = 0.0 if (v1 <= eps or v2 <= eps) else float((w * x1 * x2).sum()) / np.sqrt(v1 * v2)
+    rho = 0.0 if (flat1 or flat2) else (
+        float((w * x1 * x2).sum()) / (np.sqrt(v1) * np.sqrt(v2)))
     return float(np.sqrt(max(0.0, (1.0 - min(rho, 1.0)) / 2.0)))
 
 
@@ -243,8 +258,10 @@ def starc_distance(
     if R2.shape != R1.shape:
         raise ValueError(f"R2 must have the shape of R1 {R1.shape}, got {R2.shape}")
     kw = {"canonicalisation": canonicalisation, "policy": policy}
-    s1, _ = _standardise(starc_canonicalise(R1, P, gamma, **kw), norm)
-    s2, _ = _standardise(starc_canonicalise(R2, P, gamma, **kw), norm)
+    # scaled to max |R| = 1 first (s(aR) = s(R) for a > 0): the zero-norm threshold of
+    # _standardise is then relative to the reward's scale, and nothing overflows
+    s1, _ = _standardise(starc_canonicalise(_unit_scale(R1), P, gamma, **kw), norm)
+    s2, _ = _standardise(starc_canonicalise(_unit_scale(R2), P, gamma, **kw), norm)
     return _norm(s1 - s2, metric, "metric")
 
 
@@ -349,10 +366,15 @@ def starc_regret_bound(
 
 
 def spearman(x: Any, y: Any) -> float:
-    """Spearman rank correlation of two 1-D samples (average ranks for ties)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """Spearman rank correlation of two 1-D samples (average ranks for ties).
+
+    ``x`` and ``y`` must be finite (a NaN has no rank; numpy would sort it last and give
+    a number that means nothing)."""
+    x = check_finite(number_array(x, "x"), "x")
+    y = check_finite(number_array(y, "y"), "y")
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError("x and y must be 1-D arrays of the same length >= 2")
+        raise ValueError("x and y must be 1-D arrays of the same length >= 2, got shapes "
+                         f"{x.shape} and {y.shape}")
 
     def rank(v: np.ndarray) -> np.ndarray:
         order = np.argsort(v, kind="mergesort")

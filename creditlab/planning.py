@@ -23,7 +23,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from creditlab import tree_reference as ref
-from creditlab._backend import compiled, float_array, to_numpy
+from creditlab._backend import (
+    check_finite,
+    check_int,
+    check_real,
+    check_unit_interval,
+    compiled,
+    float_array,
+    make_rng,
+    number_array,
+    to_numpy,
+)
 from creditlab.trees import SearchTree, reduce_up
 
 __all__ = [
@@ -130,7 +140,13 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
     B, A = logits.shape
     if B < 1 or A < 1:
         raise ValueError(f"root_prior_logits must be non-empty, got shape {logits.shape}")
+    check_finite(logits, "root_prior_logits")
     value = np.atleast_1d(float_array(root_value, "root_value"))
+    check_finite(value, "root_value")
+    dirichlet_fraction = check_unit_interval(dirichlet_fraction, "dirichlet_fraction")
+    if check_real(dirichlet_alpha, "dirichlet_alpha") <= 0:
+        raise ValueError(f"dirichlet_alpha must be > 0, got {dirichlet_alpha}")
+    check_real(gumbel_scale, "gumbel_scale")
     if value.shape != (B,):
         raise ValueError(f"root_value must be [B] = ({B},), got shape {value.shape}")
     if isinstance(num_simulations, bool) or int(num_simulations) != num_simulations or \
@@ -149,7 +165,7 @@ def _setup(root_prior_logits: Any, root_value: Any, num_simulations: int,
             raise ValueError(f"invalid_actions must be a bool [B, A] = {(B, A)} array")
         if np.any(invalid.all(axis=1)):
             raise ValueError("invalid_actions: every tree needs at least one valid action")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     lg = logits.astype(dt)
     if algorithm == "muzero" and dirichlet_fraction > 0:
         probs = _softmax(lg)
@@ -469,6 +485,10 @@ def lookahead(model: Model, state: Any, depth: int,
     """
     if int(depth) != depth or depth < 1:
         raise ValueError(f"depth must be a positive integer, got {depth}")
+    gamma = check_unit_interval(gamma, "gamma")
+    if value_fn is not None and not callable(value_fn):
+        raise TypeError(f"value_fn must be callable (state -> float) or None, got "
+                        f"{type(value_fn).__name__}")
     parent, reward, leaf_value, actions, terminal = [-1], [0.0], [0.0], [None], [False]
     frontier = [(0, state)]
     for _ in range(int(depth)):
@@ -506,6 +526,9 @@ def greedy_step(model: Model, state: Any,
                 score_fn: Callable[[Any], float] | None = None) -> Any:
     """Step-wise scoring: the action with the best immediate score ``r + score_fn(s')``
     (a depth-1 lookahead); the myopic baseline that commits to early rewards."""
+    if score_fn is not None and not callable(score_fn):
+        raise TypeError(f"score_fn must be callable (state -> float) or None, got "
+                        f"{type(score_fn).__name__}")
     return lookahead(model, state, 1, score_fn)[0][0]
 
 
@@ -528,6 +551,8 @@ def receding_horizon(plan_model: Model, step_fn: Callable[[Any, Any], tuple[Any,
     commitment). ``commit = depth`` executes whole plans open loop."""
     if int(commit) != commit or not 1 <= commit:
         raise ValueError(f"commit must be a positive integer, got {commit}")
+    max_steps = check_int(max_steps, "max_steps", 1)
+    check_unit_interval(gamma, "gamma")
     states, acts, rews = [state], [], []
     done = False
     while not done and len(acts) < max_steps:
@@ -551,7 +576,12 @@ def reward_mix(terms: dict[str, Any], weights: dict[str, float]) -> np.ndarray:
     if unknown:
         raise ValueError(f"weights name unknown terms {sorted(unknown)}; terms are "
                          f"{sorted(terms)}")
+    arrays = {k: number_array(terms[k], f"terms[{k!r}]") for k in weights}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) > 1:  # no silent broadcasting between terms
+        raise ValueError("terms must have one shape, got "
+                         + ", ".join(f"{k!r}: {a.shape}" for k, a in arrays.items()))
     out = 0.0
     for k, w in weights.items():
-        out = out + float(w) * np.asarray(terms[k], dtype=np.float64)
+        out = out + check_real(w, f"weights[{k!r}]") * arrays[k]
     return np.asarray(out)

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from creditlab import tree_reference as ref
+from creditlab._backend import check_int, check_real, make_rng
 from creditlab.envs.rule_task import RuleTask
 
 __all__ = ["SearchResult", "greedy_search", "mcts_search", "random_search"]
@@ -62,8 +63,7 @@ class _Scorer:
     """Dev accuracy with a cache and a budget; tracks the best prompt so far."""
 
     def __init__(self, task: RuleTask, budget: int) -> None:
-        if int(budget) != budget or budget < 1:
-            raise ValueError(f"budget must be a positive integer, got {budget}")
+        budget = check_int(budget, "budget", 1)
         self.task, self.budget = task, int(budget)
         self.cache: dict[bytes, float] = {}
         self.best_mask = np.zeros(task.num_rules, bool)
@@ -110,7 +110,7 @@ def _start(task: RuleTask, init: np.ndarray | None) -> np.ndarray:
 def random_search(task: RuleTask, budget: int, seed: int = 0,
                   init: np.ndarray | None = None) -> SearchResult:
     """Random single-rule flips of the best prompt so far, for ``budget`` evaluations."""
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     score = _Scorer(task, budget)
     try:
         score(_start(task, init))
@@ -127,7 +127,8 @@ def greedy_search(task: RuleTask, budget: int, width: int = 3, reflective: bool 
     """Greedy search: score ``width`` edits of the current prompt and move to the best
     child; with ``hill_climb`` (default) only when it is at least as good as the current
     prompt, without it always (PromptAgent's greedy depth-first baseline)."""
-    rng = np.random.default_rng(seed)
+    width = check_int(width, "width", 1)
+    rng = make_rng(seed)
     score = _Scorer(task, budget)
     try:
         cur = _start(task, init)
@@ -157,9 +158,11 @@ def mcts_search(task: RuleTask, budget: int, width: int = 3, depth_limit: int = 
     if agg not in ("sum", "mean") or q not in ("mean", "max"):
         raise ValueError(f"agg must be 'sum' or 'mean' and q 'mean' or 'max', got {agg!r}, "
                          f"{q!r}")
-    if int(width) != width or width < 1 or int(depth_limit) != depth_limit or depth_limit < 1:
-        raise ValueError("width and depth_limit must be positive integers")
-    rng = np.random.default_rng(seed)
+    width = check_int(width, "width", 1)
+    depth_limit = check_int(depth_limit, "depth_limit", 1)
+    if check_real(c, "c") < 0:
+        raise ValueError(f"c (the exploration constant) must be >= 0, got {c}")
+    rng = make_rng(seed)
     score = _Scorer(task, budget)
     cap = 4 * int(budget) * int(width) + 1
     parent = np.full(cap, -1, np.int64)

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from creditlab._backend import check_int, check_real, make_rng
 from creditlab.envs.blocksworld import BlocksworldTables, blocksworld_tables
 from creditlab.planning import RecurrentOutput, mcts, reward_mix
 
@@ -77,15 +78,20 @@ def make_problems(num: int, n_blocks: int = 4, min_moves: int = 4, max_moves: in
                   seed: int = 0) -> BlocksworldProblems:
     """Draw ``num`` problems whose optimal plan has ``min_moves..max_moves`` moves, and the
     noisy prior and self-evaluation tables for each (seeded)."""
-    if int(num) != num or num < 1:
-        raise ValueError(f"num must be a positive integer, got {num}")
+    num = check_int(num, "num", 1)
+    min_moves = check_int(min_moves, "min_moves", 1)
+    max_moves = check_int(max_moves, "max_moves", 1)
+    n_blocks = check_int(n_blocks, "n_blocks", 1)
+    for name, v in (("prior_sharpness", prior_sharpness), ("eval_sharpness", eval_sharpness),
+                    ("prior_noise", prior_noise), ("eval_noise", eval_noise)):
+        check_real(v, name)
     if not 1 <= min_moves <= max_moves:
         raise ValueError(f"need 1 <= min_moves <= max_moves, got {min_moves}, {max_moves}")
     for name, v in (("prior_noise", prior_noise), ("eval_noise", eval_noise)):
         if v < 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
     t = blocksworld_tables(n_blocks)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     S, A = t.num_states, t.num_actions
     starts, goals, opt, dists = [], [], [], []
     while len(goals) < num:
@@ -124,6 +130,10 @@ class RapResult(NamedTuple):
 
 def execute_plan(tables: BlocksworldTables, start: int, goal: int, plan: list) -> bool:
     """Run ``plan`` in the exact model from ``start``; True if it reaches ``goal``."""
+    S = len(tables.next_state)
+    for name, v in (("start", start), ("goal", goal)):
+        if check_int(v, name) >= S:
+            raise ValueError(f"{name} must be a state index in [0, {S}), got {v}")
     s = int(start)
     if s == goal:
         return True
@@ -150,10 +160,10 @@ def _predict(t: BlocksworldTables, s: np.ndarray, a: np.ndarray, error: float,
 
 def _setup(problems: BlocksworldProblems, error: float, seed: int):
     """Check ``error``; the problems, their tables, B, a seeded rng and arange(B)."""
-    if not 0.0 <= error <= 1.0:
+    if not 0.0 <= check_real(error, "error") <= 1.0:
         raise ValueError(f"error must be in [0, 1], got {error}")
     B = len(problems.goal)
-    return problems, problems.tables, B, np.random.default_rng(seed), np.arange(B)
+    return problems, problems.tables, B, make_rng(seed), np.arange(B)
 
 
 def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: float = 0.0,
@@ -170,6 +180,9 @@ def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: fl
     goal_bonus : reward for a predicted transition into the goal
     """
     p, t, B, rng, b = _setup(problems, error, seed)
+    num_simulations = check_int(num_simulations, "num_simulations", 1)
+    max_depth = check_int(max_depth, "max_depth", 1)
+    goal_bonus = check_real(goal_bonus, "goal_bonus")
 
     def recurrent(state: np.ndarray, action: np.ndarray):
         s = np.asarray(state, np.int64)
@@ -210,6 +223,7 @@ def greedy_prior_plan(problems: BlocksworldProblems, error: float = 0.0, max_ste
     """Baseline (chain-of-thought style): follow ``argmax pi0`` in the world model for up to
     ``max_steps`` moves (or until the predicted goal), then execute the plan exactly."""
     p, t, B, rng, b = _setup(problems, error, seed)
+    max_steps = check_int(max_steps, "max_steps", 1)
     s = p.start.copy()
     plans: list[list[int]] = [[] for _ in range(B)]
     active = s != p.goal

@@ -12,13 +12,23 @@ Arrays
     ``time_dim=0`` for time-major ``[T, B]`` rollouts. A 1-D ``[T]`` array is one
     sequence. float32 or float64 (mixed inputs are promoted); flags and masks are bool.
     numpy in, numpy out; torch CPU tensor in, torch tensor out (``requires_grad`` inputs
-    are detached). Inputs are never modified. ``out=`` writes into a caller's buffer.
+    are detached). Inputs are never modified. ``out=`` writes into a caller's buffer;
+    a buffer that shares memory with an input (``out=(adv, values)``) is allowed and
+    gives the same result as a separate one (the kernel then writes into a temporary
+    that is copied over). The two buffers of ``gae`` must not share memory with each
+    other, and a torch ``out`` must not require grad (torch refuses that too).
 CUDA
     torch CUDA tensors (all arguments on one device) run the CUDA kernels of
     ``csrc/cuda/scan.cu`` on the current stream, asynchronously, and return CUDA tensors;
     same arguments, checks and error messages. Results equal the CPU kernels up to float
     rounding (long rows are scanned in parallel, which reassociates the sums; min-form
     is exact).
+Layout warning
+    Rollouts from gymnasium's vector environments are time-major ``[T, N]``: pass
+    ``time_dim=0``. Without it a ``[T, N]`` array is read as N steps of T sequences, and
+    when ``values`` has the same shape nothing can tell the layouts apart: the result is
+    silently wrong. (An extra bootstrap step in ``values``, ``[T + 1, N]``, would be
+    caught.)
 Episode ends
     ``terminated[t]``: step t ended in a terminal state, nothing is bootstrapped after it.
     ``truncated[t]``: step t hit a time limit; bootstrap from ``next_values[t]`` = V(s_{t+1})
@@ -26,6 +36,37 @@ Episode ends
     as CleanRL does; it drops the truncation bootstrap and biases values low.
     The end of the array is not an episode end: the last step bootstraps from
     ``bootstrap`` (one value per row; default 0) or ``next_values[..., -1]``.
+CleanRL's ``dones``
+    CleanRL stores ``dones[t]`` = "obs t is the first of a new episode", i.e. the done
+    flag of step t - 1, and keeps the last step's flag in ``next_done``. Ours is the flag
+    of step t itself, so shift it by one (time-major ``[T, N]``)::
+
+        dones_ours = np.concatenate([dones[1:], next_done[None]], axis=0)
+        values_ours = np.concatenate([values, next_value[None]], axis=0)  # [T + 1, N]
+        adv, ret = gae(rewards, values_ours, gamma, lam, dones=dones_ours, time_dim=0)
+
+    Passing CleanRL's buffer as it is cuts each episode one step late.
+gymnasium vector environments (the recipe)
+    Collect time-major ``[T, N]`` buffers and call with ``time_dim=0``. With
+    ``autoreset_mode=SAME_STEP`` the observation returned by a step that ends an
+    episode is already the next episode's first; the true last observation is in
+    ``info["final_obs"]``. Record per step::
+
+        obs, r, term, trunc, info = envs.step(action)
+        nxt = obs.copy()
+        done = term | trunc
+        nxt[done] = np.stack(info["final_obs"][done])
+        rewards[t], terminated[t], truncated[t] = r, term, trunc
+        next_values[t] = V(nxt)          # V(s_{t+1}) of this episode
+
+    then ``gae(rewards, values, gamma, lam, terminated=terminated, truncated=truncated,
+    next_values=next_values, time_dim=0)`` with ``values[t] = V(obs_t)``. With the
+    default ``NEXT_STEP`` mode the observation returned at an episode's last step is its
+    true last one (use it for ``next_values[t]``), and the *next* step is a dummy: its
+    action is ignored and it returns the reset observation with reward 0. Mark those
+    steps ``response_mask[t] = False`` (the step after any ``term | trunc``): a masked
+    step carries the recurrence through and is ignored, so the dummy steps change no
+    advantage (their own outputs are meaningless; leave them out of the loss).
 LLM sequences
     ``response_mask`` uses verl's "skip" semantics: a masked step (False) carries the
     recurrence through unchanged, and its reward and flags are ignored. Trailing padding
@@ -51,6 +92,7 @@ from creditlab._backend import (
     float_array,
     is_torch,
     like,
+    may_overlap,
 )
 
 __all__ = [
@@ -203,6 +245,12 @@ def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
         return a, like(a, batch.template)
     if is_torch(batch.template) != is_torch(out):
         raise TypeError(f"{name} must be the same kind (numpy/torch) as rewards")
+    if is_torch(out) and getattr(out, "requires_grad", False):
+        raise ValueError(
+            f"{name} requires grad: creditlab's kernels write into it outside autograd, "
+            "which torch itself refuses for out= arguments; pass a buffer without "
+            "requires_grad (or drop out= and use the returned tensor)"
+        )
     if cuda:
         _cuda.common_device({"rewards": batch.template, name: out})
     a = as_array(out, name, allow_cuda=cuda)
@@ -213,6 +261,33 @@ def _out_buffer(out: Any, batch: _Batch, name: str = "out") -> tuple[Any, Any]:
     if not (a.is_contiguous() if cuda else a.flags.c_contiguous and a.flags.writeable):
         raise ValueError(f"{name} must be a writeable C-contiguous array")
     return a, out
+
+
+def _unalias(buf: Any, batch: _Batch, *others: Any) -> tuple[Any, Any]:
+    """(buffer the kernel writes, caller's buffer to copy it into afterwards, or None).
+
+    The kernels read their inputs while they write their outputs, so an ``out=`` buffer
+    that shares memory with an input (``out=(adv, values)``, say) would be read after it
+    was overwritten. Such a buffer is replaced by a fresh one, copied over at the end.
+    """
+    if buf is None:
+        return None, None
+    inputs = [a for a in batch.arrays.values() if a is not None]
+    if not any(may_overlap(buf, a) for a in (*inputs, *others)):
+        return buf, None
+    if batch.device is not None:
+        return _cuda.empty(tuple(buf.shape), batch.dtype, batch.device), buf
+    return np.empty(buf.shape, batch.dtype), buf
+
+
+def _copy_back(pairs: list[tuple[Any, Any]]) -> None:
+    for fresh, target in pairs:
+        if target is None:
+            continue
+        if is_torch(target):
+            target.copy_(fresh)
+        else:
+            target[...] = fresh
 
 
 # Family codes of the CUDA scan launchers (csrc/cuda/scan.h: ScanFamily).
@@ -318,6 +393,7 @@ def discounted_returns(
     )
     _check_episode_args(batch)
     res, ret = _out_buffer(out, batch)
+    res, target = _unalias(res, batch)
     a = batch.arrays
     C = compiled()
     if batch.device is not None:
@@ -343,6 +419,7 @@ def discounted_returns(
             response_mask=batch.batch_major("response_mask"),
         )
         _store(res, g, batch)
+    _copy_back([(res, target)])
     return ret
 
 
@@ -387,6 +464,10 @@ def _gae_impl(
     if want_adv:
         adv, ret_adv = _out_buffer(out_adv, batch, "out[0]" if out_ret is not None else "out")
     res, ret_ret = _out_buffer(out_ret, batch, "out[1]" if want_adv else "out")
+    if adv is not None and may_overlap(adv, res):
+        raise ValueError("out[0] (advantages) and out[1] (returns) must not share memory")
+    adv, adv_target = _unalias(adv, batch)
+    res, res_target = _unalias(res, batch)
     C = compiled()
     if batch.device is not None:
         _cuda_scan(
@@ -414,6 +495,7 @@ def _gae_impl(
         if adv is not None:
             _store(adv, A, batch)
         _store(res, G, batch)
+    _copy_back([(adv, adv_target), (res, res_target)])
     return ret_adv, ret_ret
 
 
@@ -451,6 +533,11 @@ def gae(
     bootstrap after the last one). ``lam=1`` gives Monte-Carlo advantages
     (:func:`discounted_returns` minus values), ``lam=0`` the one-step TD error.
     Introduced in book Part I, Chapter 1.
+
+    Time-major rollouts (gymnasium vector envs, ``[T, N]``) need ``time_dim=0``: with
+    ``values`` of the same shape a missing ``time_dim`` cannot be detected and gives a
+    wrong answer. See the module docstring for the vector-env recipe (``final_obs``,
+    autoreset modes) and for converting CleanRL's ``dones``.
 
     Parameters
     ----------
@@ -543,6 +630,7 @@ def min_form_returns(
         rewards, time_dim, flags={"terminated": terminated, "response_mask": response_mask}
     )
     res, ret = _out_buffer(out, batch)
+    res, target = _unalias(res, batch)
     a = batch.arrays
     C = compiled()
     if batch.device is not None:
@@ -563,6 +651,7 @@ def min_form_returns(
             response_mask=batch.batch_major("response_mask"),
         )
         _store(res, m, batch)
+    _copy_back([(res, target)])
     return ret
 
 
@@ -602,10 +691,26 @@ def softmin_transform(
             f"rewards is a torch tensor on device {batch.device}; softmin_transform has no "
             "CUDA kernel. Move it with .cpu() first."
         )
-    res = reference.softmin_transform(
-        batch.batch_major("rewards"), temperature,
-        response_mask=batch.batch_major("response_mask"),
-    )
-    out = np.empty((batch.T,) if batch.squeeze else batch.shape, batch.dtype)
-    _store(out, res, batch)
-    return like(out, batch.template)
+    out = np.empty(batch.shape, batch.dtype)
+    _softmin_into(out.T if batch.time_major else out, batch.batch_major("rewards"),
+                  batch.batch_major("response_mask"), temperature)
+    return like(out.reshape(-1) if batch.squeeze else out, batch.template)
+
+
+def _softmin_into(w: np.ndarray, r: np.ndarray, mask: np.ndarray | None, T: float) -> None:
+    """:func:`creditlab.reference.softmin_transform` computed in the output buffer ``w``
+    ([B, T] views): no temporaries of the output's size except one bool mask."""
+    np.divide(r, -T, out=w)
+    off = None if mask is None else ~mask
+    if off is not None:
+        np.copyto(w, -np.inf, where=off)
+    zmax = w.max(axis=-1, keepdims=True, initial=-np.inf)
+    zmax[~np.isfinite(zmax)] = 0
+    np.subtract(w, zmax, out=w)
+    np.exp(w, out=w)
+    total = w.sum(axis=-1, keepdims=True)
+    np.maximum(total, np.finfo(w.dtype).tiny, out=total)
+    np.divide(w, total, out=w)
+    np.multiply(w, r, out=w)
+    if off is not None:
+        np.copyto(w, 0, where=off)

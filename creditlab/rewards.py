@@ -183,7 +183,8 @@ def make_prm(name: str = "filler", **overrides: Any) -> ProcessRewardModel:
     1.0
     """
     if name not in PRM_PRESETS:
-        raise ValueError(f"unknown PRM preset {name!r}; known: {sorted(PRM_PRESETS)}")
+        raise ValueError(f"name must be a PRM preset, one of {sorted(PRM_PRESETS)}; got "
+                         f"{name!r}")
     return ProcessRewardModel(**{**PRM_PRESETS[name], **overrides})
 
 
@@ -206,8 +207,9 @@ class OutcomeVerifier:
         f = self.fraction
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= f <= 1.0:
             raise ValueError(f"fraction must be a number in [0, 1], got {f!r}")
-        if isinstance(self.coef, bool) or not np.isfinite(self.coef):
-            raise ValueError(f"coef must be a finite number, got {self.coef!r}")
+        c = self.coef
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not np.isfinite(c):
+            raise ValueError(f"coef must be a finite number, got {c!r}")
 
     def assign(self, n_prompts: int, rng: np.random.Generator) -> np.ndarray:
         """bool [n_prompts]: which prompts carry a verifiable answer."""

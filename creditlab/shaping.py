@@ -40,7 +40,14 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from creditlab._backend import bool_array, check_unit_interval, float_array, like
+from creditlab._backend import (
+    bool_array,
+    check_finite,
+    check_real,
+    check_unit_interval,
+    float_array,
+    like,
+)
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
 
 __all__ = [
@@ -102,7 +109,8 @@ def potential_shaping(
             raise ValueError(f"terminated must have the shape of rewards {r.shape}, got {d.shape}")
         keep = ~d
     out = (r + np.where(keep, g * pn, 0.0) - p).astype(dtype, copy=False)
-    return like(np.ascontiguousarray(out), rewards)
+    # np.ascontiguousarray would turn a 0-d result into shape (1,)
+    return like(np.require(out, requirements="C") if out.ndim else np.asarray(out), rewards)
 
 
 def potential_shaping_table(phi: Any, gamma: float, terminal: Any = None) -> np.ndarray:
@@ -112,7 +120,7 @@ def potential_shaping_table(phi: Any, gamma: float, terminal: Any = None) -> np.
     (nothing is collected there), and a terminal ``s'`` has potential 0, as in
     :func:`potential_shaping`.
     """
-    p = float_array(phi, "phi").astype(np.float64)
+    p = check_finite(float_array(phi, "phi").astype(np.float64), "phi")
     if p.ndim != 1:
         raise ValueError(f"phi must be a 1-D array [S], got shape {p.shape}")
     g = check_unit_interval(gamma, "gamma")
@@ -131,12 +139,11 @@ def progress_bonus_table(distance: Any, bonus: float, terminal: Any = None) -> n
     nothing, so away-and-back is a positive cycle worth ``bonus`` every two steps. Shape
     [S, 1, S]; rows of terminal states are 0.
     """
-    d = float_array(distance, "distance").astype(np.float64)
+    d = check_finite(float_array(distance, "distance").astype(np.float64), "distance")
     if d.ndim != 1:
         raise ValueError(f"distance must be a 1-D array [S], got shape {d.shape}")
-    F = np.where(d[None, :] < d[:, None], float(bonus), 0.0)
-    if terminal is not None:
-        F[bool_array(terminal, "terminal")] = 0.0
+    F = np.where(d[None, :] < d[:, None], check_real(bonus, "bonus"), 0.0)
+    _zero_terminal_rows(F, terminal, d.shape)
     return F[:, None, :]
 
 
@@ -149,10 +156,19 @@ def checkpoint_bonus_table(checkpoints: Any, bonus: float, terminal: Any = None)
     c = bool_array(checkpoints, "checkpoints")
     if c.ndim != 1:
         raise ValueError(f"checkpoints must be a 1-D bool array [S], got shape {c.shape}")
-    F = np.where(c[None, :] & ~c[:, None], float(bonus), 0.0)
-    if terminal is not None:
-        F[bool_array(terminal, "terminal")] = 0.0
+    F = np.where(c[None, :] & ~c[:, None], check_real(bonus, "bonus"), 0.0)
+    _zero_terminal_rows(F, terminal, c.shape)
     return F[:, None, :]
+
+
+def _zero_terminal_rows(F: np.ndarray, terminal: Any, shape: tuple[int, ...]) -> None:
+    if terminal is None:
+        return
+    t = bool_array(terminal, "terminal")
+    if t.shape != shape:
+        raise ValueError(f"terminal must be a bool array of shape {shape} (one flag per "
+                         f"state), got {t.shape}")
+    F[t] = 0.0
 
 
 ShapingFn = Callable[[Any, Any, float, Any, bool], float]
@@ -166,10 +182,19 @@ def potential_shaping_fn(phi: Callable[[Any], float] | Any, gamma: float) -> Sha
     :func:`potential_shaping`'s convention (potential 0 after termination).
     """
     g = check_unit_interval(gamma, "gamma")
-    table = None if callable(phi) else float_array(phi, "phi")
+    table = None if callable(phi) else check_finite(float_array(phi, "phi"), "phi")
+    if table is not None and table.ndim != 1:
+        raise ValueError(f"phi must be a callable or a 1-D array [S], got shape {table.shape}")
 
     def value(o: Any) -> float:
-        return float(phi(o)) if table is None else float(table[o])
+        if table is None:
+            return float(phi(o))
+        i = np.asarray(o)
+        if i.ndim != 0 or i.dtype.kind not in "iu" or not 0 <= int(i) < len(table):
+            # a negative obs would silently read phi[-1], the last state's potential
+            raise ValueError(f"obs {o!r} is not a state index in [0, {len(table)}) of the "
+                             "phi table; pass phi as a callable for other observations")
+        return float(table[int(i)])
 
     def fn(obs: Any, action: Any, reward: float, next_obs: Any, terminated: bool) -> float:
         nxt = 0.0 if terminated else g * value(next_obs)

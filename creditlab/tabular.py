@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import bool_array, check_unit_interval, float_array
+from creditlab._backend import (
+    bool_array,
+    check_finite,
+    check_unit_interval,
+    float_array,
+    make_rng,
+)
 
 __all__ = [
     "QLearningResult",
@@ -112,7 +118,7 @@ def q_values(
 ) -> np.ndarray:
     r""":math:`Q(s, a) = \sum_{s'} P(s'|s,a)[R(s,a,s') + \gamma V(s')]`, 0 at terminal states."""
     P, R, gamma = check_mdp(P, R, gamma)
-    V = float_array(V, "V")
+    V = check_finite(float_array(V, "V"), "V")
     if V.shape != (P.shape[0],):
         raise ValueError(f"V must have shape ({P.shape[0]},), got {V.shape}")
     Q = np.einsum("sap,sap->sa", P, R + gamma * V[None, None, :])
@@ -122,7 +128,7 @@ def q_values(
 def greedy_policy(Q: Any, tol: float = 1e-9) -> np.ndarray:
     """Deterministic greedy policy [S, A] (one-hot); ties (within ``tol``) go to the lowest action.
     """
-    Q = float_array(Q, "Q")
+    Q = check_finite(float_array(Q, "Q"), "Q")
     if Q.ndim != 2:
         raise ValueError(f"Q must have shape [S, A], got {Q.shape}")
     best = Q >= Q.max(axis=1, keepdims=True) - tol
@@ -312,7 +318,7 @@ def q_learning(
             raise ValueError(f"true_reward must have the shape of P {P.shape}, got {R_true.shape}")
     else:
         R_true = np.zeros_like(R)
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     K = int(n_runs)
     cdf = np.cumsum(P, axis=-1)
     cdf[..., -1] = 1.0

@@ -4,6 +4,8 @@ Every function here works on ONE tree stored as arrays: ``parent[i] < i`` (nodes
 topological order), ``parent[0] == -1`` for the root, ``-1`` also for unused slots, and
 edge data on the child (``r[i]``, ``g[i]`` belong to the edge ``parent[i] -> i``).
 They favour clarity over speed; :mod:`creditlab.trees` holds the fast batched versions.
+They do not check their arguments (and some update arrays in place, as the kernels do):
+:mod:`creditlab.trees` validates the inputs, then calls these loops or the kernels.
 """
 
 from __future__ import annotations
@@ -340,10 +342,10 @@ def qtransform_by_parent_and_siblings(q, visits, node_value, eps=1e-8):
     visited children's q; unvisited children get 0."""
     visited = np.asarray(visits) > 0
     safe = np.where(visited, q, node_value)
-    lo = min(node_value, float(np.min(safe)))
-    hi = max(node_value, float(np.max(safe)))
+    lo = np.minimum(node_value, np.min(safe))  # NaN-propagating, as mctx's jnp.minimum
+    hi = np.maximum(node_value, np.max(safe))
     completed = np.where(visited, q, lo)
-    return (completed - lo) / max(hi - lo, eps)
+    return (completed - lo) / np.maximum(hi - lo, eps)
 
 
 def qtransform_completed_by_mix_value(q, visits, prior_logits, raw_value, node_value=None,

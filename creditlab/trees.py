@@ -24,6 +24,18 @@ equal capacity) or a :class:`Forest`; node arrays have the matching shape (``[N]
 ``[B, N]`` or ``[M]``) and outputs come back in it. float32/float64 data, numpy in/out;
 inputs are never modified. The compiled kernels live in ``csrc/trees.h``; the loops they
 are tested against are in :mod:`creditlab.tree_reference`.
+
+NaN and infinity
+----------------
+Node data may hold NaN or +-inf (a diverged value estimate, a ``-inf`` log-probability).
+Both backends give what the definition gives in IEEE arithmetic, and the same thing
+(tested): NaN propagates through every sum, mean, max, min and log-sum-exp it enters
+(as in mctx, whose ``jnp.min`` / ``jnp.max`` propagate NaN); a mean over values holding
+``+inf`` is ``+inf`` (NaN if ``-inf`` is there too); a standard deviation over values
+holding an infinity is NaN. In the Q-transforms a NaN q of a *visited* action, or a NaN
+node value, makes the whole row NaN (the min-max bounds are NaN); the q of an unvisited
+action is never read. Discounts, weights and visit counts must be finite and in range
+(checked).
 """
 
 from __future__ import annotations
@@ -228,10 +240,12 @@ def _layout(tree: Any) -> _Layout:
 
 
 def _node_array(x: Any, name: str, lay: _Layout, dtype: np.dtype | None = None,
-                default: float | None = None) -> np.ndarray | None:
+                default: Any = None) -> np.ndarray | None:
     if x is None:
         if default is None:
             return None
+        if default is _REQUIRED:
+            raise TypeError(f"{name} is required (a float array, one value per node)")
         return np.full(lay.shape, default, dtype=dtype or np.float64).reshape(-1)
     a = float_array(x, name)
     if a.ndim == 0:
@@ -240,6 +254,9 @@ def _node_array(x: Any, name: str, lay: _Layout, dtype: np.dtype | None = None,
         raise ValueError(f"{name} has shape {a.shape}, expected {lay.shape} (one value per "
                          "node, like parent)")
     return np.ascontiguousarray(a, dtype=dtype or a.dtype).reshape(-1)
+
+
+_REQUIRED = object()
 
 
 def _dtype(*arrays: Any) -> np.dtype:
@@ -336,7 +353,8 @@ def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, 
     lay = _layout(tree)
     code = _op(op, ("mean", "sum", "max", "min"))
     B = len(lay.tree_ptr) - 1
-    ra, ga, va = (_node_array(x, n, lay) for x, n in ((r, "r"), (g, "g"), (values, "values")))
+    ra, ga, va = (_node_array(x, n, lay, default=_REQUIRED)
+                  for x, n in ((r, "r"), (g, "g"), (values, "values")))
     vl = np.atleast_1d(float_array(leaf_value, "leaf_value"))
     if vl.shape != (B,):
         raise ValueError(f"leaf_value must hold one value per tree ({B}), got shape {vl.shape}")
@@ -344,7 +362,12 @@ def backup_path(tree: Any, r: Any, g: Any, values: Any, visits: Any, leaf: Any, 
     ra, ga, vl = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga, vl))
     V = np.array(va, dtype=dt)
     _check_discount(ga)
-    n = _visit_counts(visits, lay.shape)
+    # one backup adds 1 along the path: the result must fit the kernel's int32 and the
+    # caller's dtype (the counts come back in it)
+    vn = to_numpy(visits, "visits")
+    cap = int(np.iinfo(vn.dtype).max) if vn.dtype.kind in "iu" else MAX_VISITS
+    n = _visit_counts(vn, lay.shape, limit=min(MAX_VISITS, cap) - 1,
+                      why=f"a backup adds 1, and the count must fit int32 and {vn.dtype}")
     N = np.array(n, dtype=np.int32).reshape(-1)
     lf = _leaf_indices(leaf, lay)
     C = compiled()
@@ -393,7 +416,7 @@ def backup_returns(tree: Any, r: Any, leaf: Any, agg: str = "sum", g: Any = None
     """
     lay = _layout(tree)
     code = _op(agg, ("sum", "mean", "max", "min", "disc"), "agg")
-    ra = _node_array(r, "r", lay)
+    ra = _node_array(r, "r", lay, default=_REQUIRED)
     ga = _node_array(g, "g", lay, dtype=ra.dtype, default=1.0)
     dt = _dtype(ra, ga)
     ra, ga = (np.ascontiguousarray(x, dtype=dt) for x in (ra, ga))
@@ -464,18 +487,18 @@ def reduce_up(tree: Any, leaf_value: Any, r: Any = None, g: Any = None, w: Any =
                               temperature)
     lay = _layout(tree)
     code = _op(op, ("mean", "sum", "max", "min", "lse"))
-    lv = _node_array(leaf_value, "leaf_value", lay)
+    lv = _node_array(leaf_value, "leaf_value", lay, default=_REQUIRED)
     arrays = {k: _node_array(v, k, lay) for k, v in
               (("r", r), ("g", g), ("w", w), ("self_value", self_value),
                ("self_weight", self_weight))}
     dt = _dtype(lv, *arrays.values())
-    T = float(temperature)
-    if not np.isfinite(T) or T <= 0:
+    T = check_real(temperature, "temperature")
+    if T <= 0:
         raise ValueError(f"temperature must be a positive finite number, got {temperature}")
     for k in ("w", "self_weight"):
         a = arrays[k]
-        if a is not None and (np.any(a < 0) or np.any(np.isnan(a))):
-            raise ValueError(f"{k} (weights / visit counts) must be non-negative, not NaN")
+        if a is not None and not (np.all(a >= 0) and np.all(np.isfinite(a))):
+            raise ValueError(f"{k} (weights / visit counts) must be finite and non-negative (>= 0)")
     if arrays["g"] is not None:
         _check_discount(arrays["g"])
     M = len(lay.parent)
@@ -508,7 +531,7 @@ def scan_down(tree: Any, x: Any, op: str = "sum") -> np.ndarray:
     """
     lay = _layout(tree)
     code = _op(op, ("sum", "prod", "max", "min"))
-    xa = _node_array(x, "x", lay)
+    xa = _node_array(x, "x", lay, default=_REQUIRED)
     out = np.empty(len(lay.parent), xa.dtype)
     C = compiled()
     if C is not None:
@@ -541,7 +564,7 @@ def leaf_stats(tree: Any, x: Any, is_leaf: Any = None) -> LeafStats:
     ``x`` is read at leaves only. Merged bottom-up with Chan et al.'s pairwise update.
     """
     lay = _layout(tree)
-    xa = _node_array(x, "x", lay)
+    xa = _node_array(x, "x", lay, default=_REQUIRED)
     il = None
     if is_leaf is not None:
         from creditlab._backend import bool_array
@@ -569,7 +592,7 @@ def leaf_stats(tree: Any, x: Any, is_leaf: Any = None) -> LeafStats:
 def sibling_stats(tree: Any, x: Any) -> LeafStats:
     """Count, mean and population std of ``x`` over each node's children (per fork)."""
     lay = _layout(tree)
-    xa = _node_array(x, "x", lay)
+    xa = _node_array(x, "x", lay, default=_REQUIRED)
     M = len(lay.parent)
     cnt, mean, std = (np.empty(M, xa.dtype) for _ in range(3))
     C = compiled()
@@ -611,9 +634,12 @@ def _gather_parent(lay: _Layout, a: np.ndarray) -> np.ndarray:
 def fork_relative(tree: Any, x: Any, eps: float = 1e-6) -> np.ndarray:
     """Sibling z-score: ``(x_c - mean_{siblings} x) / (std_{siblings} x + eps)`` for nodes
     whose parent has at least two children; 0 for roots and only children."""
+    eps = check_real(eps, "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0 (added to a standard deviation), got {eps}")
     lay = _layout(tree)
     st = sibling_stats(tree, x)
-    xa = _node_array(x, "x", lay)
+    xa = _node_array(x, "x", lay, default=_REQUIRED)
     cnt_p = _gather_parent(lay, st.count)
     mu_p = _gather_parent(lay, st.mean)
     sd_p = _gather_parent(lay, st.std)
@@ -664,7 +690,7 @@ def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
         return prefix_tree_advantages_cuda(tree, leaf_reward, mode, leave_one_out, sqrt_scale,
                                            is_leaf)
     lay = _layout(tree)
-    ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
+    ra = _node_array(leaf_reward, "leaf_reward", lay, default=_REQUIRED).astype(np.float64)
     if mode not in ("treerl", "treerl_code", "fork"):
         raise ValueError(f"mode must be 'treerl', 'treerl_code' or 'fork', got {mode!r}")
     M = len(lay.parent)
@@ -761,7 +787,7 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
         finite real number, or ``eps < 0``.
     """
     lay = _layout(tree)
-    ra = _node_array(leaf_reward, "leaf_reward", lay).astype(np.float64)
+    ra = _node_array(leaf_reward, "leaf_reward", lay, default=_REQUIRED).astype(np.float64)
     lam = check_real(lam, "lam")
     eps = check_real(eps, "eps")
     if eps < 0:
@@ -793,21 +819,31 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
 # Q-transforms (K6)
 
 
-def _visit_counts(visits: Any, shape: tuple[int, ...], like: str = "") -> np.ndarray:
-    """Visit counts as a numpy integer array of ``shape``, all >= 0, or a clear error."""
+# The kernels count visits in int32 (csrc/trees.h: count_t).
+MAX_VISITS = 2**31 - 1
+
+
+def _visit_counts(visits: Any, shape: tuple[int, ...], like: str = "",
+                  limit: int = MAX_VISITS, why: str = "the kernels count in int32") -> np.ndarray:
+    """Visit counts as a numpy integer array of ``shape``, all in ``[0, limit]``, or a
+    clear error (the kernels hold counts in int32, so a larger count would wrap)."""
     n = to_numpy(visits, "visits")
     if n.dtype.kind not in "iu":
         raise TypeError(f"visits must be an integer array, got {n.dtype}")
     if n.shape != shape:
         raise ValueError(f"visits has shape {n.shape}, expected {shape}{like}")
-    if np.any(n < 0):
+    if n.size and n.dtype.kind == "i" and n.min() < 0:
         raise ValueError("visits (visit counts) must be non-negative")
+    if n.size and int(n.max()) > limit:
+        raise ValueError(f"visits (visit counts) must be <= {limit} ({why}), "
+                         f"got {int(n.max())}")
     return n
 
 
-def _q_args(q: Any, visits: Any) -> tuple[np.ndarray, np.ndarray]:
+def _q_args(q: Any, visits: Any, limit: int | None = MAX_VISITS) -> tuple[np.ndarray, np.ndarray]:
     qa = float_array(q, "q")
-    n = _visit_counts(visits, qa.shape, " like q")
+    n = _visit_counts(visits, qa.shape, " like q",
+                      limit=np.iinfo(np.uint64).max if limit is None else limit)
     if qa.ndim == 0:
         raise ValueError("q must have a last axis of actions")
     return qa, n
@@ -829,7 +865,9 @@ def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | N
     dt = qa.dtype
     out = np.empty(R * A, dt)
     q2 = np.ascontiguousarray(qa, dt).reshape(-1)
-    n2 = np.ascontiguousarray(n, np.int32).reshape(-1)
+    # min-max and parent-and-siblings read only whether an action was visited, so any
+    # count is exact there; the mixed value reads the counts (checked <= MAX_VISITS)
+    n2 = np.ascontiguousarray(n if kind == 2 else (n > 0), np.int32).reshape(-1)
     lg = np.zeros(R * A, dt) if logits is None else np.ascontiguousarray(logits, dt).reshape(-1)
     rv = np.zeros(R, dt) if raw is None else raw
     nv = np.zeros(R, dt) if node is None else node
@@ -850,12 +888,21 @@ def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | N
     return out.reshape(qa.shape)
 
 
+def _positive(value: Any, name: str) -> float:
+    v = check_real(value, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    return v
+
+
 @_cpu_only
 def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
                           max_value: float) -> np.ndarray:
     """Fixed-bound scaling (mctx ``qtransform_by_min_max``):
     ``((visited ? q : min_value) - min_value) / (max_value - min_value)``. q, visits [..., A]."""
-    qa, n = _q_args(q, visits)
+    qa, n = _q_args(q, visits, limit=None)
+    min_value = check_real(min_value, "min_value")
+    max_value = check_real(max_value, "max_value")
     if not max_value > min_value:
         raise ValueError(f"max_value ({max_value}) must exceed min_value ({min_value})")
     return _qtransform(0, qa, n, None, None, None, float(min_value), float(max_value), 0.0,
@@ -868,7 +915,8 @@ def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
     """mctx's default MuZero transform: with ``lo/hi`` the min/max of the node value and
     the visited children's q, ``((visited ? q : lo) - lo) / max(hi - lo, eps)``.
     q, visits [..., A]; node_value [...]."""
-    qa, n = _q_args(q, visits)
+    qa, n = _q_args(q, visits, limit=None)
+    eps = _positive(eps, "eps")
     nv = _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype)
     return _qtransform(1, qa, n, None, None, nv, float(eps), 0.0, float(eps), False, False)
 
@@ -891,6 +939,9 @@ def qtransform_completed_by_mix_value(q: Any, visits: Any, prior_logits: Any, ra
     if lg.shape != qa.shape:
         raise ValueError(f"prior_logits has shape {lg.shape}, expected {qa.shape} like q")
     rv = _row_value(raw_value, "raw_value", qa.shape[:-1], qa.dtype)
+    value_scale = check_real(value_scale, "value_scale")
+    maxvisit_init = check_real(maxvisit_init, "maxvisit_init")
+    eps = _positive(eps, "eps")
     nv = (np.zeros_like(rv) if node_value is None else
           _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype))
     if not use_mixed_value and node_value is None:
@@ -940,12 +991,24 @@ class SearchTree:
     @classmethod
     def empty(cls, batch_size: int, num_nodes: int, num_actions: int,
               dtype: Any = np.float64) -> SearchTree:
-        """All nodes unused (parents -1, children -1, zeros elsewhere)."""
+        """All nodes unused (parents -1, children -1, zeros elsewhere).
+
+        ``batch_size``, ``num_nodes``, ``num_actions``: ints >= 1; ``dtype``: float32 or
+        float64 (of the value fields).
+        """
+        sizes = {"batch_size": batch_size, "num_nodes": num_nodes, "num_actions": num_actions}
+        for k, v in sizes.items():
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{k} must be an int, got {type(v).__name__} {v!r}")
+            if v < 1:
+                raise ValueError(f"{k} must be >= 1, got {v}")
         B, N, A = int(batch_size), int(num_nodes), int(num_actions)
-        if B < 1 or N < 1 or A < 1:
-            raise ValueError(f"batch_size, num_nodes and num_actions must be >= 1, got "
-                             f"{(B, N, A)}")
-        dt = np.dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
         return cls(
             node_visits=np.zeros((B, N), np.int32), raw_values=np.zeros((B, N), dt),
             node_values=np.zeros((B, N), dt), parents=np.full((B, N), -1, np.int32),

@@ -189,6 +189,7 @@ void reduce_up(const node_t* parent, const F* leaf_value, const F* r, const F* g
           if (std::isnan(a) || std::isnan(z)) acc[p] = std::numeric_limits<F>::quiet_NaN();
           else if (a == -inf) acc[p] = z;
           else if (z == -inf) acc[p] = a;
+          else if (a == inf || z == inf) acc[p] = inf;  // log(e^inf + e^x) = inf, not NaN
           else {
             const F m = std::max(a, z);
             acc[p] = m + std::log(std::exp(a - m) + std::exp(z - m));
@@ -236,9 +237,15 @@ void leaf_stats(const node_t* parent, const F* x, const flag8_t* is_leaf,
     for (offset_t i = hi - 1; i >= lo; --i) {
       const bool leaf = is_leaf ? is_leaf[i] != 0 : haschild[i] == 0;
       if (leaf) {  // merge the singleton {x[i]} into what the subtree already holds
-        const F n = cnt[i] + 1, d = x[i] - mean[i];
-        mean[i] += d / n;
-        m2[i] += d * (x[i] - mean[i]);
+        const F n = cnt[i] + 1;
+        if (!std::isfinite(x[i]) || !std::isfinite(mean[i])) {  // see the merge below
+          mean[i] = cnt[i] == 0 ? x[i] : mean[i] + x[i];
+          m2[i] = std::numeric_limits<F>::quiet_NaN();
+        } else {
+          const F d = x[i] - mean[i];
+          mean[i] += d / n;
+          m2[i] += d * (x[i] - mean[i]);
+        }
         cnt[i] = n;
       }
       const node_t pl = parent[i];
@@ -247,7 +254,17 @@ void leaf_stats(const node_t* parent, const F* x, const flag8_t* is_leaf,
       haschild[p] = 1;
       const F na = cnt[p], nb = cnt[i];
       if (nb == 0) continue;
-      const F n = na + nb, d = mean[i] - mean[p];
+      const F n = na + nb;
+      if (!std::isfinite(mean[i]) || !std::isfinite(mean[p])) {
+        // an infinite or NaN value below: the mean of the union is what the definition
+        // gives in IEEE arithmetic (+inf with -inf or NaN is NaN, else the infinity), and
+        // the spread is NaN, as numpy's mean / std of the leaves (tree_reference)
+        mean[p] = na == 0 ? mean[i] : mean[p] + mean[i];
+        m2[p] = std::numeric_limits<F>::quiet_NaN();
+        cnt[p] = n;
+        continue;
+      }
+      const F d = mean[i] - mean[p];
       mean[p] += d * nb / n;
       m2[p] += m2[i] + d * d * na * nb / n;
       cnt[p] = n;
@@ -297,8 +314,8 @@ inline void qtransform_parent_siblings_row(const F* q, const count_t* n, std::in
   F lo = node_value, hi = node_value;
   for (std::int64_t a = 0; a < A; ++a) {
     const F s = n[a] > 0 ? q[a] : node_value;
-    lo = std::min(lo, s);
-    hi = std::max(hi, s);
+    lo = nan_min(lo, s);  // a NaN node value or visited q makes the row NaN (as mctx)
+    hi = nan_max(hi, s);
   }
   const F den = std::max(hi - lo, eps);
   for (std::int64_t a = 0; a < A; ++a) out[a] = ((n[a] > 0 ? q[a] : lo) - lo) / den;
@@ -312,8 +329,8 @@ inline void complete_q_row(const F* q, const count_t* n, std::int64_t A, F value
   F lo = std::numeric_limits<F>::infinity(), hi = -lo;
   for (std::int64_t a = 0; a < A; ++a) {
     out[a] = n[a] > 0 ? q[a] : value;
-    lo = std::min(lo, out[a]);
-    hi = std::max(hi, out[a]);
+    lo = nan_min(lo, out[a]);  // NaN propagates through the rescale (as mctx)
+    hi = nan_max(hi, out[a]);
   }
   if (rescale)
     for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);

@@ -25,6 +25,7 @@ dispatch that silently fell back to the CPU kernels fails.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 from collections.abc import Iterator
@@ -119,7 +120,7 @@ def patch_creditlab(mp: pytest.MonkeyPatch, e: Any) -> None:
         return isinstance(x, EmulatedCudaTensor)
 
     mp.setattr(_backend, "_C", e.C)
-    mp.setattr(_backend, "_backend", "cpp")
+    mp.setattr(_backend, "_backend_var", contextvars.ContextVar("creditlab_backend", default="cpp"))
     mp.setattr(_backend, "is_cuda", is_cuda)
     mp.setattr(_cuda, "is_cuda", is_cuda)
     mp.setattr(_cuda, "empty", lambda shape, dtype, device: torch.empty(

@@ -27,6 +27,7 @@ stored before its map, a missing fence): those need the GPU tests.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import time
@@ -97,7 +98,7 @@ def on_emulator(emu: emu_build.Emulator, tensor_class: bool = False) -> Iterator
             cuda_device.patch_creditlab(mp, emu)
         else:
             mp.setattr(_backend, "_C", emu.C)
-            mp.setattr(_backend, "_backend", "cpp")
+            mp.setattr(_backend, "_backend_var", contextvars.ContextVar("creditlab_backend", default="cpp"))
             mp.setattr(_cuda, "stream", lambda device: 0)
             mp.setattr(_cuda, "on_device", lambda device: contextlib.nullcontext())
             mp.setattr(_cuda, "empty", lambda shape, dtype, device: FakeCuda(

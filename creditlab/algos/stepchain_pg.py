@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from creditlab._backend import check_int, check_real, check_seed, make_rng
 from creditlab.advantages import grpo, masked_whiten, rloo
 from creditlab.envs.stepchain import EVENT_ID, StepChainBatch, StepChainConfig
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
@@ -146,8 +147,13 @@ class PGConfig:
             raise ValueError(f"group_size must be an integer >= 2, got {self.group_size!r}")
         if not 0.0 <= self.vr_fraction <= 1.0:
             raise ValueError(f"vr_fraction must be in [0, 1], got {self.vr_fraction!r}")
-        if self.temperature <= 0:
+        if check_real(self.temperature, "temperature") <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        for k in ("eta", "gate_threshold", "prm_coef", "outcome_coef", "kl_coef"):
+            check_real(getattr(self, k), k)
+        if check_real(self.lr, "lr") <= 0:
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        check_seed(self.seed)
         if self.ppo_clip is not None and not self.ppo_clip > 0:
             raise ValueError(f"ppo_clip must be None or > 0, got {self.ppo_clip!r}")
 
@@ -159,6 +165,8 @@ class MLPPolicy(nn.Module):
     """obs -> tanh hidden layer -> logits over step types."""
 
     def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64) -> None:
+        for k, v in (("obs_dim", obs_dim), ("n_actions", n_actions), ("hidden", hidden)):
+            check_int(v, k, 1)
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_actions)
@@ -200,6 +208,9 @@ def _all_states(config: StepChainConfig) -> tuple[np.ndarray, np.ndarray]:
 def sft_init(policy: MLPPolicy, config: StepChainConfig, steps: int = 300,
              lr: float = 3e-3) -> MLPPolicy:
     """Fit ``policy`` by cross-entropy to :func:`sft_targets` on every reachable state."""
+    steps = check_int(steps, "steps", 0)
+    if check_real(lr, "lr") <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     obs, targets = _all_states(config)
     x = torch.as_tensor(obs)
     y = torch.as_tensor(targets, dtype=torch.float32)
@@ -245,6 +256,8 @@ def sample_episodes(
     verifier: OutcomeVerifier | None = None,
 ) -> Episodes:
     """Sample ``group_size`` episodes for each of ``n_prompts`` prompts (rows grouped)."""
+    n_prompts = check_int(n_prompts, "n_prompts", 1)
+    group_size = check_int(group_size, "group_size", 1)
     B, H = n_prompts * group_size, config.horizon
     core = StepChainBatch(config, B, rng)
     diff = np.repeat(rng.choice(np.asarray(config.difficulties), n_prompts), group_size)
@@ -381,7 +394,8 @@ def episode_stats(ep: Episodes) -> dict[str, float]:
 def evaluate(policy: MLPPolicy, config: StepChainConfig, prm: ProcessRewardModel,
              n_episodes: int = 2000, seed: int = 0) -> dict[str, float]:
     """:func:`episode_stats` on ``n_episodes`` fresh sampled episodes (one per prompt)."""
-    rng = np.random.default_rng(seed)
+    n_episodes = check_int(n_episodes, "n_episodes", 1)
+    rng = make_rng(seed)
     ep = sample_episodes(policy, config, prm, n_episodes, 1, rng)
     return episode_stats(ep)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from creditlab._backend import check_real
 from creditlab.envs.tabular_mdp import TabularMDPEnv
 
 
@@ -52,8 +53,11 @@ class ChainEnv(TabularMDPEnv):
     ) -> None:
         if int(n_states) != n_states or n_states < 3:
             raise ValueError(f"n_states must be an integer >= 3, got {n_states}")
-        if not 0.0 <= slip < 1.0:
+        if not 0.0 <= check_real(slip, "slip") < 1.0:
             raise ValueError(f"slip must be in [0, 1), got {slip}")
+        for k, v in (("left_reward", left_reward), ("right_reward", right_reward),
+                     ("step_reward", step_reward)):
+            check_real(v, k)
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.n_states = int(n_states)

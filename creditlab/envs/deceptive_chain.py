@@ -18,6 +18,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from creditlab._backend import check_real, make_rng
+
 State = tuple
 
 
@@ -42,9 +44,10 @@ class DeceptiveChainEnv(gym.Env):
             if int(v) != v or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v}")
         self.depth, self.width, self.length = int(depth), int(width), int(length)
-        self.lure_reward, self.trap_penalty = float(lure_reward), float(trap_penalty)
-        self.goal_reward = float(goal_reward)
-        self.honest = np.random.default_rng(seed).integers(0, self.width + 1, size=self.length)
+        self.lure_reward = check_real(lure_reward, "lure_reward")
+        self.trap_penalty = check_real(trap_penalty, "trap_penalty")
+        self.goal_reward = check_real(goal_reward, "goal_reward")
+        self.honest = make_rng(seed).integers(0, self.width + 1, size=self.length)
         self.action_space = spaces.Discrete(self.width + 1)
         # observation: (in_trap, t, k)
         self.observation_space = spaces.MultiDiscrete([2, self.length + 1, self.depth + 1])

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from creditlab._backend import check_real
 from creditlab.envs.tabular_mdp import TabularMDPEnv
 
 __all__ = ["GridWorldEnv", "LAYOUTS", "make_layout"]
@@ -129,6 +130,9 @@ class GridWorldEnv(TabularMDPEnv):
         goal_reward: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
+        if not isinstance(layout, (str, list, tuple)):
+            raise TypeError(f"layout must be a preset name or a list of row strings, got "
+                            f"{type(layout).__name__}")
         rows = make_layout(layout, size) if isinstance(layout, str) else list(layout)
         if not rows or any(not isinstance(r, str) or len(r) != len(rows[0]) for r in rows):
             raise ValueError("layout rows must be strings of equal, non-zero length")
@@ -138,8 +142,10 @@ class GridWorldEnv(TabularMDPEnv):
             raise ValueError(f"layout has unknown characters {sorted(bad)}; use .#SGKDLC")
         if (chars == "S").sum() != 1 or (chars == "G").sum() < 1 or (chars == "K").sum() > 1:
             raise ValueError("layout needs exactly one 'S', at least one 'G', at most one 'K'")
-        if not 0.0 <= slip < 1.0:
+        if not 0.0 <= check_real(slip, "slip") < 1.0:
             raise ValueError(f"slip must be in [0, 1), got {slip}")
+        check_real(step_reward, "step_reward")
+        check_real(goal_reward, "goal_reward")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.layout = rows

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_seed, float_array
+
 __all__ = ["TabularPolicy"]
 
 
@@ -31,12 +33,13 @@ class TabularPolicy:
     """
 
     def __init__(self, probs: np.ndarray, seed: int | None = None) -> None:
-        p = np.asarray(probs, dtype=float)
+        p = float_array(probs, "probs").astype(np.float64)
         if p.ndim != 2 or (p < 0).any() or not np.allclose(p.sum(1), 1.0):
             raise ValueError("probs must be [S, A] with rows that are probability vectors")
         self.probs = p
         self._cdf = np.cumsum(p, axis=1)
-        self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        self._rng = np.random.default_rng(
+            np.random.SeedSequence(check_seed(seed)).spawn(1)[0])
 
     def __call__(self, obs: Any, rng: np.random.Generator | None = None) -> int:
         cdf = self._cdf[int(obs)]

@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from creditlab._backend import check_seed
+
 
 @dataclass
 class Rollout:
@@ -49,8 +51,10 @@ def rollout(
     seed : int, optional
         Seeds the environment's first reset and, independently, the policy's generator.
     """
-    if int(num_steps) != num_steps or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or \
+            num_steps < 0:
+        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}")
+    seed = check_seed(seed)
     # The policy's generator is a child of the seed, not the seed itself: gymnasium seeds
     # env.np_random with the same PCG64 stream as default_rng(seed), and sharing it would
     # correlate the policy's choices with the environment's transitions.

@@ -128,7 +128,8 @@ class RTBEnv(gym.Env):
 
     @staticmethod
     def _check_c0(c0: Any) -> float:
-        if isinstance(c0, bool) or not np.isfinite(c0) or c0 < 0:
+        if isinstance(c0, bool) or not isinstance(c0, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(c0) or c0 < 0:
             raise ValueError(f"budget_ratio must be a finite number >= 0, got {c0}")
         return float(c0)
 

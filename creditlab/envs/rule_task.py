@@ -29,6 +29,8 @@ import itertools
 
 import numpy as np
 
+from creditlab._backend import check_real, make_rng
+
 __all__ = ["RuleTask"]
 
 
@@ -59,18 +61,20 @@ class RuleTask:
                             ("n_dev", n_dev, 1), ("n_test", n_test, 1)):
             if int(v) != v or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
+        if isinstance(p_feature, str):
+            raise TypeError(f"p_feature must be a number or a (lo, hi) pair, got {p_feature!r}")
         lo_hi = np.broadcast_to(np.asarray(p_feature, dtype=np.float64), (2,)) \
             if np.ndim(p_feature) <= 1 and np.size(p_feature) in (1, 2) else None
         if lo_hi is None or not (0 < lo_hi[0] <= lo_hi[1] < 1):
             raise ValueError(f"p_feature must be a rate in (0, 1) or a range (lo, hi) inside "
                              f"(0, 1), got {p_feature}")
-        if not 0 <= label_noise < 0.5:
+        if not 0 <= check_real(label_noise, "label_noise") < 0.5:
             raise ValueError(f"label_noise must be in [0, 0.5), got {label_noise}")
         F = int(n_features)
         self.rules: list[tuple[int, ...]] = [(i,) for i in range(F)]
         self.rules += list(itertools.combinations(range(F), 2))
         R = len(self.rules)
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         pairs = np.arange(F, R)
         if n_true > len(pairs):
             raise ValueError(f"n_true must be at most {len(pairs)}, got {n_true}")

@@ -286,6 +286,9 @@ class StepChainEnv(gym.Env):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.config = StepChainConfig(**config)
+        if not isinstance(prm, str) and not hasattr(prm, "score"):
+            raise TypeError(f"prm must be a preset name or a ProcessRewardModel, got "
+                            f"{type(prm).__name__}")
         self.prm = make_prm(prm) if isinstance(prm, str) else prm
         self.verifier = OutcomeVerifier(vr_fraction, outcome_coef)
         self.render_mode = render_mode
@@ -299,7 +302,10 @@ class StepChainEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if self._core is None:
-            self._core = StepChainBatch(self.config, 1, self.np_random)
+            # built on a throwaway generator: StepChainBatch draws a first episode when it
+            # is constructed, and drawing that from np_random would make the first
+            # reset(seed=k) differ from every later reset(seed=k) (gymnasium's contract)
+            self._core = StepChainBatch(self.config, 1, np.random.default_rng(0))
         self._core.rng = self.np_random
         diff = None
         if options and "difficulty" in options:

@@ -10,6 +10,7 @@ The checks of chapter NN live in :mod:`creditlab.exercises.checks.chNN`.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -58,7 +59,11 @@ def _stored(chapter: str, exercise: str) -> list[tuple[dict[str, Any], np.ndarra
 
 def call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> np.ndarray:
     frozen = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
+    _check_signature(fn, kwargs)
     result = fn(**frozen)
+    if result is None:
+        raise AssertionError("your function returned None: did you forget the `return` "
+                             "statement?")
     for k, v in kwargs.items():
         if isinstance(v, np.ndarray) and not np.array_equal(frozen[k], v, equal_nan=True):
             raise AssertionError(f"your function modified its input {k!r}; work on a copy")
@@ -68,17 +73,49 @@ def call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> np.ndarray:
         raise AssertionError(f"expected an array, got {type(result).__name__}") from None
 
 
+def _check_signature(fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """An AssertionError that says which names are expected, if ``fn`` cannot take the
+    stored arguments by keyword (the checker calls ``fn(**arguments)``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: just call
+        return
+    try:
+        sig.bind(**kwargs)
+    except TypeError as err:
+        raise AssertionError(
+            f"your function cannot be called as fn({', '.join(f'{k}=...' for k in kwargs)}): "
+            f"{err}. The checker passes arguments by keyword, so the parameters must be "
+            f"named {', '.join(repr(k) for k in kwargs)} (as in the stub); yours are "
+            f"{list(sig.parameters)}"
+        ) from None
+
+
+def _show(v: Any, i: int | None = None) -> Any:
+    """An argument for a failure message: small arrays whole, long ones around index i."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if not isinstance(v, np.ndarray):
+        return v
+    r = np.round(v, 3) if v.dtype.kind == "f" else v
+    if v.size <= 8:
+        return r.tolist()
+    if i is not None and v.ndim >= 1 and v.shape[-1] > 1:
+        # the neighbourhood of the wrong entry, in the row that holds it
+        row, col = np.unravel_index(min(i, v.size - 1), v.shape)[:-1], i % v.shape[-1]
+        lo, hi = max(0, col - 3), min(v.shape[-1], col + 4)
+        where = f"[{', '.join(map(str, row))}{', ' if row else ''}{lo}:{hi}]"
+        return f"<array of shape {v.shape}; {where} = {r[row][lo:hi].tolist()}>"
+    return f"<array of shape {v.shape}>"
+
+
 def _compare(name: str, got: np.ndarray, expected: np.ndarray, kwargs: dict[str, Any]) -> None:
     if got.shape != expected.shape:
         raise AssertionError(f"{name}: expected shape {expected.shape}, got {got.shape}")
     if not np.allclose(got, expected, rtol=1e-6, atol=1e-8, equal_nan=True):
         i = int(np.argmax(~np.isclose(got, expected, rtol=1e-6, atol=1e-8)))
-        def show(v: Any) -> Any:
-            if isinstance(v, np.ndarray) and v.size <= 8:
-                return (np.round(v, 3) if v.dtype.kind == "f" else v).tolist()
-            return f"<array of shape {v.shape}>" if isinstance(v, np.ndarray) else v
-
-        shown = {k: show(v) for k, v in kwargs.items()}
+        shown = {k: _show(v, i if getattr(v, "shape", None) == expected.shape else None)
+                 for k, v in kwargs.items()}
         raise AssertionError(
             f"{name}: wrong value at index {i}: expected {expected.flat[i]:.6g}, "
             f"got {got.flat[i]:.6g} (inputs: {shown})"
@@ -128,6 +165,8 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, verbose: bool = Tr
     chapter, exercise = name.split(".")
     if fn is None:
         fn = getattr(importlib.import_module(f"creditlab.exercises.{chapter}"), exercise)
+    if not callable(fn):
+        raise TypeError(f"fn must be your function (a callable), got {type(fn).__name__}")
     try:
         cases = _stored(chapter, exercise)
         for kwargs, expected in cases:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_int, make_rng, number_array, to_numpy
 from creditlab.rtb.dp import RLBValue
 from creditlab.rtb.synth import AuctionLog
 
@@ -47,6 +48,12 @@ __all__ = [
 ]
 
 Policy = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
+
+
+def _check_value(value: Any) -> None:
+    if not isinstance(value, RLBValue):
+        raise TypeError(f"value must be an RLBValue (from creditlab.rtb.value_dp), got "
+                        f"{type(value).__name__}")
 
 
 def _finite_nonneg(v: Any, name: str) -> float:
@@ -83,7 +90,7 @@ class RandomBid:
         self.low, self.high = _finite_nonneg(self.low, "low"), _finite_nonneg(self.high, "high")
         if self.high < self.low:
             raise ValueError(f"high must be >= low, got low={self.low}, high={self.high}")
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = make_rng(self.seed)
 
     def __call__(self, t_left: np.ndarray, budget_left: np.ndarray, pctr: np.ndarray):  # noqa: ANN204
         return self.rng.uniform(self.low, self.high + 1.0, size=np.shape(pctr))
@@ -113,7 +120,7 @@ class Lin:
     theta_avg: float
 
     def __post_init__(self) -> None:
-        b0 = np.asarray(self.b0, dtype=np.float64)
+        b0 = number_array(self.b0, "b0")
         if not np.isfinite(b0).all() or (b0 < 0).any():
             raise ValueError("b0 must be finite and >= 0")
         self.b0 = b0 if b0.ndim else float(b0)
@@ -130,6 +137,9 @@ class RLB:
 
     value: RLBValue
 
+    def __post_init__(self) -> None:
+        _check_value(self.value)
+
     def __call__(self, t_left: np.ndarray, budget_left: np.ndarray, pctr: np.ndarray):  # noqa: ANN204
         return self.value.bid(t_left, budget_left, pctr)
 
@@ -139,6 +149,9 @@ class SSMDP:
     """Same value function as RLB, but every request is bid as if theta = theta_avg."""
 
     value: RLBValue
+
+    def __post_init__(self) -> None:
+        _check_value(self.value)
 
     def __call__(self, t_left: np.ndarray, budget_left: np.ndarray, pctr: np.ndarray):  # noqa: ANN204
         return self.value.bid(t_left, budget_left, np.full(np.shape(pctr), self.value.theta_avg))
@@ -205,7 +218,10 @@ class EvalResult:
 
 def episode_budget(cpm_train: float, budget_ratio: float, episode_length: int) -> int:
     """B = int(CPM_train * c0 * T), the paper's budget for one episode."""
-    return int(cpm_train * budget_ratio * episode_length)
+    cpm = _finite_nonneg(cpm_train, "cpm_train")
+    c0 = _finite_nonneg(budget_ratio, "budget_ratio")
+    T = check_int(episode_length, "episode_length", 1)
+    return int(cpm * c0 * T)
 
 
 def _check_protocol(log: AuctionLog, episode_length: int, budget_ratio: float,
@@ -240,6 +256,8 @@ def simulate(policy: Policy, price: np.ndarray, pctr: np.ndarray, click: np.ndar
     Slot i of every episode is bid with t_left = T - i; the bid is floored and capped
     at min(budget_left, max_price); a bid >= price wins and pays the price.
     """
+    price, pctr, click, budget = (to_numpy(x, n) for x, n in (
+        (price, "price"), (pctr, "pctr"), (click, "click"), (budget, "budget")))
     E, T = price.shape
     b = budget.astype(np.int64).copy()
     clicks = np.zeros(E, np.int64)
@@ -292,6 +310,7 @@ def evaluate(
     """
     T, c0, cpm = _check_protocol(log, episode_length, budget_ratio, cpm_train)
     price, pctr, click = _episodes(log, T, n_episodes)
+    max_price = check_int(max_price, "max_price", 1)
     B = episode_budget(cpm, c0, T)
     return simulate(policy, price, pctr, click, np.full(len(price), B, np.int64), max_price)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import compiled, to_numpy
+from creditlab._backend import check_int, check_real, compiled, number_array, to_numpy
 
 __all__ = [
     "RLBValue",
@@ -77,9 +77,9 @@ def reward_weights(
     """(v1, w, v0) of the per-win reward w + v1*theta - v0*delta for a reward name."""
     if reward not in REWARDS:
         raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-    if not np.isfinite(click_value) or click_value < 0:
+    if check_real(click_value, "click_value") < 0:
         raise ValueError(f"click_value must be a finite number >= 0, got {click_value}")
-    if v0 is not None and (not np.isfinite(v0) or v0 < 0):
+    if v0 is not None and check_real(v0, "v0") < 0:
         raise ValueError(f"v0 must be a finite number >= 0, got {v0}")
     if reward == "click":
         if v0:
@@ -105,6 +105,8 @@ def value_dp_reference(
     v1, w, c = reward_weights(reward, v0, click_value)
     m = check_m_pdf(m_pdf)
     T, B = _nonneg_int(T, "T"), _nonneg_int(B, "B")
+    if not 0 <= check_real(theta_avg, "theta_avg") <= 1:
+        raise ValueError(f"theta_avg must be a number in [0, 1], got {theta_avg}")
     r0 = w + v1 * float(theta_avg)
     V = np.zeros((T + 1, B + 1))
     b = np.arange(B + 1)
@@ -139,6 +141,15 @@ def rlb_bid_reference(
     v1, w, c = reward_weights(reward, v0, click_value)
     m = check_m_pdf(m_pdf)
     max_price = len(m) - 1 if max_price is None else int(max_price)
+    V = number_array(V, "V")
+    if V.ndim != 2:
+        raise ValueError(f"V must be [T + 1, B + 1] (value_dp_reference), got {V.shape}")
+    if not 1 <= check_int(t, "t", 1) < V.shape[0]:
+        raise ValueError(f"t must be in [1, {V.shape[0] - 1}], got {t}")
+    if not 0 <= check_int(b, "b", 0) < V.shape[1]:
+        raise ValueError(f"b must be in [0, {V.shape[1] - 1}], got {b}")
+    if not 0 <= check_real(theta, "theta") <= 1:
+        raise ValueError(f"theta must be a number in [0, 1], got {theta}")
     prev = V[t - 1]
     q = np.empty(min(b, max_price) + 1)
     for a in range(len(q)):
@@ -296,7 +307,7 @@ def value_dp(
     v1, w, c = reward_weights(reward, v0, click_value)
     m = check_m_pdf(m_pdf)
     T, B = _nonneg_int(T, "T"), _nonneg_int(B, "B")
-    if isinstance(theta_avg, bool) or not np.isfinite(theta_avg) or not 0 <= theta_avg <= 1:
+    if not 0 <= check_real(theta_avg, "theta_avg") <= 1:
         raise ValueError(f"theta_avg must be a number in [0, 1], got {theta_avg}")
     if (T + 1) * B * 4 > 2 * 1024**3:
         raise ValueError(f"a T={T}, B={B} table needs {(T + 1) * B * 4 / 1e9:.1f} GB "

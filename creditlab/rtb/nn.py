@@ -58,7 +58,15 @@ def fit_d_network(
     """
     import torch
 
+    from creditlab._backend import check_int, check_real, check_seed
+
     T0, B0 = value.T, value.B
+    t_min = check_int(t_min, "t_min", 0)
+    n_points = check_int(n_points, "n_points", 1)
+    steps = check_int(steps, "steps", 1)
+    if check_real(lr, "lr") <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    seed = check_seed(seed)
     if t_min < 1 or t_min >= T0:
         raise ValueError(f"t_min must be in 1..T0-1 = {T0 - 1}, got {t_min}")
     rng = np.random.default_rng(seed)
@@ -99,8 +107,12 @@ class DPolicy:
     mode: str = "nn"
 
     def __post_init__(self) -> None:
+        from creditlab._backend import check_int
+
         if self.mode not in ("nn", "mapd"):
             raise ValueError(f"mode must be 'nn' or 'mapd', got {self.mode!r}")
+        self.T0 = check_int(self.T0, "T0", 0)
+        self.max_price = check_int(self.max_price, "max_price", 1)
 
     def __call__(self, t_left: np.ndarray, budget_left: np.ndarray, pctr: np.ndarray):  # noqa: ANN204
         t = np.asarray(t_left, dtype=np.float64)[:, None] - 1.0  # D(t-1, .)
@@ -124,6 +136,11 @@ class MapA:
     """a(t, b, theta) = a(T0, b * T0 / t, theta) for t > T0, exact below (no network)."""
 
     value: RLBValue
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, RLBValue):
+            raise TypeError(f"value must be an RLBValue (from creditlab.rtb.value_dp), got "
+                            f"{type(self.value).__name__}")
 
     def __call__(self, t_left: np.ndarray, budget_left: np.ndarray, pctr: np.ndarray):  # noqa: ANN204
         T0, B0 = self.value.T, self.value.B

@@ -39,6 +39,16 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import (
+    check_finite,
+    check_int,
+    check_real,
+    int_array,
+    make_rng,
+    number_array,
+    to_numpy,
+)
+
 __all__ = [
     "FIELDS",
     "PROFILES",
@@ -215,6 +225,18 @@ class AuctionLog:
         )
 
 
+def _clicks(click: Any) -> np.ndarray:
+    """A 1-D bool array from bool or 0/1 integer click flags, or a named error."""
+    c = to_numpy(click, "click")
+    if c.dtype.kind in "iu" and np.isin(c, (0, 1)).all():
+        c = c.astype(bool)
+    if c.dtype != np.bool_:
+        raise TypeError(f"click must hold bool (or 0/1 integer) flags, got dtype {c.dtype}")
+    if c.ndim != 1:
+        raise ValueError(f"click must be 1-D (one flag per auction), got shape {c.shape}")
+    return c
+
+
 def log_info(click: np.ndarray, price: np.ndarray, max_price: int | None = None) -> dict:
     """Counts of a log, with the keys the bidders and the DP need.
 
@@ -225,10 +247,20 @@ def log_info(click: np.ndarray, price: np.ndarray, max_price: int | None = None)
         ``cpm`` = cost / n (mean market price: the paper's CPM_train, budget unit),
         ``cpc`` = cost / clicks, ``max_price``, ``price_counts`` (int64 [max_price+1]).
     """
-    click = np.asarray(click)
-    price = np.asarray(price, dtype=np.int64)
+    click = _clicks(click)
+    price = int_array(price, "price").astype(np.int64)
+    if price.shape != click.shape:
+        raise ValueError(f"price must have the shape of click {click.shape}, got {price.shape}")
+    if price.size and price.min() < 0:
+        raise ValueError("price must be >= 0 (market prices)")
+    top = int(price.max(initial=0))
+    if max_price is None and top > 10**6:
+        raise ValueError(f"price holds {top}, more than 10**6 price units: a count table that "
+                         "long is surely a unit mistake; pass max_price= to ask for it")
+    mp = max(MAX_PRICE, top) if max_price is None else check_int(max_price, "max_price", 0)
+    if top > mp:
+        raise ValueError(f"price must be <= max_price ({mp}), got {top}")
     n = int(len(price))
-    mp = int(max(MAX_PRICE, price.max(initial=0))) if max_price is None else int(max_price)
     clicks, cost = int(click.sum()), int(price.sum())
     return {
         "n": n,
@@ -248,7 +280,7 @@ def market_price_pdf(log: AuctionLog, laplace: float = 1.0) -> np.ndarray:
     m(delta) = (count(delta) + laplace) / (n + laplace * (max_price + 1)),
     float64 [max_price + 1], summing to 1.
     """
-    if laplace < 0:
+    if check_real(laplace, "laplace") < 0:
         raise ValueError(f"laplace must be >= 0, got {laplace}")
     c = log.info["price_counts"].astype(np.float64) + laplace
     if c.sum() <= 0:
@@ -263,7 +295,7 @@ def price_pmf(profile: Profile | str, max_price: int = MAX_PRICE) -> np.ndarray:
     truncated to 0..max_price, mixed with the profile's atoms.
     """
     p = _profile(profile)
-    return _price_pmf(p, int(max_price)).copy()
+    return _price_pmf(p, check_int(max_price, "max_price", 1)).copy()
 
 
 @functools.lru_cache(maxsize=64)
@@ -298,8 +330,10 @@ def _profile(profile: Profile | str) -> Profile:
 
 def auc(click: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve of ``score`` for ``click`` (Mann-Whitney, ties = 1/2)."""
-    click = np.asarray(click).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
+    click = _clicks(click)
+    score = check_finite(number_array(score, "score"), "score")
+    if score.shape != click.shape:
+        raise ValueError(f"score must have the shape of click {click.shape}, got {score.shape}")
     n1 = int(click.sum())
     n0 = len(click) - n1
     if n1 == 0 or n0 == 0:
@@ -415,13 +449,13 @@ def generate(
         if int(v) != v or v < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {v}")
     for name, v in (("sigma_price", sigma_price), ("sigma_ctr", sigma_ctr), ("tau", tau)):
-        if not np.isfinite(v) or v < 0:
+        if check_real(v, name) < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {v}")
     if int(block_length) != block_length or block_length < 1:
         raise ValueError(f"block_length must be a positive integer, got {block_length}")
     if int(max_price) != max_price or max_price < 1:
         raise ValueError(f"max_price must be a positive integer, got {max_price}")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     model = _campaign_model(p, rng)
     kw = dict(sigma_price=sigma_price, sigma_ctr=sigma_ctr, block_length=int(block_length),
               tau=tau, max_price=int(max_price))
@@ -440,6 +474,8 @@ def load_log(path: str | Path) -> AuctionLog:
     ``.npz`` files with arrays ``click``, ``price``, ``pctr`` are read too. Raises
     ValueError on a malformed file (wrong column count, pctr outside [0, 1], ...).
     """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     path = Path(path)
     if path.suffix == ".npz":
         with np.load(path) as f:

@@ -1,0 +1,1135 @@
+"""Bad input for every public function: a table that grows with the library (issue 15).
+
+``public_callables()`` lists every function and class named in the ``__all__`` of
+creditlab and of each public submodule (modules whose dotted name has no part starting
+with ``_``). ``ENTRIES`` must hold one entry for each of them:
+``test_every_public_function_has_an_entry`` fails otherwise, so a function added in a
+later Part must declare how it treats bad input before CI passes.
+
+An entry is either
+
+- :class:`Fuzz`: a valid call (``make(rng) -> kwargs``) and the kind of each argument.
+  For each example hypothesis picks one argument and one bad variant of it for that kind
+  (wrong dtype, wrong shape, NaN / inf, an empty axis, a non-contiguous or big-endian or
+  masked copy, a torch tensor among numpy arrays, an aliasing ``out=``, out-of-range or
+  wrongly typed scalars) and the test asserts what the variant's expectation says: a
+  ``ValueError`` / ``TypeError`` naming the argument, or the same result as the valid
+  call; in every case no other exception, and no input modified.
+- :class:`Exempt`: a reason the function takes no caller data to check (a result type
+  the library builds, a reference loop documented to trust its inputs).
+
+Run time: each entry runs ``Fuzz.examples`` examples (fewer under the "dev" profile is
+not needed: the calls are tiny); the whole file runs in about 20 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import creditlab
+import creditlab as cl
+from creditlab import (
+    advantages,
+    constrained,
+    estimators,
+    metrics,
+    planning,
+    process_rewards,
+    prompt_search,
+    rap,
+    returns,
+    rewards,
+    rtb,
+    shaping,
+    tabular,
+    trees,
+)
+from creditlab.envs.gridworld import make_layout  # noqa: E402
+from creditlab.envs.policies import TabularPolicy  # noqa: E402
+from creditlab.envs.rule_task import RuleTask  # noqa: E402
+
+torch = pytest.importorskip("torch")
+
+from creditlab import algos  # noqa: E402  (needs torch)
+from creditlab.rtb import dp as rtb_dp  # noqa: E402
+from creditlab.rtb import nn as rtb_nn  # noqa: E402
+
+
+def _rec(emb: Any, a: np.ndarray) -> tuple[Any, Any]:
+    B = len(a)
+    return planning.RecurrentOutput(np.zeros(B), np.full(B, 0.9), np.zeros((B, 3)),
+                                    np.zeros(B)), emb + 1
+
+
+def _chain_model(state: Any) -> list[tuple[Any, Any, float, bool]]:
+    t, path = state
+    return [(a, (t + 1, path + (a,)), float(a == 1), t + 1 >= 3) for a in (0, 1)]
+
+
+def _chain_step(state: Any, action: Any) -> tuple[Any, float, bool]:
+    nxt = [x for x in _chain_model(state) if x[0] == action][0]
+    return nxt[1], nxt[2], nxt[3]
+
+
+@functools.cache
+def _problems() -> Any:
+    return rap.make_problems(2, n_blocks=3, min_moves=2, max_moves=3, seed=0)
+
+
+@functools.cache
+def _task() -> Any:
+    return RuleTask(n_features=5, n_dev=10, n_test=10, seed=0)
+
+
+@functools.cache
+def _log() -> Any:
+    return rtb.generate("toy", 3000, 3000, seed=0)[1]
+
+
+@functools.cache
+def _value() -> Any:
+    return rtb.value_dp(5, 20, np.full(5, 0.2), 0.1)
+
+
+def _mlp() -> Any:
+    torch.manual_seed(0)
+    return algos.MLPPolicy(cl.envs.StepChainEnv().observation_space.shape[0], 3, hidden=4)
+
+
+def _params_of(module: Any) -> list[np.ndarray]:
+    return [p.detach().numpy().copy() for p in module.parameters()]
+
+
+@functools.cache
+def _arms() -> Any:
+    return algos.run_arms({"a": {}}, [0], iterations=1, eval_episodes=5, sft_steps=1,
+                          eval_every=1, n_prompts=2, group_size=2)
+
+
+@functools.cache
+def _log_file() -> str:
+    import tempfile
+
+    log = _log()
+    path = Path(tempfile.mkdtemp(prefix="creditlab-fuzz-")) / "log.theta.txt"
+    np.savetxt(path, np.c_[log.click, log.price, log.pctr], fmt=["%d", "%d", "%.10g"])
+    return str(path)
+
+
+def _ch01_returns(rewards: Any, gamma: Any, **kw: Any) -> Any:
+    return cl.discounted_returns(np.asarray(rewards, float), float(gamma), **kw)
+
+
+_PRM = np.array([[0.8, 0.7, 0.7, 0.9], [0.8, -1.0, 0.0, 0.0]])
+_MASK = np.array([[True, True, True, True], [True, True, False, False]])
+
+
+def _reset(env: Any) -> Any:
+    return env.reset(seed=0)[0]
+
+
+# --------------------------------------------------------------------------------------
+# what is public
+
+
+def public_callables() -> dict[str, Any]:
+    """``"module.qualname" -> object`` for every function / class in a public ``__all__``.
+
+    A name re-exported by several modules (``creditlab.gae`` is
+    ``creditlab.returns.gae``) is listed once, under the module that defines it.
+    """
+    names = ["creditlab"] + [
+        m.name for m in pkgutil.walk_packages(creditlab.__path__, "creditlab.")]
+    found: dict[str, Any] = {}
+    for name in names:
+        if any(part.startswith("_") for part in name.split(".")):
+            continue
+        mod = importlib.import_module(name)
+        for attr in getattr(mod, "__all__", ()):
+            obj = getattr(mod, attr)
+            if inspect.ismodule(obj) or not callable(obj):
+                continue
+            if not getattr(obj, "__module__", "").startswith("creditlab"):
+                continue  # a typing alias (e.g. rtb.bidders.Policy = Callable[...])
+            found.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# entries
+
+
+@dataclass
+class Fuzz:
+    """A valid call and the kind of each argument hypothesis may spoil.
+
+    ``specs`` maps an argument to its kind (see ``VARIANTS``); a kind ending in ``?`` is
+    optional (None is valid). ``nan`` maps float arguments to what NaN / inf gives:
+    ``"reject"`` (a ValueError naming the argument; the default) or ``"propagate"`` (a
+    documented result, computed without error). ``fn`` is called as ``fn(**make(rng))``.
+    """
+
+    fn: Callable[..., Any]
+    make: Callable[[np.random.Generator], dict[str, Any]]
+    specs: dict[str, str]
+    nan: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # other names an error may use
+    # "arg:variant" -> expectation, where the kind's default does not apply (documented)
+    overrides: dict[str, str] = field(default_factory=dict)
+    examples: int = 12
+    torch_ok: bool = True  # whether torch tensors are accepted in place of numpy arrays
+    errors: tuple[type[BaseException], ...] = ()  # documented exceptions besides ERROR
+    # a known gap: why some bad input is not refused yet. The entry's tests then run as
+    # strict xfail (reported, never counted as passing; an XPASS fails the run, so whoever
+    # closes the gap must delete this line).
+    gap: str = ""
+
+
+@dataclass
+class Exempt:
+    reason: str
+
+
+ERROR = (ValueError, TypeError)
+# names an error may use for an argument in every entry: a tree argument is a parent array
+ALIASES = {"tree": ["parent"]}
+
+# variant name -> expectation: "error" (names the argument), "error_rel" (names it or one
+# of the call's other arguments: a mismatch between two), "same" (the valid call's
+# result), "nan" (per the entry's nan policy), "any" (a result or a named error).
+
+
+def _floats_bad(v: Any) -> list[tuple[str, Any, str]]:
+    a = np.asarray(v)
+    out = [
+        ("int dtype", a.astype(np.int64), "error"),
+        ("strings", a.astype(str), "error"),
+        ("extra axis", a[..., None], "error_rel"),
+        ("masked", np.ma.masked_array(a, mask=np.zeros(a.shape, bool)), "error"),
+        ("string scalar", "1.0", "error"),
+        ("non-contiguous", _strided(a), "same"),
+        ("big-endian", a.astype(a.dtype.newbyteorder(">")), "same"),
+    ]
+    if a.size:
+        out.append(("nan", _poke(a, np.nan), "nan"))
+        out.append(("inf", _poke(a, np.inf), "nan"))
+        out.append(("-inf", _poke(a, -np.inf), "nan"))
+    if a.ndim >= 1 and a.shape[-1] >= 2:
+        out.append(("short last axis", a[..., :-1], "error_rel"))
+    return out
+
+
+def _nums_bad(v: Any) -> list[tuple[str, Any, str]]:
+    """Numbers where integers are fine too (transition matrices, ranks, costs)."""
+    return [x for x in _floats_bad(v) if x[0] != "int dtype"]
+
+
+def _bools_bad(v: Any) -> list[tuple[str, Any, str]]:
+    a = np.asarray(v)
+    out = [
+        ("float dtype", a.astype(np.float64), "error"),
+        ("int dtype", a.astype(np.int8), "error"),
+        ("extra axis", a[..., None], "error_rel"),
+        ("non-contiguous", _strided(a), "same"),
+    ]
+    if a.ndim >= 1 and a.shape[-1] >= 2:
+        out.append(("short last axis", a[..., :-1], "error_rel"))
+    return out
+
+
+def _ints_bad(v: Any) -> list[tuple[str, Any, str]]:
+    a = np.asarray(v)
+    out = [
+        ("float dtype", a.astype(np.float64) + 0.5, "error"),
+        ("extra axis", a[..., None], "error_rel"),
+        ("non-contiguous", _strided(a), "same"),
+        ("string scalar", "1", "error"),
+    ]
+    if a.size:
+        out.append(("huge", _poke(a, 2**40), "error"))
+        out.append(("very negative", _poke(a, -(2**40)), "error"))
+    return out
+
+
+def _strided(a: np.ndarray) -> np.ndarray:
+    """The same values as ``a`` in a non-contiguous view (every other element)."""
+    if a.ndim == 0:
+        return a
+    big = np.empty(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+    big[..., ::2] = a
+    v = big[..., ::2]
+    assert a.size <= 1 or not v.flags.c_contiguous
+    return v
+
+
+def _poke(a: np.ndarray, value: Any) -> np.ndarray:
+    b = np.array(a, dtype=np.result_type(a.dtype, np.asarray(value).dtype) if
+                 a.dtype.kind in "iu" else a.dtype)
+    b.reshape(-1)[b.size // 2] = value
+    return b
+
+
+SCALARS: dict[str, list[tuple[str, Any]]] = {
+    "unit": [("-0.1", -0.1), ("1.5", 1.5), ("nan", float("nan")), ("inf", float("inf")),
+             ("str", "0.5"), ("vector", np.array([0.5, 0.5]))],
+    "pos": [("0", 0.0), ("-1", -1.0), ("nan", float("nan")), ("inf", float("inf")),
+            ("str", "1")],
+    "nonneg": [("-1", -1.0), ("nan", float("nan")), ("inf", float("inf")), ("str", "1")],
+    "real": [("nan", float("nan")), ("inf", float("inf")), ("str", "1")],
+    "count": [("0", 0), ("-1", -1), ("2.5", 2.5), ("str", "3")],
+    "count0": [("-1", -1), ("2.5", 2.5), ("str", "3")],
+    "choice": [("bogus", "bogus"), ("int", 3)],
+    "seed": [("-1", -1), ("str", "x"), ("2.5", 2.5)],
+    "callable": [("int", 3), ("str", "f")],
+    "time_dim": [("2", 2), ("float", 1.0), ("str", "0")],
+    "str": [("int", 3), ("list", [1, 2])],
+}
+
+
+def variants(kind: str, value: Any) -> list[tuple[str, Any, str]]:
+    base = kind.rstrip("?")
+    if base == "float":
+        vs = _floats_bad(value)
+    elif base == "num":
+        vs = _nums_bad(value)
+    elif base == "bool":
+        vs = _bools_bad(value)
+    elif base == "int":
+        vs = _ints_bad(value)
+    elif base == "out":
+        vs = []  # aliasing handled by the entry's own variants (see ``alias``)
+    else:
+        vs = [(name, v, "error") for name, v in SCALARS[base]]
+    if not kind.endswith("?") and base in ("float", "num", "bool", "int"):
+        vs.append(("None", None, "error"))
+    return vs
+
+
+def _leaves(x: Any) -> list[np.ndarray]:
+    """The numeric arrays inside a result (arrays, tensors, tuples, dataclasses, dicts)."""
+    if x is None:
+        return []
+    if isinstance(x, np.ndarray):
+        return [np.asarray(x)]
+    if isinstance(x, torch.Tensor):
+        return [x.detach().cpu().numpy()]
+    if isinstance(x, (int, float, bool, np.generic)):
+        return [np.asarray(x)]
+    if isinstance(x, dict):
+        return [a for v in x.values() for a in _leaves(v)]
+    if isinstance(x, (tuple, list)):
+        return [a for v in x for a in _leaves(v)]
+    if dataclasses.is_dataclass(x):
+        return [a for f in dataclasses.fields(x) for a in _leaves(getattr(x, f.name))]
+    return []
+
+
+def _same(got: Any, want: Any, what: str) -> None:
+    g, w = _leaves(got), _leaves(want)
+    assert len(g) == len(w), f"{what}: a result of another structure"
+    for a, b in zip(g, w):
+        assert a.shape == b.shape, f"{what}: shape {a.shape} instead of {b.shape}"
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-5,
+                                       atol=1e-6, equal_nan=True, err_msg=what)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=what)
+
+
+def _snapshot(kwargs: dict[str, Any]) -> dict[str, Any]:
+    snap = {}
+    for k, v in kwargs.items():
+        if isinstance(v, np.ndarray):
+            snap[k] = np.array(v, copy=True)
+        elif isinstance(v, torch.Tensor):
+            snap[k] = v.detach().clone()
+    return snap
+
+
+def _unchanged(kwargs: dict[str, Any], snap: dict[str, Any], skip: set[str]) -> None:
+    for k, before in snap.items():
+        if k in skip:
+            continue
+        now = kwargs[k]
+        if isinstance(before, torch.Tensor):
+            same = torch.equal(before, now) or bool(
+                (torch.isnan(before) & torch.isnan(now)).sum() > 0)
+        else:
+            same = np.array_equal(np.asarray(now), before, equal_nan=before.dtype.kind in "fc")
+        assert same, f"the call modified its input {k!r}"
+
+
+def _names_argument(err: BaseException, names: list[str]) -> bool:
+    msg = str(err)
+    return any(n in msg for n in names)
+
+
+def run_variant(entry: Fuzz, seed: int, arg: str, index: int) -> None:
+    rng = np.random.default_rng(seed)
+    valid = entry.make(rng)
+    want = entry.fn(**copy.deepcopy(valid))
+    kind = entry.specs[arg]
+    vs = variants(kind, valid[arg])
+    if not vs:
+        return
+    name, bad, expect = vs[index % len(vs)]
+    if expect == "nan":
+        expect = "error" if entry.nan.get(arg, "reject") == "reject" else "any"
+    expect = entry.overrides.get(f"{arg}:{name}", expect)
+    kwargs = dict(valid)
+    kwargs[arg] = bad
+    snap = _snapshot(kwargs)
+    what = f"{arg} = <{name}>"
+    try:
+        with np.errstate(all="ignore"):
+            got = entry.fn(**kwargs)
+    except ERROR + entry.errors as err:
+        if expect == "same":
+            raise AssertionError(f"{what}: raised {err!r}, expected the valid result") from err
+        names = [arg, *entry.aliases.get(arg, []), *ALIASES.get(arg, [])]
+        if expect != "error":
+            names += list(entry.specs) + list(valid) + [
+                a for v in entry.aliases.values() for a in v]
+        assert _names_argument(err, names), f"{what}: the error does not name {arg!r}: {err}"
+    else:
+        assert expect in ("same", "any"), f"{what}: accepted, expected an error naming {arg!r}"
+        if expect == "same":
+            _same(got, want, what)
+    _unchanged(kwargs, snap, {k for k, s in entry.specs.items() if s.startswith("out")})
+
+
+def run_torch(entry: Fuzz, seed: int) -> None:
+    """Every array as a torch tensor, and one array as torch among numpy ones."""
+    rng = np.random.default_rng(seed)
+    valid = entry.make(rng)
+    want = entry.fn(**copy.deepcopy(valid))
+    arrays = [k for k, v in valid.items() if isinstance(v, np.ndarray) and
+              entry.specs.get(k, "").rstrip("?") in ("float", "num", "bool", "int")]
+    for subset in (arrays, arrays[:1]):
+        if not subset:
+            continue
+        kwargs = {k: (torch.from_numpy(np.array(v)) if k in subset else v)
+                  for k, v in valid.items()}
+        snap = _snapshot(kwargs)
+        try:
+            got = entry.fn(**kwargs)
+        except ERROR as err:
+            assert entry.torch_ok is False or len(subset) < len(arrays), (
+                f"torch tensors in place of numpy arrays: {err!r}")
+            assert _names_argument(err, list(valid)), f"mixed numpy/torch: unclear: {err}"
+        else:
+            _same(got, want, f"torch {subset}")
+        _unchanged(kwargs, snap, set())
+
+
+# --------------------------------------------------------------------------------------
+# valid calls
+
+
+def _bt(rng: np.random.Generator, B: int = 2, T: int = 5) -> np.ndarray:
+    return rng.normal(size=(B, T))
+
+
+def _mdp(rng: np.random.Generator, S: int = 3, A: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    P = rng.random((S, A, S)) + 0.1
+    return P / P.sum(-1, keepdims=True), rng.normal(size=(S, A, S))
+
+
+def _policy(rng: np.random.Generator, S: int = 3, A: int = 2) -> np.ndarray:
+    p = rng.random((S, A)) + 0.1
+    return p / p.sum(-1, keepdims=True)
+
+
+def _tree(rng: np.random.Generator, N: int = 6) -> np.ndarray:
+    return np.array([-1] + [int(rng.integers(0, i)) for i in range(1, N)])
+
+
+PARENT = {"tree": "int"}
+SCAN = {"rewards": "float", "gamma": "unit", "terminated": "bool?", "response_mask": "bool?",
+        "time_dim": "time_dim"}
+
+
+def _returns_make(rng):
+    B, T = 2, 6
+    return {"rewards": _bt(rng, B, T), "gamma": 0.9,
+            "terminated": rng.random((B, T)) < 0.2, "response_mask": rng.random((B, T)) < 0.8,
+            "time_dim": -1}
+
+
+def _gae_make(rng):
+    kw = _returns_make(rng)
+    kw["values"] = _bt(rng, 2, 6)  # [B, T] (a [B, T + 1] one minus a step is valid too)
+    kw["lam"] = 0.8
+    return kw
+
+
+ENTRIES: dict[str, Fuzz | Exempt] = {
+    # ---- returns
+    "creditlab.returns.discounted_returns": Fuzz(
+        returns.discounted_returns, _returns_make, SCAN, nan={"rewards": "propagate"}),
+    "creditlab.returns.gae": Fuzz(
+        returns.gae, _gae_make, {**SCAN, "values": "float", "lam": "unit"},
+        nan={"rewards": "propagate", "values": "propagate"}),
+    "creditlab.returns.lambda_returns": Fuzz(
+        returns.lambda_returns, _gae_make, {**SCAN, "values": "float", "lam": "unit"},
+        nan={"rewards": "propagate", "values": "propagate"}),
+    "creditlab.returns.min_form_returns": Fuzz(
+        returns.min_form_returns, lambda rng: {
+            k: v for k, v in _returns_make(rng).items() if k != "gamma"},
+        {k: v for k, v in SCAN.items() if k != "gamma"}, nan={"rewards": "propagate"}),
+    "creditlab.returns.softmin_transform": Fuzz(
+        returns.softmin_transform, lambda rng: {
+            "rewards": _bt(rng), "temperature": 0.5, "response_mask": rng.random((2, 5)) < 0.8},
+        {"rewards": "float", "temperature": "pos", "response_mask": "bool?"},
+        nan={"rewards": "propagate"}),
+    # ---- advantages
+    "creditlab.advantages.grpo": Fuzz(
+        advantages.grpo, lambda rng: {"scores": rng.normal(size=6),
+                                      "index": np.array([0, 0, 1, 1, 2, 2]), "eps": 1e-6},
+        {"scores": "float", "eps": "nonneg"}, nan={"scores": "propagate"}),
+    "creditlab.advantages.dr_grpo": Fuzz(
+        advantages.dr_grpo, lambda rng: {"scores": rng.normal(size=6),
+                                         "index": np.array([0, 0, 1, 1, 2, 2])},
+        {"scores": "float"}, nan={"scores": "propagate"}),
+    "creditlab.advantages.rloo": Fuzz(
+        advantages.rloo, lambda rng: {"scores": rng.normal(size=6),
+                                      "index": np.array([0, 0, 1, 1, 2, 2])},
+        {"scores": "float"}, nan={"scores": "propagate"}),
+    "creditlab.advantages.masked_whiten": Fuzz(
+        advantages.masked_whiten, lambda rng: {"x": _bt(rng), "mask": np.ones((2, 5), bool),
+                                               "eps": 1e-8},
+        {"x": "float", "mask": "bool", "eps": "nonneg"}, nan={"x": "propagate"}),
+    # ---- shaping and process rewards
+    "creditlab.shaping.potential_shaping": Fuzz(
+        shaping.potential_shaping, lambda rng: {
+            "rewards": _bt(rng), "phi": _bt(rng), "next_phi": _bt(rng), "gamma": 0.9,
+            "terminated": rng.random((2, 5)) < 0.3},
+        {"rewards": "float", "phi": "float", "next_phi": "float", "gamma": "unit",
+         "terminated": "bool?"},
+        nan={"rewards": "propagate", "phi": "propagate", "next_phi": "propagate"}),
+    "creditlab.shaping.potential_shaping_table": Fuzz(
+        shaping.potential_shaping_table, lambda rng: {
+            "phi": rng.normal(size=4), "gamma": 0.9, "terminal": np.array([0, 0, 0, 1], bool)},
+        {"phi": "float", "gamma": "unit", "terminal": "bool?"}, torch_ok=True),
+    "creditlab.shaping.progress_bonus_table": Fuzz(
+        shaping.progress_bonus_table, lambda rng: {
+            "distance": rng.normal(size=4), "bonus": 0.5,
+            "terminal": np.array([0, 0, 0, 1], bool)},
+        {"distance": "float", "bonus": "real", "terminal": "bool?"}),
+    "creditlab.shaping.checkpoint_bonus_table": Fuzz(
+        shaping.checkpoint_bonus_table, lambda rng: {
+            "checkpoints": np.array([0, 1, 0, 1], bool), "bonus": 0.5,
+            "terminal": np.array([0, 0, 0, 1], bool)},
+        {"checkpoints": "bool", "bonus": "real", "terminal": "bool?"}),
+    "creditlab.shaping.potential_shaping_fn": Fuzz(
+        lambda phi, gamma, obs: shaping.potential_shaping_fn(phi, gamma)(obs, 0, 1.0, 1, False),
+        lambda rng: {"phi": rng.normal(size=4), "gamma": 0.9, "obs": 2},
+        {"phi": "float", "gamma": "unit", "obs": "count0"},
+        overrides={"phi:short last axis": "any"}),
+    "creditlab.shaping.ShapedReward": Fuzz(
+        lambda **kw: shaping.ShapedReward(cl.envs.ChainEnv(), kw["shaping"]).reset(seed=0)[0],
+        lambda rng: {"shaping": lambda *a: 0.0}, {"shaping": "callable"}),
+    "creditlab.process_rewards.clip_process": Fuzz(
+        process_rewards.clip_process, lambda rng: {
+            "rewards": _bt(rng), "eta": 0.2, "response_mask": rng.random((2, 5)) < 0.8},
+        {"rewards": "float", "eta": "real", "response_mask": "bool?"},
+        nan={"rewards": "propagate"}),
+    "creditlab.process_rewards.delta_process": Fuzz(
+        process_rewards.delta_process, lambda rng: {
+            "rewards": _bt(rng), "response_mask": rng.random((2, 5)) < 0.8,
+            "final_step": "zero"},
+        {"rewards": "float", "response_mask": "bool?", "final_step": "choice"},
+        nan={"rewards": "propagate"}),
+    "creditlab.process_rewards.gated_accumulate": Fuzz(
+        process_rewards.gated_accumulate, lambda rng: {
+            "step_rewards": _bt(rng), "outcome_reward": rng.normal(size=2), "threshold": 0.0,
+            "response_mask": rng.random((2, 5)) < 0.8},
+        {"step_rewards": "float", "outcome_reward": "float", "threshold": "real",
+         "response_mask": "bool?"},
+        nan={"step_rewards": "propagate", "outcome_reward": "propagate"}),
+    # ---- metrics
+    "creditlab.metrics.epic_canonicalise": Fuzz(
+        metrics.epic_canonicalise, lambda rng: {"R": _mdp(rng)[1], "gamma": 0.9},
+        {"R": "float", "gamma": "unit"}),
+    "creditlab.metrics.epic_distance": Fuzz(
+        metrics.epic_distance, lambda rng: {"R1": _mdp(rng)[1], "R2": _mdp(rng)[1],
+                                            "gamma": 0.9},
+        {"R1": "float", "R2": "float", "gamma": "unit"}),
+    "creditlab.metrics.l2_distance": Fuzz(
+        metrics.l2_distance, lambda rng: {"R1": _mdp(rng)[1], "R2": _mdp(rng)[1]},
+        {"R1": "float", "R2": "float"}),
+    "creditlab.metrics.starc_canonicalise": Fuzz(
+        metrics.starc_canonicalise, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9),
+        {"R": "float", "P": "num", "gamma": "unit"}),
+    "creditlab.metrics.starc_distance": Fuzz(
+        metrics.starc_distance, lambda rng: {"R1": _mdp(rng)[1], "R2": _mdp(rng)[1],
+                                             "P": _mdp(rng)[0], "gamma": 0.9, "norm": "l2"},
+        {"R1": "float", "R2": "float", "P": "num", "gamma": "unit", "norm": "choice"}),
+    "creditlab.metrics.optimal_return_range": Fuzz(
+        metrics.optimal_return_range, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9),
+        {"R": "float", "P": "num", "gamma": "unit"}),
+    "creditlab.metrics.regret": Fuzz(
+        metrics.regret, lambda rng: {"R_true": _mdp(rng)[1], "R_proxy": _mdp(rng)[1],
+                                     "P": _mdp(rng)[0], "gamma": 0.9},
+        {"R_true": "float", "R_proxy": "float", "P": "num", "gamma": "unit"}),
+    "creditlab.metrics.starc_regret_bound": Fuzz(
+        metrics.starc_regret_bound, lambda rng: {
+            "R_true": _mdp(rng)[1], "R_proxy": _mdp(rng)[1], "P": _mdp(rng)[0], "gamma": 0.9},
+        {"R_true": "float", "R_proxy": "float", "P": "num", "gamma": "unit"}, examples=6),
+    "creditlab.metrics.spearman": Fuzz(
+        metrics.spearman, lambda rng: {"x": rng.normal(size=6), "y": rng.normal(size=6)},
+        {"x": "num", "y": "num"}),
+    # ---- tabular, estimators, constrained
+    "creditlab.tabular.check_mdp": Fuzz(
+        tabular.check_mdp, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9),
+        {"P": "num", "R": "float", "gamma": "unit"}),
+    "creditlab.tabular.value_iteration": Fuzz(
+        tabular.value_iteration, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9),
+        {"P": "num", "R": "float", "gamma": "unit"}),
+    "creditlab.tabular.policy_evaluation": Fuzz(
+        tabular.policy_evaluation, lambda rng: dict(zip(("P", "R"), _mdp(rng)),
+                                                    policy=_policy(rng), gamma=0.9),
+        {"P": "num", "R": "float", "policy": "float", "gamma": "unit"}),
+    "creditlab.tabular.q_values": Fuzz(
+        tabular.q_values, lambda rng: dict(zip(("P", "R"), _mdp(rng)), V=rng.normal(size=3),
+                                           gamma=0.9),
+        {"P": "num", "R": "float", "V": "float", "gamma": "unit"}),
+    "creditlab.tabular.greedy_policy": Fuzz(
+        tabular.greedy_policy, lambda rng: {"Q": rng.normal(size=(3, 2))}, {"Q": "float"},
+        overrides={"Q:short last axis": "any"}),
+    "creditlab.tabular.occupancy": Fuzz(
+        tabular.occupancy, lambda rng: {"P": _mdp(rng)[0], "policy": _policy(rng),
+                                        "gamma": 0.9},
+        {"P": "num", "policy": "float", "gamma": "unit"}),
+    "creditlab.tabular.q_learning": Fuzz(
+        tabular.q_learning, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9,
+                                             n_steps=20, alpha=0.1, epsilon=0.1, seed=0),
+        {"P": "num", "R": "float", "gamma": "unit", "n_steps": "count", "alpha": "unit",
+         "epsilon": "unit", "seed": "seed"}, examples=8),
+    "creditlab.estimators.group_means": Fuzz(
+        estimators.group_means, lambda rng: {"x": rng.normal(size=6),
+                                             "groups": np.array([0, 0, 1, 1, 2, 2])},
+        {"x": "float", "groups": "int"}, nan={"x": "propagate"}),
+    "creditlab.estimators.bias_variance": Fuzz(
+        estimators.bias_variance, lambda rng: {
+            "estimates": rng.normal(size=6), "targets": rng.normal(size=6),
+            "groups": np.array([0, 0, 1, 1, 2, 2])},
+        {"estimates": "float", "targets": "float", "groups": "int"},
+        nan={"estimates": "propagate", "targets": "propagate"}),
+    "creditlab.estimators.occupancy": Fuzz(
+        estimators.occupancy, lambda rng: {"P": _mdp(rng)[0], "policy": _policy(rng),
+                                           "start": 0, "terminal": np.array([0, 0, 1], bool)},
+        {"P": "num", "policy": "float", "start": "count0", "terminal": "bool?"}),
+    "creditlab.estimators.lambda_return_moments": Fuzz(
+        estimators.lambda_return_moments, lambda rng: dict(
+            zip(("P", "R"), _mdp(rng)), policy=_policy(rng), values=rng.normal(size=3),
+            gamma=0.9, lam=0.8),
+        {"P": "num", "R": "float", "policy": "float", "values": "float", "gamma": "unit",
+         "lam": "unit"}),
+    "creditlab.constrained.lagrangian_update": Fuzz(
+        constrained.lagrangian_update, lambda rng: {
+            "lmbda": np.abs(rng.normal(size=3)), "cost": rng.normal(size=3),
+            "threshold": rng.normal(size=3), "lr": 0.1},
+        {"lmbda": "num", "cost": "num", "threshold": "num", "lr": "nonneg"}),
+    "creditlab.constrained.lagrangian_npg": Fuzz(
+        constrained.lagrangian_npg, lambda rng: dict(
+            zip(("P", "R"), _mdp(rng)), C=np.abs(_mdp(rng)[1]), gamma=0.9, threshold=1.0,
+            n_iters=5, lr=1.0, lr_lambda=1.0),
+        {"P": "num", "R": "float", "C": "float", "gamma": "unit", "threshold": "real",
+         "n_iters": "count", "lr": "pos", "lr_lambda": "pos"}, examples=8),
+    # ---- trees
+    "creditlab.trees.validate_parents": Fuzz(
+        trees.validate_parents, lambda rng: {"parent": _tree(rng)}, {"parent": "int"}),
+    "creditlab.trees.backup_path": Fuzz(
+        trees.backup_path, lambda rng: {
+            "tree": _tree(rng), "r": rng.normal(size=6), "g": rng.uniform(0, 1, 6),
+            "values": rng.normal(size=6), "visits": rng.integers(0, 4, 6),
+            "leaf": np.array([5]), "leaf_value": rng.normal(size=1), "op": "mean"},
+        {**PARENT, "r": "float", "g": "float", "values": "float", "visits": "int",
+         "leaf": "int", "leaf_value": "float", "op": "choice"},
+        nan={"r": "propagate", "values": "propagate", "leaf_value": "propagate"}),
+    "creditlab.trees.backup_returns": Fuzz(
+        trees.backup_returns, lambda rng: {
+            "tree": _tree(rng), "r": rng.normal(size=6), "leaf": np.array([5]), "agg": "sum",
+            "g": rng.uniform(0, 1, 6)},
+        {**PARENT, "r": "float", "leaf": "int", "agg": "choice", "g": "float?"},
+        nan={"r": "propagate"}),
+    "creditlab.trees.reduce_up": Fuzz(
+        trees.reduce_up, lambda rng: {
+            "tree": _tree(rng), "leaf_value": rng.normal(size=6), "r": rng.normal(size=6),
+            "g": rng.uniform(0, 1, 6), "w": rng.uniform(0, 2, 6), "op": "mean",
+            "temperature": 1.0},
+        {**PARENT, "leaf_value": "float", "r": "float?", "g": "float?", "w": "float?",
+         "op": "choice", "temperature": "pos"},
+        nan={"leaf_value": "propagate", "r": "propagate"}),
+    "creditlab.trees.scan_down": Fuzz(
+        trees.scan_down, lambda rng: {"tree": _tree(rng), "x": rng.normal(size=6),
+                                      "op": "sum"},
+        {**PARENT, "x": "float", "op": "choice"}, nan={"x": "propagate"}),
+    "creditlab.trees.leaf_stats": Fuzz(
+        trees.leaf_stats, lambda rng: {"tree": _tree(rng), "x": rng.normal(size=6),
+                                       "is_leaf": rng.random(6) < 0.5},
+        {**PARENT, "x": "float", "is_leaf": "bool?"}, nan={"x": "propagate"}),
+    "creditlab.trees.sibling_stats": Fuzz(
+        trees.sibling_stats, lambda rng: {"tree": _tree(rng), "x": rng.normal(size=6)},
+        {**PARENT, "x": "float"}, nan={"x": "propagate"}),
+    "creditlab.trees.fork_relative": Fuzz(
+        trees.fork_relative, lambda rng: {"tree": _tree(rng), "x": rng.normal(size=6),
+                                          "eps": 1e-6},
+        {**PARENT, "x": "float", "eps": "nonneg"}, nan={"x": "propagate"}),
+    "creditlab.trees.prefix_tree_advantages": Fuzz(
+        trees.prefix_tree_advantages, lambda rng: {
+            "tree": _tree(rng), "leaf_reward": rng.normal(size=6), "mode": "treerl"},
+        {**PARENT, "leaf_reward": "float", "mode": "choice"}, nan={"leaf_reward": "propagate"}),
+    "creditlab.trees.portool_style_advantages": Fuzz(
+        trees.portool_style_advantages, lambda rng: {
+            "tree": _tree(rng), "leaf_reward": rng.normal(size=6), "lam": 1.0, "eps": 1e-6},
+        {**PARENT, "leaf_reward": "float", "lam": "real", "eps": "nonneg"},
+        nan={"leaf_reward": "propagate"}),
+    "creditlab.trees.qtransform_by_min_max": Fuzz(
+        trees.qtransform_by_min_max, lambda rng: {
+            "q": rng.normal(size=(2, 4)), "visits": rng.integers(0, 3, (2, 4)),
+            "min_value": -3.0, "max_value": 3.0},
+        {"q": "float", "visits": "int", "min_value": "real", "max_value": "real"},
+        nan={"q": "propagate"}, overrides={"visits:huge": "any"}),
+    "creditlab.trees.qtransform_by_parent_and_siblings": Fuzz(
+        trees.qtransform_by_parent_and_siblings, lambda rng: {
+            "q": rng.normal(size=(2, 4)), "visits": rng.integers(0, 3, (2, 4)),
+            "node_value": rng.normal(size=2), "eps": 1e-8},
+        {"q": "float", "visits": "int", "node_value": "float", "eps": "pos"},
+        nan={"q": "propagate", "node_value": "propagate"}, overrides={"visits:huge": "any"}),
+    "creditlab.trees.qtransform_completed_by_mix_value": Fuzz(
+        trees.qtransform_completed_by_mix_value, lambda rng: {
+            "q": rng.normal(size=(2, 4)), "visits": rng.integers(0, 3, (2, 4)),
+            "prior_logits": rng.normal(size=(2, 4)), "raw_value": rng.normal(size=2),
+            "value_scale": 0.1, "maxvisit_init": 50.0, "eps": 1e-8},
+        {"q": "float", "visits": "int", "prior_logits": "float", "raw_value": "float",
+         "value_scale": "real", "maxvisit_init": "real", "eps": "pos"},
+        nan={"q": "propagate", "raw_value": "propagate", "prior_logits": "propagate"}),
+    "creditlab.trees.Forest": Fuzz(
+        trees.Forest, lambda rng: {"parent": np.concatenate([_tree(rng, 3), _tree(rng, 4)]),
+                                   "tree_ptr": np.array([0, 3, 7])},
+        {"parent": "int", "tree_ptr": "int"}),
+    "creditlab.trees.SearchTree": Fuzz(
+        lambda batch_size, num_nodes, num_actions, dtype: trees.SearchTree.empty(
+            batch_size, num_nodes, num_actions, dtype),
+        lambda rng: {"batch_size": 2, "num_nodes": 3, "num_actions": 2, "dtype": np.float32},
+        {"batch_size": "count", "num_nodes": "count", "num_actions": "count",
+         "dtype": "str"}),
+    # ---- package level
+    "creditlab.require": Fuzz(cl.require, lambda rng: {"version": "0.1"}, {"version": "str"}),
+    "creditlab._backend.use_backend": Fuzz(
+        lambda name: cl.use_backend(name).__enter__(), lambda rng: {"name": "python"},
+        {"name": "choice"}),
+    "creditlab._backend.backend_info": Exempt("takes no arguments"),
+    # ---- reward models, environments (constructor arguments; the env then resets)
+    "creditlab.rewards.OutcomeVerifier": Fuzz(
+        lambda **kw: rewards.OutcomeVerifier(**kw), lambda rng: {"fraction": 0.1, "coef": 1.0},
+        {"fraction": "unit", "coef": "real"}),
+    "creditlab.rewards.ProcessRewardModel": Fuzz(
+        lambda **kw: rewards.ProcessRewardModel(**kw), lambda rng: {
+            "work": 0.8, "detect": 0.8, "noise": 0.0},
+        {"work": "real", "detect": "unit", "noise": "nonneg"}),
+    "creditlab.rewards.make_prm": Fuzz(
+        rewards.make_prm, lambda rng: {"name": "filler"}, {"name": "choice"}),
+    "creditlab.envs.chain.ChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.ChainEnv(**kw)), lambda rng: {
+            "n_states": 5, "slip": 0.1, "step_reward": 0.0},
+        {"n_states": "count", "slip": "unit", "step_reward": "real"}),
+    "creditlab.envs.gridworld.GridWorldEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.GridWorldEnv(**kw)), lambda rng: {
+            "layout": "sparse", "size": 5, "slip": 0.1, "goal_reward": 1.0},
+        {"layout": "choice", "size": "count", "slip": "unit", "goal_reward": "real"}),
+    "creditlab.envs.gridworld.make_layout": Fuzz(
+        make_layout, lambda rng: {"name": "sparse", "size": 5},
+        {"name": "choice", "size": "count"}, aliases={"name": ["layout"]}),
+    "creditlab.envs.deceptive_chain.DeceptiveChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.DeceptiveChainEnv(**kw)), lambda rng: {
+            "depth": 2, "width": 2, "length": 4, "lure_reward": 0.1, "seed": 0},
+        {"depth": "count", "width": "count", "length": "count", "lure_reward": "real",
+         "seed": "seed"}),
+    "creditlab.envs.blocksworld.BlocksworldEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.BlocksworldEnv(**kw)), lambda rng: {"n_blocks": 3},
+        {"n_blocks": "count"}),
+    "creditlab.envs.rtb.RTBEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.RTBEnv(**kw)), lambda rng: {
+            "episode_length": 20, "budget_ratio": 0.05, "n_train": 500, "n_test": 500,
+            "reward": "click", "split": "test"},
+        {"episode_length": "count", "budget_ratio": "nonneg", "n_train": "count0",
+         "n_test": "count", "reward": "choice", "split": "choice"}, examples=4,
+        aliases={"n_test": ["auctions"], "n_train": ["auctions"]}),
+    "creditlab.envs.stepchain.StepChainEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.StepChainEnv(**kw)), lambda rng: {
+            "prm": "filler", "vr_fraction": 0.1, "outcome_coef": 1.0},
+        {"prm": "choice", "vr_fraction": "unit", "outcome_coef": "real"},
+        aliases={"prm": ["name"], "vr_fraction": ["fraction"], "outcome_coef": ["coef"]}),
+    "creditlab.envs.stepchain.StepChainConfig": Fuzz(
+        lambda **kw: cl.envs.StepChainConfig(**kw), lambda rng: {
+            "horizon": 6, "error_rate": 0.1, "observation": "difficulty_progress"},
+        {"horizon": "count", "error_rate": "unit", "observation": "choice"}),
+    "creditlab.envs.stepchain.StepChainBatch": Fuzz(
+        lambda n, seed: cl.envs.StepChainBatch(cl.envs.StepChainConfig(), n,
+                                               np.random.default_rng(seed)).reset(),
+        lambda rng: {"n": 3, "seed": 0}, {"n": "count"}),
+    "creditlab.envs.tabular_mdp.TabularMDPEnv": Exempt(
+        "an abstract base: subclasses (ChainEnv, GridWorldEnv) have their own entries"),
+    "creditlab.envs.policies.TabularPolicy": Fuzz(
+        lambda probs, seed: TabularPolicy(probs, seed=seed)(0, None), lambda rng: {
+            "probs": _policy(rng), "seed": 0},
+        {"probs": "float", "seed": "seed"}),
+    "creditlab.envs.rollout.rollout": Fuzz(
+        lambda num_steps, seed: cl.envs.rollout(
+            cl.envs.ChainEnv(), lambda obs, rng: 1, num_steps, seed=seed).rewards,
+        lambda rng: {"num_steps": 5, "seed": 0}, {"num_steps": "count0", "seed": "seed"}),
+    "creditlab.envs.rule_task.RuleTask": Fuzz(
+        lambda **kw: RuleTask(**kw).X_dev, lambda rng: {
+            "n_features": 8, "n_true": 2, "p_feature": 0.3, "n_dev": 10, "n_test": 20,
+            "label_noise": 0.05, "seed": 0},
+        {"n_features": "count", "n_true": "count", "p_feature": "unit", "n_dev": "count",
+         "n_test": "count", "label_noise": "unit", "seed": "seed"},
+        overrides={"p_feature:vector": "any"}),  # a (lo, hi) range is documented
+    # ---- planning
+    "creditlab.planning.mcts": Fuzz(
+        lambda **kw: planning.mcts(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
+        lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
+                     "root_value": rng.normal(size=2), "num_simulations": 4,
+                     "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
+        {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
+         "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
+        nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
+        aliases={"root_prior_logits": ["prior_logits"]}),
+    "creditlab.planning.mcts_numpy": Fuzz(
+        lambda **kw: planning.mcts_numpy(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
+        lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
+                     "root_value": rng.normal(size=2), "num_simulations": 4,
+                     "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
+        {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
+         "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
+        nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
+        aliases={"root_prior_logits": ["prior_logits"]}),
+    "creditlab.planning.lookahead": Fuzz(
+        lambda depth, gamma: planning.lookahead(_chain_model, (0, ()), depth, gamma=gamma),
+        lambda rng: {"depth": 2, "gamma": 0.9}, {"depth": "count", "gamma": "unit"}),
+    "creditlab.planning.greedy_step": Fuzz(
+        lambda score_fn: planning.greedy_step(_chain_model, (0, ()), score_fn),
+        lambda rng: {"score_fn": lambda s: 0.0}, {"score_fn": "callable"}),
+    "creditlab.planning.receding_horizon": Fuzz(
+        lambda **kw: planning.receding_horizon(_chain_model, _chain_step, (0, ()), **kw).rewards,
+        lambda rng: {"depth": 2, "commit": 1, "max_steps": 5, "gamma": 0.9},
+        {"depth": "count", "commit": "count", "max_steps": "count", "gamma": "unit"}),
+    "creditlab.planning.reward_mix": Fuzz(
+        lambda a, b, wa: planning.reward_mix({"a": a, "b": b}, {"a": wa, "b": 1.0}),
+        lambda rng: {"a": rng.normal(size=4), "b": rng.normal(size=4), "wa": 0.5},
+        {"a": "num", "b": "num", "wa": "real"}, nan={"a": "propagate", "b": "propagate"},
+        aliases={"wa": ["weights"]}),
+    # ---- RAP and prompt search
+    "creditlab.rap.make_problems": Fuzz(
+        rap.make_problems, lambda rng: {"num": 2, "n_blocks": 3, "min_moves": 2,
+                                        "max_moves": 3, "prior_noise": 1.0, "seed": 0},
+        {"num": "count", "n_blocks": "count", "min_moves": "count", "max_moves": "count",
+         "prior_noise": "nonneg", "seed": "seed"}, examples=6),
+    "creditlab.rap.greedy_prior_plan": Fuzz(
+        lambda **kw: rap.greedy_prior_plan(_problems(), **kw).solved,
+        lambda rng: {"error": 0.1, "max_steps": 4, "seed": 0},
+        {"error": "unit", "max_steps": "count", "seed": "seed"}, examples=6),
+    "creditlab.rap.rap_plan": Fuzz(
+        lambda **kw: rap.rap_plan(_problems(), {"goal": 1.0}, **kw).solved,
+        lambda rng: {"error": 0.1, "num_simulations": 4, "max_depth": 3, "goal_bonus": 5.0,
+                     "seed": 0},
+        {"error": "unit", "num_simulations": "count", "max_depth": "count",
+         "goal_bonus": "real", "seed": "seed"}, examples=6),
+    "creditlab.rap.execute_plan": Fuzz(
+        lambda start, goal: rap.execute_plan(_problems().tables, start, goal, []),
+        lambda rng: {"start": 0, "goal": 0}, {"start": "count0", "goal": "count0"}),
+    "creditlab.prompt_search.random_search": Fuzz(
+        lambda **kw: prompt_search.random_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "seed": 0}, {"budget": "count", "seed": "seed"},
+        examples=6),
+    "creditlab.prompt_search.greedy_search": Fuzz(
+        lambda **kw: prompt_search.greedy_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "width": 2, "seed": 0},
+        {"budget": "count", "width": "count", "seed": "seed"}, examples=6),
+    "creditlab.prompt_search.mcts_search": Fuzz(
+        lambda **kw: prompt_search.mcts_search(_task(), **kw).dev,
+        lambda rng: {"budget": 3, "width": 2, "depth_limit": 2, "c": 2.5, "seed": 0,
+                     "agg": "mean"},
+        {"budget": "count", "width": "count", "depth_limit": "count", "c": "nonneg",
+         "seed": "seed", "agg": "choice"}, examples=6),
+    # ---- real-time bidding
+    "creditlab.rtb.synth.generate": Fuzz(
+        rtb.generate, lambda rng: {"profile": "toy", "n_train": 50, "n_test": 50, "seed": 0,
+                                   "sigma_price": 0.1, "tau": 0.3},
+        {"profile": "choice", "n_train": "count0", "n_test": "count0", "seed": "seed",
+         "sigma_price": "nonneg", "tau": "nonneg"}, examples=6),
+    "creditlab.rtb.synth.price_pmf": Fuzz(
+        rtb.price_pmf, lambda rng: {"profile": "toy", "max_price": 50},
+        {"profile": "choice", "max_price": "count"}),
+    "creditlab.rtb.synth.market_price_pdf": Fuzz(
+        lambda laplace: rtb.market_price_pdf(_log(), laplace),
+        lambda rng: {"laplace": 1.0}, {"laplace": "nonneg"}),
+    "creditlab.rtb.synth.log_info": Fuzz(
+        rtb.log_info, lambda rng: {"click": rng.random(20) < 0.2,
+                                   "price": rng.integers(0, 50, 20)},
+        {"click": "bool", "price": "int"}, overrides={"click:int dtype": "same"}),
+    "creditlab.rtb.synth.auc": Fuzz(
+        rtb.auc, lambda rng: {"click": np.arange(10) % 2 == 0, "score": rng.random(10)},
+        {"click": "bool", "score": "float"},
+        overrides={"click:int dtype": "same", "score:int dtype": "any"}),  # 0/1 clicks, int scores
+    "creditlab.rtb.synth.load_log": Fuzz(
+        lambda path: rtb.load_log(path).info, lambda rng: {"path": _log_file()},
+        {"path": "str"},
+        overrides={"path:list": "error"}),
+    "creditlab.rtb.synth.AuctionLog": Fuzz(
+        lambda **kw: rtb.AuctionLog(**kw).info,
+        lambda rng: {"click": rng.random(10) < 0.3, "price": rng.integers(0, 30, 10),
+                     "pctr": rng.random(10)},
+        {"click": "bool", "price": "int", "pctr": "float"}),
+    "creditlab.rtb.synth.Profile": Fuzz(
+        lambda ctr, sigma_log: rtb.price_pmf(dataclasses.replace(
+            rtb.PROFILES["toy"], ctr=ctr, sigma_log=sigma_log), 40),
+        lambda rng: {"ctr": 0.01, "sigma_log": 0.5}, {"ctr": "unit", "sigma_log": "pos"}),
+    "creditlab.rtb.dp.check_m_pdf": Fuzz(
+        rtb_dp.check_m_pdf, lambda rng: {"m_pdf": np.full(5, 0.2)}, {"m_pdf": "float"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.reward_weights": Fuzz(
+        rtb_dp.reward_weights, lambda rng: {"reward": "profit", "v0": 0.01,
+                                            "click_value": 5.0},
+        {"reward": "choice", "v0": "nonneg", "click_value": "nonneg"}),
+    "creditlab.rtb.dp.value_dp": Fuzz(
+        lambda **kw: rtb.value_dp(**kw).V0, lambda rng: {
+            "T": 4, "B": 10, "m_pdf": np.full(5, 0.2), "theta_avg": 0.1},
+        {"T": "count0", "B": "count0", "m_pdf": "float", "theta_avg": "unit"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.value_dp_reference": Fuzz(
+        rtb.value_dp_reference, lambda rng: {
+            "T": 4, "B": 10, "m_pdf": np.full(5, 0.2), "theta_avg": 0.1},
+        {"T": "count0", "B": "count0", "m_pdf": "float", "theta_avg": "unit"},
+        overrides={"m_pdf:short last axis": "any"}),
+    "creditlab.rtb.dp.rlb_bid_reference": Fuzz(
+        lambda t, b, theta: rtb.rlb_bid_reference(
+            rtb.value_dp_reference(4, 10, np.full(5, 0.2), 0.1), np.full(5, 0.2), t, b, theta),
+        lambda rng: {"t": 2, "b": 5, "theta": 0.1},
+        {"t": "count", "b": "count0", "theta": "unit"}),
+    "creditlab.rtb.bidders.Constant": Fuzz(
+        lambda bid: rtb.Constant(bid), lambda rng: {"bid": 10.0}, {"bid": "nonneg"}),
+    "creditlab.rtb.bidders.Mcpc": Fuzz(
+        lambda cpc: rtb.Mcpc(cpc), lambda rng: {"cpc": 10.0}, {"cpc": "nonneg"}),
+    "creditlab.rtb.bidders.Lin": Fuzz(
+        lambda b0, theta_avg: rtb.Lin(b0, theta_avg), lambda rng: {"b0": 40.0,
+                                                                  "theta_avg": 0.01},
+        {"b0": "nonneg", "theta_avg": "pos"}),
+    "creditlab.rtb.bidders.RandomBid": Fuzz(
+        lambda **kw: rtb.RandomBid(**kw), lambda rng: {"low": 0.0, "high": 30.0, "seed": 0},
+        {"low": "nonneg", "high": "nonneg", "seed": "seed"}),
+    "creditlab.rtb.bidders.RLB": Fuzz(
+        lambda value: rtb.RLB(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.bidders.SSMDP": Fuzz(
+        lambda value: rtb.SSMDP(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.nn.MapA": Fuzz(
+        lambda value: rtb_nn.MapA(value), lambda rng: {"value": _value()}, {"value": "str"}),
+    "creditlab.rtb.bidders.episode_budget": Fuzz(
+        rtb.episode_budget, lambda rng: {"cpm_train": 40.0, "budget_ratio": 0.1,
+                                         "episode_length": 20},
+        {"cpm_train": "nonneg", "budget_ratio": "nonneg", "episode_length": "count"}),
+    "creditlab.rtb.bidders.evaluate": Fuzz(
+        lambda **kw: rtb.evaluate(rtb.Constant(10.0), _log(), **kw).clicks,
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1, "max_price": 300},
+        {"episode_length": "count", "budget_ratio": "nonneg", "max_price": "count"},
+        examples=6),
+    "creditlab.rtb.bidders.simulate": Fuzz(
+        lambda **kw: rtb.simulate(rtb.Constant(10.0), **kw).clicks,
+        lambda rng: {"price": rng.integers(0, 30, (2, 10)), "pctr": rng.random((2, 10)),
+                     "click": rng.random((2, 10)) < 0.3, "budget": np.array([50, 60])},
+        {"price": "int", "pctr": "float", "click": "bool", "budget": "int"}),
+    "creditlab.rtb.bidders.tune_lin": Fuzz(
+        lambda **kw: rtb.tune_lin(_log(), grid=np.array([10.0, 40.0]), **kw)[0],
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1},
+        {"episode_length": "count", "budget_ratio": "nonneg"}, examples=6),
+    "creditlab.rtb.nn.DPolicy": Fuzz(
+        lambda T0, max_price, mode: rtb_nn.DPolicy(lambda t, b: np.zeros(np.shape(b)), T0,
+                                                   max_price, mode),
+        lambda rng: {"T0": 5, "max_price": 30, "mode": "nn"},
+        {"T0": "count0", "max_price": "count", "mode": "choice"}),
+    "creditlab.rtb.nn.fit_d_network": Fuzz(
+        lambda **kw: rtb_nn.fit_d_network(_value(), **kw).rmse,
+        lambda rng: {"t_min": 1, "n_points": 50, "steps": 2, "lr": 0.01, "seed": 0},
+        {"t_min": "count0", "n_points": "count", "steps": "count", "lr": "pos",
+         "seed": "seed"}, examples=4),
+    # ---- the StepChain policy-gradient loop
+    "creditlab.algos.stepchain_pg.PGConfig": Fuzz(
+        lambda **kw: algos.PGConfig(**kw), lambda rng: {
+            "credit": "min", "temperature": 0.1, "eta": 0.8, "n_prompts": 4, "group_size": 2,
+            "lr": 0.003, "seed": 0},
+        {"credit": "choice", "temperature": "pos", "eta": "real", "n_prompts": "count",
+         "group_size": "count", "lr": "pos", "seed": "seed"}),
+    "creditlab.algos.stepchain_pg.MLPPolicy": Fuzz(
+        lambda **kw: sum(p.numel() for p in algos.MLPPolicy(**kw).parameters()),
+        lambda rng: {
+            "obs_dim": 3, "n_actions": 2, "hidden": 4},
+        {"obs_dim": "count", "n_actions": "count", "hidden": "count"}),
+    "creditlab.algos.stepchain_pg.credit_returns": Fuzz(
+        lambda prm, mask, outcome: algos.credit_returns(prm, mask, outcome, algos.PGConfig()),
+        lambda rng: {"prm": _PRM.copy(), "mask": _MASK.copy(), "outcome": np.array([1.0, 0.0])},
+        {"prm": "float", "mask": "bool", "outcome": "float"}, torch_ok=False),
+    "creditlab.algos.stepchain_pg.advantages": Fuzz(
+        lambda G, mask, group_size: algos.advantages(G, mask, group_size, algos.PGConfig()),
+        lambda rng: {"G": rng.normal(size=(2, 4)), "mask": _MASK.copy(), "group_size": 2},
+        {"G": "float", "mask": "bool", "group_size": "count"}, torch_ok=False),
+    "creditlab.algos.stepchain_pg.sample_episodes": Fuzz(
+        lambda n_prompts, group_size: algos.sample_episodes(
+            _mlp(), cl.envs.StepChainConfig(), rewards.make_prm(), n_prompts, group_size,
+            np.random.default_rng(0)).mask,
+        lambda rng: {"n_prompts": 2, "group_size": 2},
+        {"n_prompts": "count", "group_size": "count"}, examples=6),
+    "creditlab.algos.stepchain_pg.evaluate": Fuzz(
+        lambda n_episodes, seed: algos.evaluate(_mlp(), cl.envs.StepChainConfig(),
+                                                rewards.make_prm(), n_episodes, seed),
+        lambda rng: {"n_episodes": 5, "seed": 0}, {"n_episodes": "count", "seed": "seed"},
+        examples=6),
+    "creditlab.algos.stepchain_pg.sft_init": Fuzz(
+        lambda steps, lr: _params_of(algos.sft_init(_mlp(), cl.envs.StepChainConfig(), steps,
+                                                    lr)),
+        lambda rng: {"steps": 2, "lr": 0.003}, {"steps": "count0", "lr": "pos"}, examples=6),
+    "creditlab.algos.stepchain_pg.train": Fuzz(
+        lambda **kw: algos.train(progress=False, eval_episodes=5, sft_steps=1, eval_every=1,
+                                 n_prompts=2, group_size=2, **kw).final,
+        lambda rng: {"iterations": 1, "lr": 0.003, "seed": 0},
+        {"iterations": "count", "lr": "pos", "seed": "seed"}, examples=4),
+    "creditlab.algos.stepchain_pg.run_arms": Fuzz(
+        lambda seeds: algos.run_arms({"a": {}}, seeds, iterations=1,
+                                     eval_episodes=5, sft_steps=1, eval_every=1, n_prompts=2,
+                                     group_size=2)["a"][0].final,
+        lambda rng: {"seeds": [0]}, {"seeds": "str"}, examples=3),
+    "creditlab.algos.stepchain_pg.summarize": Fuzz(
+        lambda keys: algos.summarize(_arms(), keys), lambda rng: {"keys": ("accuracy",)},
+        {"keys": "str"}),
+    # ---- grading
+    "creditlab.exercises.check.check": Fuzz(
+        lambda name, fn: cl.check(name, fn, verbose=False),
+        lambda rng: {"name": "ch01.discounted_returns", "fn": _ch01_returns},
+        {"name": "choice", "fn": "callable"}, aliases={"name": ["exercise"]},
+        errors=(KeyError,)),  # an unknown exercise name: KeyError, as documented
+    # ---- result types: NamedTuples / dataclasses the library builds, no caller data
+    **{k: Exempt("a result type the library builds (NamedTuple / dataclass)") for k in (
+        "creditlab.trees.LeafStats", "creditlab.trees.ReturnStats",
+        "creditlab.planning.PolicyOutput", "creditlab.planning.RecurrentOutput",
+        "creditlab.planning.Trajectory", "creditlab.prompt_search.SearchResult",
+        "creditlab.rap.RapResult", "creditlab.estimators.BiasVariance",
+        "creditlab.constrained.ConstrainedResult", "creditlab.tabular.QLearningResult",
+        "creditlab.algos.stepchain_pg.TrainResult", "creditlab.rtb.bidders.EvalResult",
+        "creditlab.envs.rollout.Rollout", "creditlab.rtb.dp.RLBValue",
+        "creditlab.rap.BlocksworldProblems", "creditlab.rtb.nn.DNetwork",
+    )},
+    # ---- reference loops: documented to trust their inputs (the wrappers validate)
+    **{f"creditlab.tree_reference.{k}": Exempt(
+        "plain-Python reference loop for one tree; documented in the module docstring to "
+        "trust its inputs (creditlab.trees validates, then calls it)") for k in (
+        "backup_path", "backup_returns", "connected", "considered_visit_sequence",
+        "leaf_stats", "portool_style_advantages", "prefix_tree_advantages",
+        "qtransform_by_min_max", "qtransform_by_parent_and_siblings",
+        "qtransform_completed_by_mix_value", "rap_back_propagate", "reduce_up", "scan_down",
+        "sibling_stats")},
+}
+
+
+# Known gaps (issue 15 follow-up): these functions do not yet refuse every bad input of
+# their entry. Their tests run as xfail (strict for the deterministic sweep), so they are
+# reported and never counted as passing; fix the function, then delete its line here.
+_GAP_RTB = ("arrays are checked only partly: float/int click flags, NaN or string scores, "
+            "mis-shaped price/pctr/click/budget and Profile fields out of range are accepted "
+            "or reach numpy, which raises its own error (IndexError among them)")
+_GAP_ALGOS = ("the loop's array helpers and arm runner check their inputs only partly: "
+              "mis-shaped or non-finite G, mask or outcome, a non-iterable seeds / keys, "
+              "are accepted or raise raw numpy / Python errors")
+GAPS = {
+    **{f"creditlab.rtb.{k}": _GAP_RTB for k in (
+        "bidders.simulate", "synth.AuctionLog", "synth.Profile")},
+    **{f"creditlab.algos.stepchain_pg.{k}": _GAP_ALGOS for k in (
+        "advantages", "credit_returns", "run_arms", "summarize")},
+}
+for _key, _why in GAPS.items():
+    ENTRIES[_key].gap = _why  # type: ignore[union-attr]
+
+
+def test_every_public_function_has_an_entry():
+    public = public_callables()
+    missing = sorted(set(public) - set(ENTRIES))
+    assert not missing, (
+        "public functions without an entry in tests/test_bad_input.py ENTRIES (declare "
+        f"their bad inputs, or why they take none): {missing}")
+    stale = sorted(set(ENTRIES) - set(public))
+    assert not stale, f"entries for names that are no longer public: {stale}"
+
+
+FUZZ = sorted(k for k, e in ENTRIES.items() if isinstance(e, Fuzz))
+
+
+def _params(strict: bool) -> list[Any]:
+    return [pytest.param(k, marks=pytest.mark.xfail(strict=strict, reason=ENTRIES[k].gap))
+            if ENTRIES[k].gap else k for k in FUZZ]
+
+
+# sweeping every variant of a gap entry is strict xfail: it must fail until fixed
+
+
+def test_gaps_are_listed():
+    """The known gaps, printed so a CI log shows them (see Fuzz.gap)."""
+    gaps = {k: ENTRIES[k].gap for k in FUZZ if ENTRIES[k].gap}
+    for k, why in sorted(gaps.items()):
+        print(f"GAP {k}: {why}")
+    assert all(isinstance(v, str) and len(v) > 10 for v in gaps.values())
+
+
+@pytest.mark.parametrize("key", [k for k in FUZZ if not ENTRIES[k].gap])
+def test_bad_input(key):
+    entry = ENTRIES[key]
+    assert isinstance(entry, Fuzz)
+
+    @settings(max_examples=entry.examples, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), database=None,
+              phases=(Phase.explicit, Phase.generate))  # no shrinking: the message says it
+    @given(seed=st.integers(0, 2**16), arg=st.sampled_from(sorted(entry.specs)),
+           index=st.integers(0, 20))
+    def check(seed, arg, index):
+        run_variant(entry, seed, arg, index)
+
+    check()
+
+
+@pytest.mark.parametrize("key", _params(strict=True))
+def test_every_variant_once(key):
+    """Each (argument, variant) pair once, so no bad input depends on hypothesis' luck."""
+    entry = ENTRIES[key]
+    valid = entry.make(np.random.default_rng(0))
+    for arg, kind in sorted(entry.specs.items()):
+        for i in range(len(variants(kind, valid[arg]))):
+            run_variant(entry, 0, arg, i)
+
+
+@pytest.mark.parametrize("key", FUZZ)
+def test_the_valid_call_works(key):
+    """Every entry's valid call runs (so a strict-xfail gap fails for its bad inputs, not
+    because the entry itself is broken) and gives the same answer twice."""
+    entry = ENTRIES[key]
+    a = entry.fn(**entry.make(np.random.default_rng(1)))
+    b = entry.fn(**entry.make(np.random.default_rng(1)))
+    _same(a, b, key)
+
+
+@pytest.mark.parametrize("key", FUZZ)
+def test_torch_and_mixed_inputs(key):
+    run_torch(ENTRIES[key], 0)
