@@ -61,6 +61,19 @@ def test_gpu_reduce_up_matches_cpu(tree, op, weighted, self_terms, nan):
     np.testing.assert_array_equal(again, got)  # deterministic run to run
 
 
+@pytest.mark.parametrize("op", list(OPS))
+def test_gpu_reduce_up_infinities_match_cpu(op):
+    """+inf and -inf leaves give what the CPU kernel gives (IEEE propagation, as mctx;
+    the creditlab.trees docstring): log-sum-exp with a +inf child is +inf, not NaN."""
+    parent = np.array([[-1, 0, 0, 1, 1, 2, 2], [-1, 0, 0, 1, 1, 2, 2]])
+    lv = np.array([[0.0, 0.0, 0.0, np.inf, 1.0, -np.inf, 2.0],
+                   [0.0, 0.0, 0.0, np.inf, -np.inf, np.inf, 0.5]])
+    want = T.reduce_up(parent, lv, op=op)
+    got = T.reduce_up(_dev(parent), _dev(lv), op=op).cpu().numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
 @settings(max_examples=pick(80, 30), deadline=None)
 @given(trees(max_b=6, max_n=300), st.sampled_from(["mean", "sum", "max", "min"]))
 def test_gpu_backup_path_matches_cpu(tree, op):

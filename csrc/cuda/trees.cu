@@ -234,6 +234,7 @@ __global__ void reduce_up_kernel(const std::int32_t* __restrict__ parent,
           if (isnan(a) || isnan(z)) acc = a + z;  // NaN
           else if (a == -inf) acc = z;
           else if (z == -inf) acc = a;
+          else if (a == inf || z == inf) acc = inf;  // log(e^inf + e^x) = inf, not NaN
           else {
             const F m = a > z ? a : z;
             acc = m + log(exp(a - m) + exp(z - m));
