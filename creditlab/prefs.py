@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_real
+
 __all__ = [
     "bradley_terry_loss",
     "dpo_loss",
@@ -248,6 +250,8 @@ def unlikelihood_loss(logp: Any, neg_mask: Any, mask: Any | None = None, *,
     m = _mask(mask, "mask", tuple(lp.shape))
     if m is None:
         m = torch.ones_like(n)
+    check_real(weight, "weight")
+    check_real(floor, "floor")
     if not np.isfinite(weight) or weight < 0:
         raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
     if not 0.0 < floor < 1.0:
@@ -298,6 +302,7 @@ def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
                          f"shape {idx.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    check_real(min_margin, "min_margin")
     if not np.isfinite(min_margin) or min_margin < 0:
         raise ValueError(f"min_margin must be a finite number >= 0, got {min_margin!r}")
     _, first, inv = np.unique(idx, return_index=True, return_inverse=True)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from creditlab._backend import check_real
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.models.tinylm import (
     KL_KINDS,
@@ -163,6 +164,7 @@ def checker_accuracy(model: TinyTextLM, corpus: Any, prompts: Sequence[Sequence[
     (``temperature=0``: greedy decoding, i.e. exact-match accuracy for the arithmetic
     corpus)."""
     _check_model(model)
+    check_real(temperature, "temperature")
     if not hasattr(corpus, "check_batch"):
         raise TypeError("corpus must be a creditlab.models corpus (with check_batch)")
     r, _, m = model.sample(prompts, max_len, temperature=temperature, seed=seed)
@@ -249,6 +251,8 @@ class SeqRLConfig:
             _pos_int(self.top_k, "top_k")
         if self.clip_eps is not None:
             _pos_float(self.clip_eps, "clip_eps")
+        for name in ("kl_coef", "gamma", "lam", "vf_coef"):
+            check_real(getattr(self, name), name)
         if not np.isfinite(self.kl_coef) or self.kl_coef < 0:
             raise ValueError(f"kl_coef must be a finite number >= 0, got {self.kl_coef!r}")
         if self.kl_kind not in KL_KINDS:
@@ -392,6 +396,8 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
         raise TypeError(f"config must be a SeqRLConfig, got {type(cfg).__name__}")
     if not callable(reward_fn):
         raise TypeError("reward_fn must be callable")
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"eval_fn must be callable or None, got {type(eval_fn).__name__}")
     pool = [list(map(int, p)) for p in prompts]
     if not pool:
         raise ValueError("prompts must hold at least one prompt")

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from creditlab._backend import check_real
+
 __all__ = [
     "BOS",
     "EOS",
@@ -433,6 +435,7 @@ def ema_update(target: nn.Module, source: nn.Module, tau: float) -> nn.Module:
     """
     _check_model(target, "target")
     _check_model(source, "source")
+    check_real(tau, "tau")
     if not np.isfinite(tau) or not 0.0 <= tau <= 1.0:
         raise ValueError(f"tau must be in [0, 1], got {tau!r}")
     tp, sp = list(target.parameters()), list(source.parameters())
