@@ -189,6 +189,13 @@ def _student_file() -> str:
     return str(path)
 
 
+# log-probabilities and scores: NaN / inf propagate into the loss (documented in prefs)
+def _propagate(*names: str) -> dict[str, str]:
+    return dict.fromkeys(names, "propagate")
+# group ids are labels: any integer (huge, negative) is a group of its own
+_ANY_GROUP_ID = {"index:huge": "any", "index:very negative": "any"}
+
+
 def _corpus_entry(cls: str, arg: str) -> Fuzz:
     """A corpus built with its one probability ``arg``, then ``n`` examples encoded."""
 
@@ -1102,33 +1109,38 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         prefs.sequence_logratio, lambda rng: {
             "logp": -rng.random((2, 4)), "ref_logp": -rng.random((2, 4)),
             "mask": rng.random((2, 4)) < 0.7},
-        {"logp": "float", "ref_logp": "float", "mask": "bool?"}),
+        {"logp": "num", "ref_logp": "num", "mask": "bool?"},
+        nan=_propagate("logp", "ref_logp")),
     "creditlab.prefs.bradley_terry_loss": Fuzz(
         prefs.bradley_terry_loss, lambda rng: {
             "r_chosen": rng.normal(size=3), "r_rejected": rng.normal(size=3), "beta": 1.0,
             "reduction": "mean"},
-        {"r_chosen": "float", "r_rejected": "float", "beta": "pos", "reduction": "choice"}),
+        {"r_chosen": "num", "r_rejected": "num", "beta": "pos", "reduction": "choice"},
+        nan=_propagate("r_chosen", "r_rejected")),
     **{f"creditlab.prefs.{name}": Fuzz(
         getattr(prefs, name), lambda rng: {
             "logp_chosen": -rng.random((2, 4)), "ref_chosen": -rng.random((2, 4)),
             "logp_rejected": -rng.random((2, 4)), "ref_rejected": -rng.random((2, 4)),
             "beta": 0.1, "mask_chosen": rng.random((2, 4)) < 0.7,
             "mask_rejected": rng.random((2, 4)) < 0.7, "reduction": "none"},
-        {"logp_chosen": "float", "ref_chosen": "float", "logp_rejected": "float",
-         "ref_rejected": "float", "beta": "pos", "mask_chosen": "bool?",
-         "mask_rejected": "bool?", "reduction": "choice"}) for name in ("dpo_loss", "ipo_loss")},
+        {"logp_chosen": "num", "ref_chosen": "num", "logp_rejected": "num",
+         "ref_rejected": "num", "beta": "pos", "mask_chosen": "bool?",
+         "mask_rejected": "bool?", "reduction": "choice"},
+        nan=_propagate("logp_chosen", "ref_chosen", "logp_rejected", "ref_rejected"))
+        for name in ("dpo_loss", "ipo_loss")},
     "creditlab.prefs.unlikelihood_loss": Fuzz(
         prefs.unlikelihood_loss, lambda rng: {
             "logp": -rng.random((2, 4)), "neg_mask": rng.random((2, 4)) < 0.5,
             "mask": rng.random((2, 4)) < 0.7, "weight": 1.0, "floor": 1e-5,
             "reduction": "sum"},
-        {"logp": "float", "neg_mask": "bool", "mask": "bool?", "weight": "nonneg",
-         "floor": "unit", "reduction": "choice"}),
+        {"logp": "num", "neg_mask": "bool", "mask": "bool?", "weight": "nonneg",
+         "floor": "unit", "reduction": "choice"}, nan=_propagate("logp")),
     "creditlab.prefs.mine_pairs": Fuzz(
         prefs.mine_pairs, lambda rng: {
             "scores": rng.normal(size=6), "index": np.array([0, 0, 0, 1, 1, 1]), "k": 1,
             "min_margin": 0.0},
-        {"scores": "float", "index": "int", "k": "count", "min_margin": "nonneg"}),
+        {"scores": "num", "index": "int", "k": "count", "min_margin": "nonneg"},
+        overrides=_ANY_GROUP_ID),
     # ---- tiny text models
     "creditlab.models.corpora.Vocab": Fuzz(
         lambda words: len(corpora.Vocab(words)), lambda rng: {"words": ["a", "b"]},
@@ -1161,13 +1173,14 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.models.tinylm.kl_penalty": Fuzz(
         tinylm.kl_penalty, lambda rng: {
             "logp": -rng.random((2, 4)), "ref_logp": -rng.random((2, 4)), "kind": "k3"},
-        {"logp": "float", "ref_logp": "float", "kind": "choice"}),
+        {"logp": "num", "ref_logp": "num", "kind": "choice"},
+        nan=_propagate("logp", "ref_logp")),
     "creditlab.models.tinylm.pad_sequences": Fuzz(
         tinylm.pad_sequences, lambda rng: {"seqs": _ids(rng), "name": "seqs", "pad": 0},
-        {"seqs": "int", "name": "str", "pad": "count0"}),
+        {"seqs": "int", "name": "str", "pad": "count0"}, overrides={"seqs:huge": "any"}),
     "creditlab.models.tinylm.response_mask": Fuzz(
         tinylm.response_mask, lambda rng: {"responses": _ids(rng), "eos_id": 2},
-        {"responses": "int", "eos_id": "count0"}),
+        {"responses": "int", "eos_id": "count0"}, overrides={"responses:huge": "any"}),
     # ---- sequence-level RL on the tiny models
     "creditlab.algos.sequence_rl.SeqRLConfig": Fuzz(
         lambda **kw: dataclasses.astuple(sequence_rl.SeqRLConfig(**kw)), lambda rng: {
@@ -1183,8 +1196,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         sequence_rl.seq_advantages, lambda rng: {
             "rewards": rng.normal(size=4), "mask": rng.random((4, 3)) < 0.8,
             "index": np.array([0, 0, 1, 1]), "advantage": "rloo", "gamma": 1.0, "lam": 0.95},
-        {"rewards": "float", "mask": "bool", "index": "int", "advantage": "choice",
-         "gamma": "unit", "lam": "unit"}),
+        {"rewards": "num", "mask": "bool", "index": "int", "advantage": "choice",
+         "gamma": "unit", "lam": "unit"},
+        # rewards [B] are per sequence: a mask with fewer tokens is another valid call
+        overrides={**_ANY_GROUP_ID, "mask:short last axis": "any"}),
     "creditlab.algos.sequence_rl.perplexity": Fuzz(
         lambda prompts, responses: sequence_rl.perplexity(_lm(), prompts, responses),
         lambda rng: {"prompts": _ids(rng), "responses": _ids(rng)},
@@ -1262,26 +1277,7 @@ _GAP_RTB = ("arrays are checked only partly: float/int click flags, NaN or strin
 _GAP_ALGOS = ("the loop's array helpers and arm runner check their inputs only partly: "
               "mis-shaped or non-finite G, mask or outcome, a non-iterable seeds / keys, "
               "are accepted or raise raw numpy / Python errors")
-_GAP_PREFS = ("the loss inputs go through prefs._t, which accepts int and masked arrays and "
-              "NaN / inf log-probabilities, refuses big-endian arrays, and names a mask or "
-              "a reference by its inner name (mask, ref_logp) instead of the argument")
-_GAP_TINYLM = ("kl_penalty converts logp / ref_logp with torch.as_tensor unchecked (int, "
-               "masked and NaN input accepted; strings, None and big-endian raise torch's "
-               "own errors); pad_sequences / response_mask do not check name, pad, eos_id "
-               "or negative / huge ids")
 GAPS = {
-    **{f"creditlab.prefs.{k}": _GAP_PREFS for k in (
-        "bradley_terry_loss", "dpo_loss", "ipo_loss", "sequence_logratio",
-        "unlikelihood_loss")},
-    "creditlab.prefs.mine_pairs": (
-        "index is not checked as integer group ids (float, huge or negative accepted); int "
-        "and masked scores accepted; a string min_margin raises numpy's own TypeError"),
-    **{f"creditlab.models.tinylm.{k}": _GAP_TINYLM for k in (
-        "kl_penalty", "pad_sequences", "response_mask")},
-    "creditlab.algos.sequence_rl.seq_advantages": (
-        "rewards, index, gamma and lam are passed on unchecked: int / string / masked / "
-        "NaN rewards, float or huge index, gamma or lam outside [0, 1] or not a number, and "
-        "a mask shorter than the token rewards are accepted"),
     **{f"creditlab.rtb.{k}": _GAP_RTB for k in (
         "bidders.simulate", "synth.AuctionLog", "synth.Profile")},
     **{f"creditlab.algos.stepchain_pg.{k}": _GAP_ALGOS for k in (

@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from creditlab._backend import check_real
+from creditlab._backend import (
+    check_finite,
+    check_real,
+    check_unit_interval,
+    int_array,
+    number_array,
+)
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.models.tinylm import (
     KL_KINDS,
@@ -321,8 +327,18 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     m = np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask)
     if m.dtype != bool or m.ndim != 2:
         raise ValueError(f"mask must be a bool array [B, T], got {m.dtype} shape {m.shape}")
-    r = np.asarray(rewards.detach().cpu() if hasattr(rewards, "detach") else rewards,
-                   dtype=np.float64)
+    if rewards is None:
+        raise TypeError("rewards must be a numeric array [B] or [B, T], got None")
+    r = check_finite(number_array(rewards, "rewards"), "rewards")
+    if r.ndim == 2 and r.shape != m.shape:
+        raise ValueError(f"rewards [B, T] must have the shape of mask {m.shape}, got "
+                         f"{r.shape}")
+    if index is None and advantage != "gae":
+        raise TypeError("index must be an integer array of group ids, got None")
+    if index is not None:
+        index = int_array(index, "index")
+    gamma = check_unit_interval(gamma, "gamma")
+    lam = check_unit_interval(lam, "lam")
     if advantage == "gae":
         if values is None:
             raise ValueError("values must be given for advantage='gae'")
