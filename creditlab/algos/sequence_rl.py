@@ -310,7 +310,8 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     ----------
     rewards : float array [B] or [B, T]
     mask : bool array [B, T]
-    index : array-like [B]
+    index : int array-like [B]
+        Group id of each sequence (not used by ``"gae"``, where it may be None).
     advantage : {"grpo", "rloo", "dr_grpo"}
     gamma : float in [0, 1]
     whiten : bool
@@ -329,6 +330,8 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
         raise ValueError(f"mask must be a bool array [B, T], got {m.dtype} shape {m.shape}")
     if rewards is None:
         raise TypeError("rewards must be a numeric array [B] or [B, T], got None")
+    if hasattr(rewards, "detach"):  # a torch tensor, on any device
+        rewards = rewards.detach().cpu()
     r = check_finite(number_array(rewards, "rewards"), "rewards")
     if r.ndim == 2 and r.shape != m.shape:
         raise ValueError(f"rewards [B, T] must have the shape of mask {m.shape}, got "
@@ -336,7 +339,7 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     if index is None and advantage != "gae":
         raise TypeError("index must be an integer array of group ids, got None")
     if index is not None:
-        index = int_array(index, "index")
+        index = int_array(index.cpu() if hasattr(index, "cpu") else index, "index")
     gamma = check_unit_interval(gamma, "gamma")
     lam = check_unit_interval(lam, "lam")
     if advantage == "gae":
