@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
+
+from creditlab._backend import check_seed
 
 
 def _parse(name: str) -> list[int] | None:
@@ -38,7 +41,8 @@ def seeds(default: Iterable[int]) -> list[int]:
     Parameters
     ----------
     default : iterable of int
-        The seeds the chapter was written with (e.g. ``[0, 1, 2]`` or ``range(5)``).
+        The seeds the chapter was written with (e.g. ``[0, 1, 2]`` or ``range(5)``): ints
+        >= 0 of any size, else a ValueError / TypeError naming ``default``.
 
     Returns
     -------
@@ -46,15 +50,25 @@ def seeds(default: Iterable[int]) -> list[int]:
         ``CREDITLAB_SEEDS`` parsed as ``"5,6,7"`` if set (its length may differ from the
         default's), else ``list(default)``.
     """
+    if isinstance(default, (str, bytes)) or not hasattr(default, "__iter__"):
+        raise TypeError("default must be an iterable of int seeds >= 0, got "
+                        f"{type(default).__name__}")
+    items: Any = default.tolist() if hasattr(default, "tolist") else default  # array, tensor
+    checked = [check_seed(s, "default") for s in items]
+    if any(s is None for s in checked):
+        raise TypeError("default must hold int seeds >= 0, got None")
     override = _parse("CREDITLAB_SEEDS")
-    return override if override is not None else [int(s) for s in default]
+    return override if override is not None else [int(s) for s in checked]
 
 
 def seed(default: int) -> int:
     """The chapter's single seed: ``default``, ``CREDITLAB_SEED``, or ``CREDITLAB_SEEDS[0]``.
 
-    ``CREDITLAB_SEED`` wins when both variables are set.
+    ``CREDITLAB_SEED`` wins when both variables are set. ``default`` must be an int >= 0
+    (any size); else a ValueError / TypeError naming it, whether or not a variable is set.
     """
+    if check_seed(default, "default") is None:
+        raise TypeError("default must be an int >= 0, got None")
     one = _parse("CREDITLAB_SEED")
     if one is not None:
         if len(one) != 1:

@@ -6,6 +6,10 @@ mean loss over pairs (``reduction="none"`` gives one value per pair). They are w
 in torch so that gradients flow; numpy input gives numpy output (no gradient). torch is
 imported when a loss is called, so ``import creditlab.prefs`` stays light.
 
+Inputs are arrays or tensors of numbers (integers are cast to float64). NaN / inf in
+scores or log-probabilities are not checked: they propagate into the loss, as in torch
+(so that no call synchronises with a GPU); ``mine_pairs`` refuses them.
+
 Notation: :math:`\\sigma` is the logistic function; a sequence log-ratio is
 :math:`\\rho(y) = \\sum_t m_t[\\log\\pi_\\theta(y_t \\mid x, y_{<t}) -
 \\log\\pi_{ref}(y_t \\mid x, y_{<t})]`; subscripts :math:`w` / :math:`l` are the chosen
@@ -17,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from creditlab._backend import check_real
 
 __all__ = [
     "bradley_terry_loss",
@@ -45,8 +51,15 @@ def _t(x: Any, name: str, ndim: tuple[int, ...] | None = None) -> Any:
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array or tensor of numbers, got "
                         f"{type(x).__name__}")
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a numpy masked array (its mask would be ignored); pass "
+                        "the data and the mask argument")
     try:
-        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        if not isinstance(x, torch.Tensor):
+            a = np.asarray(x)
+            if not a.dtype.isnative:
+                a = a.astype(a.dtype.newbyteorder("="))
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(a)
     except (TypeError, ValueError, RuntimeError) as e:
         raise TypeError(f"{name} must be an array or tensor of numbers") from e
     if t.dtype == torch.bool or not (t.dtype.is_floating_point or t.dtype in (
@@ -105,18 +118,24 @@ def sequence_logratio(logp: Any, ref_logp: Any, mask: Any | None = None) -> Any:
     -------
     [B], the input's kind (torch keeps the gradient through ``logp``)
     """
-    a = _t(logp, "logp", (1, 2))
-    b = _t(ref_logp, "ref_logp", (1, 2))
+    return _out(_logratio(logp, ref_logp, mask, ("logp", "ref_logp", "mask")),
+                _is_torch(logp, ref_logp))
+
+
+def _logratio(logp: Any, ref_logp: Any, mask: Any, names: tuple[str, str, str]) -> Any:
+    """:func:`sequence_logratio` as a tensor; errors name the caller's arguments."""
+    a = _t(logp, names[0], (1, 2))
+    b = _t(ref_logp, names[1], (1, 2))
     if a.shape != b.shape:
-        raise ValueError(f"ref_logp must have the shape of logp {tuple(a.shape)}, got "
-                         f"{tuple(b.shape)}")
+        raise ValueError(f"{names[1]} must have the shape of {names[0]} {tuple(a.shape)}, "
+                         f"got {tuple(b.shape)}")
     d = a - b.to(a.dtype)
     if d.ndim == 2:
-        m = _mask(mask, "mask", tuple(d.shape))
+        m = _mask(mask, names[2], tuple(d.shape))
         if m is not None:
             d = d.masked_fill(~m, 0.0)
         d = d.sum(-1)
-    return _out(d, _is_torch(logp, ref_logp))
+    return d
 
 
 def bradley_terry_loss(r_chosen: Any, r_rejected: Any, *, beta: float = 1.0,
@@ -151,13 +170,13 @@ def bradley_terry_loss(r_chosen: Any, r_rejected: Any, *, beta: float = 1.0,
 def _margin(logp_chosen: Any, ref_chosen: Any, logp_rejected: Any, ref_rejected: Any,
             mask_chosen: Any, mask_rejected: Any) -> Any:
     torch = _torch()
-    w = sequence_logratio(_t(logp_chosen, "logp_chosen", (1, 2)),
-                          _t(ref_chosen, "ref_chosen", (1, 2)), mask_chosen)
-    lo = sequence_logratio(_t(logp_rejected, "logp_rejected", (1, 2)),
-                           _t(ref_rejected, "ref_rejected", (1, 2)), mask_rejected)
+    w = _logratio(logp_chosen, ref_chosen, mask_chosen,
+                  ("logp_chosen", "ref_chosen", "mask_chosen"))
+    lo = _logratio(logp_rejected, ref_rejected, mask_rejected,
+                   ("logp_rejected", "ref_rejected", "mask_rejected"))
     if w.shape != lo.shape:
         raise ValueError(f"chosen and rejected must have the same batch size, got "
-                         f"{len(w)} and {len(lo)}")
+                         f"{len(w)} (logp_chosen) and {len(lo)} (logp_rejected)")
     return w - lo.to(w.dtype) if isinstance(w, torch.Tensor) else w - lo
 
 
@@ -244,10 +263,14 @@ def unlikelihood_loss(logp: Any, neg_mask: Any, mask: Any | None = None, *,
     """
     torch = _torch()
     lp = _t(logp, "logp", (2,))
+    if neg_mask is None:
+        raise TypeError("neg_mask must be a bool mask [B, T], got None")
     n = _mask(neg_mask, "neg_mask", tuple(lp.shape))
     m = _mask(mask, "mask", tuple(lp.shape))
     if m is None:
         m = torch.ones_like(n)
+    check_real(weight, "weight")
+    check_real(floor, "floor")
     if not np.isfinite(weight) or weight < 0:
         raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
     if not 0.0 < floor < 1.0:
@@ -271,7 +294,7 @@ def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
     ----------
     scores : array [N] float
     index : array-like [N]
-        Group id per sample.
+        Group id per sample: integers or strings (floats are refused).
     k : int >= 1
         Pairs per group at most.
     min_margin : float >= 0
@@ -286,6 +309,8 @@ def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
     >>> mine_pairs([0.1, 0.9, 0.5, 0.2, 0.2], [0, 0, 0, 1, 1])
     (array([1]), array([0]))
     """
+    if isinstance(scores, np.ma.MaskedArray):
+        raise TypeError("scores is a numpy masked array (its mask would be ignored)")
     s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores)
     if s.dtype == bool or not np.issubdtype(s.dtype, np.number) or s.ndim != 1:
         raise ValueError(f"scores must be a 1-D array of numbers, got {s.dtype} "
@@ -293,11 +318,14 @@ def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
     if not np.all(np.isfinite(s)):
         raise ValueError("scores must be finite")
     idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+    if idx.dtype.kind in "fc":
+        raise TypeError(f"index must hold group labels (integers or strings), got {idx.dtype}")
     if idx.ndim != 1 or len(idx) != len(s):
         raise ValueError(f"index must be 1-D with one group id per score ({len(s)}), got "
                          f"shape {idx.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    check_real(min_margin, "min_margin")
     if not np.isfinite(min_margin) or min_margin < 0:
         raise ValueError(f"min_margin must be a finite number >= 0, got {min_margin!r}")
     _, first, inv = np.unique(idx, return_index=True, return_inverse=True)

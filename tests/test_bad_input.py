@@ -142,6 +142,81 @@ def _reset(env: Any) -> Any:
     return env.reset(seed=0)[0]
 
 
+# ---- sequence models (tiny: each call runs in milliseconds)
+torch.set_num_threads(1)
+
+from creditlab import prefs  # noqa: E402  (needs torch)
+from creditlab.algos import sequence_rl  # noqa: E402
+from creditlab.exercises import grade  # noqa: E402
+from creditlab.models import corpora, tinylm  # noqa: E402
+
+
+@functools.cache
+def _corpus() -> Any:
+    return corpora.ArithmeticCorpus(1)
+
+
+def _new_lm(**kw: Any) -> Any:
+    torch.manual_seed(0)
+    return tinylm.TinyTextLM(len(_corpus().vocab), embed=4, hidden=8, seed=0, **kw)
+
+
+@functools.cache
+def _lm() -> Any:
+    return _new_lm()
+
+
+@functools.cache
+def _lm_data() -> tuple[list[list[int]], list[list[int]]]:
+    return _corpus().encode(_corpus().examples(4, seed=0))
+
+
+def _ids(rng: np.random.Generator, B: int = 2, L: int = 3) -> np.ndarray:
+    return rng.integers(3, len(_corpus().vocab), size=(B, L))
+
+
+def _seq_reward(seqs: Any, *_: Any) -> np.ndarray:
+    return np.array([float(len(s)) for s in seqs])
+
+
+@functools.cache
+def _student_file() -> str:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="creditlab-fuzz-")) / "student.py"
+    path.write_text("import creditlab\n\n\ndef discounted_returns(rewards, gamma):\n"
+                    "    return creditlab.discounted_returns(rewards, gamma)\n")
+    return str(path)
+
+
+# log-probabilities and scores: NaN / inf propagate into the loss (documented in prefs)
+def _propagate(*names: str) -> dict[str, str]:
+    return dict.fromkeys(names, "propagate")
+# group ids are labels: any integer (huge, negative) is a group of its own
+_ANY_GROUP_ID = {"index:huge": "any", "index:very negative": "any"}
+
+
+def _corpus_entry(cls: str, arg: str) -> Fuzz:
+    """A corpus built with its one probability ``arg``, then ``n`` examples encoded."""
+
+    def fn(n: Any, seed: Any, **kw: Any) -> Any:
+        corpus = getattr(corpora, cls)(**kw)
+        return corpus.encode(corpus.examples(n, seed))
+
+    return Fuzz(fn, lambda rng: {arg: 0.5, "n": 3, "seed": 0},
+                {arg: "unit", "n": "count", "seed": "seed"})
+
+
+def _student() -> Any:
+    import types
+
+    return types.SimpleNamespace(discounted_returns=_ch01_returns)
+
+
+def _statuses(results: Any) -> list[bool]:
+    return [r.status == "pass" for r in results]
+
+
 # --------------------------------------------------------------------------------------
 # what is public
 
@@ -1023,6 +1098,151 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         lambda rng: {"name": "ch01.discounted_returns", "fn": _ch01_returns},
         {"name": "choice", "fn": "callable"}, aliases={"name": ["exercise"]},
         errors=(KeyError,)),  # an unknown exercise name: KeyError, as documented
+    # ---- seeds
+    "creditlab._seeds.seed": Fuzz(
+        lambda default: cl.seed(default), lambda rng: {"default": 3}, {"default": "seed"}),
+    "creditlab._seeds.seeds": Fuzz(
+        lambda default: cl.seeds(default), lambda rng: {"default": np.array([0, 1, 2])},
+        {"default": "int"}, overrides={"default:huge": "any"}),  # any int >= 0 is a seed
+    # ---- preference losses (numpy in, numpy out; torch in, torch out)
+    "creditlab.prefs.sequence_logratio": Fuzz(
+        prefs.sequence_logratio, lambda rng: {
+            "logp": -rng.random((2, 4)), "ref_logp": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7},
+        {"logp": "num", "ref_logp": "num", "mask": "bool?"},
+        nan=_propagate("logp", "ref_logp")),
+    "creditlab.prefs.bradley_terry_loss": Fuzz(
+        prefs.bradley_terry_loss, lambda rng: {
+            "r_chosen": rng.normal(size=3), "r_rejected": rng.normal(size=3), "beta": 1.0,
+            "reduction": "mean"},
+        {"r_chosen": "num", "r_rejected": "num", "beta": "pos", "reduction": "choice"},
+        nan=_propagate("r_chosen", "r_rejected")),
+    **{f"creditlab.prefs.{name}": Fuzz(
+        getattr(prefs, name), lambda rng: {
+            "logp_chosen": -rng.random((2, 4)), "ref_chosen": -rng.random((2, 4)),
+            "logp_rejected": -rng.random((2, 4)), "ref_rejected": -rng.random((2, 4)),
+            "beta": 0.1, "mask_chosen": rng.random((2, 4)) < 0.7,
+            "mask_rejected": rng.random((2, 4)) < 0.7, "reduction": "none"},
+        {"logp_chosen": "num", "ref_chosen": "num", "logp_rejected": "num",
+         "ref_rejected": "num", "beta": "pos", "mask_chosen": "bool?",
+         "mask_rejected": "bool?", "reduction": "choice"},
+        nan=_propagate("logp_chosen", "ref_chosen", "logp_rejected", "ref_rejected"))
+        for name in ("dpo_loss", "ipo_loss")},
+    "creditlab.prefs.unlikelihood_loss": Fuzz(
+        prefs.unlikelihood_loss, lambda rng: {
+            "logp": -rng.random((2, 4)), "neg_mask": rng.random((2, 4)) < 0.5,
+            "mask": rng.random((2, 4)) < 0.7, "weight": 1.0, "floor": 1e-5,
+            "reduction": "sum"},
+        {"logp": "num", "neg_mask": "bool", "mask": "bool?", "weight": "nonneg",
+         "floor": "unit", "reduction": "choice"}, nan=_propagate("logp")),
+    "creditlab.prefs.mine_pairs": Fuzz(
+        prefs.mine_pairs, lambda rng: {
+            "scores": rng.normal(size=6), "index": np.array([0, 0, 0, 1, 1, 1]), "k": 1,
+            "min_margin": 0.0},
+        {"scores": "num", "index": "int", "k": "count", "min_margin": "nonneg"},
+        overrides=_ANY_GROUP_ID),
+    # ---- tiny text models
+    "creditlab.models.corpora.Vocab": Fuzz(
+        lambda words: len(corpora.Vocab(words)), lambda rng: {"words": ["a", "b"]},
+        {"words": "str"}),
+    "creditlab.models.corpora.ArithmeticCorpus": Fuzz(
+        lambda n_digits, answer, n, seed: corpora.ArithmeticCorpus(
+            n_digits, answer=answer).encode(corpora.ArithmeticCorpus(
+                n_digits, answer=answer).examples(n, seed)),
+        lambda rng: {"n_digits": 1, "answer": "short", "n": 3, "seed": 0},
+        {"n_digits": "count", "answer": "choice", "n": "count", "seed": "seed"}),
+    **{f"creditlab.models.corpora.{cls}": _corpus_entry(cls, arg) for cls, arg in (
+        ("DialogueCorpus", "p_satisfy"), ("InstructionCorpus", "p_error"),
+        ("SceneCorpus", "p_error"))},
+    "creditlab.models.tinylm.TinyTextLM": Fuzz(
+        lambda **kw: tinylm.TinyTextLM(**kw).n_params,
+        lambda rng: {"vocab_size": 8, "embed": 2, "hidden": 3, "seed": 0},
+        {"vocab_size": "count", "embed": "count", "hidden": "count", "seed": "seed"}),
+    "creditlab.models.tinylm.ema_copy": Fuzz(
+        lambda model: _params_of(tinylm.ema_copy(model)), lambda rng: {"model": _lm()},
+        {"model": "callable"}),
+    "creditlab.models.tinylm.ema_update": Fuzz(
+        lambda target, source, tau: _params_of(tinylm.ema_update(target, source, tau)),
+        lambda rng: {"target": _new_lm(), "source": _lm(), "tau": 0.5},
+        {"target": "callable", "source": "callable", "tau": "unit"}),
+    "creditlab.models.tinylm.kl": Fuzz(
+        lambda **kw: tinylm.kl(_lm(), _lm().ema_copy(), **kw),
+        lambda rng: {"prompts": _ids(rng), "responses": _ids(rng), "kind": "full",
+                     "response_mask": rng.random((2, 3)) < 0.7},
+        {"prompts": "int", "responses": "int", "kind": "choice", "response_mask": "bool?"}),
+    "creditlab.models.tinylm.kl_penalty": Fuzz(
+        tinylm.kl_penalty, lambda rng: {
+            "logp": -rng.random((2, 4)), "ref_logp": -rng.random((2, 4)), "kind": "k3"},
+        {"logp": "num", "ref_logp": "num", "kind": "choice"},
+        nan=_propagate("logp", "ref_logp")),
+    "creditlab.models.tinylm.pad_sequences": Fuzz(
+        tinylm.pad_sequences, lambda rng: {"seqs": _ids(rng), "name": "seqs", "pad": 0},
+        {"seqs": "int", "name": "str", "pad": "count0"}, overrides={"seqs:huge": "any"}),
+    "creditlab.models.tinylm.response_mask": Fuzz(
+        tinylm.response_mask, lambda rng: {"responses": _ids(rng), "eos_id": 2},
+        {"responses": "int", "eos_id": "count0"}, overrides={"responses:huge": "any"}),
+    # ---- sequence-level RL on the tiny models
+    "creditlab.algos.sequence_rl.SeqRLConfig": Fuzz(
+        lambda **kw: dataclasses.astuple(sequence_rl.SeqRLConfig(**kw)), lambda rng: {
+            "advantage": "grpo", "n_prompts": 2, "group_size": 2, "iterations": 1,
+            "lr": 0.01, "max_len": 3, "temperature": 1.0, "epochs": 1, "kl_coef": 0.1,
+            "kl_kind": "k3", "gamma": 1.0, "lam": 0.95, "vf_coef": 0.5, "eval_every": 1,
+            "seed": 0},
+        {"advantage": "choice", "n_prompts": "count", "group_size": "count",
+         "iterations": "count", "lr": "pos", "max_len": "count", "temperature": "nonneg",
+         "epochs": "count", "kl_coef": "nonneg", "kl_kind": "choice", "gamma": "unit",
+         "lam": "unit", "vf_coef": "nonneg", "eval_every": "count", "seed": "seed"}),
+    "creditlab.algos.sequence_rl.seq_advantages": Fuzz(
+        sequence_rl.seq_advantages, lambda rng: {
+            "rewards": rng.normal(size=4), "mask": rng.random((4, 3)) < 0.8,
+            "index": np.array([0, 0, 1, 1]), "advantage": "rloo", "gamma": 1.0, "lam": 0.95},
+        {"rewards": "num", "mask": "bool", "index": "int", "advantage": "choice",
+         "gamma": "unit", "lam": "unit"},
+        # rewards [B] are per sequence: a mask with fewer tokens is another valid call
+        overrides={**_ANY_GROUP_ID, "mask:short last axis": "any"}),
+    "creditlab.algos.sequence_rl.perplexity": Fuzz(
+        lambda prompts, responses: sequence_rl.perplexity(_lm(), prompts, responses),
+        lambda rng: {"prompts": _ids(rng), "responses": _ids(rng)},
+        {"prompts": "int", "responses": "int"}),
+    "creditlab.algos.sequence_rl.checker_accuracy": Fuzz(
+        lambda **kw: sequence_rl.checker_accuracy(_lm(), _corpus(), _lm_data()[0], **kw),
+        lambda rng: {"max_len": 3, "temperature": 0.0, "seed": 0},
+        {"max_len": "count", "temperature": "nonneg", "seed": "seed"}),
+    "creditlab.algos.sequence_rl.sft_train": Fuzz(
+        lambda **kw: sequence_rl.sft_train(_new_lm(), *_lm_data(), **kw),
+        lambda rng: {"steps": 2, "batch_size": 2, "lr": 0.01, "schedule": "constant",
+                     "seed": 0},
+        {"steps": "count", "batch_size": "count", "lr": "pos", "schedule": "choice",
+         "seed": "seed"}, examples=6),
+    "creditlab.algos.sequence_rl.train_seq_rl": Fuzz(
+        lambda reward_fn, eval_fn: sequence_rl.train_seq_rl(
+            _new_lm(), _lm_data()[0], reward_fn, sequence_rl.SeqRLConfig(
+                n_prompts=2, group_size=2, iterations=1, max_len=3, eval_every=1),
+            eval_fn=eval_fn).history["reward"],
+        lambda rng: {"reward_fn": _seq_reward, "eval_fn": None},
+        {"reward_fn": "callable", "eval_fn": "callable?"}, examples=4),
+    # ---- grading a student's file
+    "creditlab.exercises.grade.grade_module": Fuzz(
+        lambda chapter, module: _statuses(grade.grade_module(chapter, module)),
+        lambda rng: {"chapter": "ch01", "module": _student()},
+        {"chapter": "choice", "module": "callable"}, errors=(KeyError,)),  # unknown chapter
+    "creditlab.exercises.grade.grade_file": Fuzz(
+        lambda chapter, path: _statuses(grade.grade_file(chapter, path)),
+        lambda rng: {"chapter": "ch01", "path": _student_file()},
+        {"chapter": "choice", "path": "str"}, errors=(KeyError,)),  # unknown chapter
+    "creditlab.exercises.grade.format_table": Fuzz(
+        lambda results: len(grade.format_table(results)),
+        lambda rng: {"results": [grade.Result("ch01.gae", "pass", "ok", 0.0)]},
+        {"results": "str"}),
+    "creditlab.exercises.grade.main": Fuzz(
+        grade.main, lambda rng: {"argv": ["ch01", _student_file()]}, {"argv": "str"}),
+    # ---- no caller data
+    "creditlab.exercises.check.chapters": Exempt("takes no arguments"),
+    "creditlab.exercises.check.exercises": Exempt("takes no arguments"),
+    "creditlab.progress.mode": Exempt("takes no arguments (reads CREDITLAB_PROGRESS)"),
+    **{f"creditlab.progress.{k}": Exempt(
+        "a thin wrapper that passes its arguments to tqdm unchanged (tqdm checks them); "
+        "it only picks the notebook or console class") for k in ("tqdm", "trange")},
     # ---- result types: NamedTuples / dataclasses the library builds, no caller data
     **{k: Exempt("a result type the library builds (NamedTuple / dataclass)") for k in (
         "creditlab.trees.LeafStats", "creditlab.trees.ReturnStats",
@@ -1033,6 +1253,8 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "creditlab.algos.stepchain_pg.TrainResult", "creditlab.rtb.bidders.EvalResult",
         "creditlab.envs.rollout.Rollout", "creditlab.rtb.dp.RLBValue",
         "creditlab.rap.BlocksworldProblems", "creditlab.rtb.nn.DNetwork",
+        "creditlab.algos.sequence_rl.SeqRLResult", "creditlab.exercises.grade.Result",
+        "creditlab.models.corpora.TextExample",
     )},
     # ---- reference loops: documented to trust their inputs (the wrappers validate)
     **{f"creditlab.tree_reference.{k}": Exempt(

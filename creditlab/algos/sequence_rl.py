@@ -41,6 +41,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from creditlab._backend import (
+    check_finite,
+    check_real,
+    check_unit_interval,
+    int_array,
+    number_array,
+)
 from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.models.tinylm import (
     KL_KINDS,
@@ -163,6 +170,7 @@ def checker_accuracy(model: TinyTextLM, corpus: Any, prompts: Sequence[Sequence[
     (``temperature=0``: greedy decoding, i.e. exact-match accuracy for the arithmetic
     corpus)."""
     _check_model(model)
+    check_real(temperature, "temperature")
     if not hasattr(corpus, "check_batch"):
         raise TypeError("corpus must be a creditlab.models corpus (with check_batch)")
     r, _, m = model.sample(prompts, max_len, temperature=temperature, seed=seed)
@@ -249,6 +257,8 @@ class SeqRLConfig:
             _pos_int(self.top_k, "top_k")
         if self.clip_eps is not None:
             _pos_float(self.clip_eps, "clip_eps")
+        for name in ("kl_coef", "gamma", "lam", "vf_coef"):
+            check_real(getattr(self, name), name)
         if not np.isfinite(self.kl_coef) or self.kl_coef < 0:
             raise ValueError(f"kl_coef must be a finite number >= 0, got {self.kl_coef!r}")
         if self.kl_kind not in KL_KINDS:
@@ -300,7 +310,8 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     ----------
     rewards : float array [B] or [B, T]
     mask : bool array [B, T]
-    index : array-like [B]
+    index : int array-like [B]
+        Group id of each sequence (not used by ``"gae"``, where it may be None).
     advantage : {"grpo", "rloo", "dr_grpo"}
     gamma : float in [0, 1]
     whiten : bool
@@ -317,8 +328,20 @@ def seq_advantages(rewards: Any, mask: Any, index: Any, *, advantage: str = "grp
     m = np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask)
     if m.dtype != bool or m.ndim != 2:
         raise ValueError(f"mask must be a bool array [B, T], got {m.dtype} shape {m.shape}")
-    r = np.asarray(rewards.detach().cpu() if hasattr(rewards, "detach") else rewards,
-                   dtype=np.float64)
+    if rewards is None:
+        raise TypeError("rewards must be a numeric array [B] or [B, T], got None")
+    if hasattr(rewards, "detach"):  # a torch tensor, on any device
+        rewards = rewards.detach().cpu()
+    r = check_finite(number_array(rewards, "rewards"), "rewards")
+    if r.ndim == 2 and r.shape != m.shape:
+        raise ValueError(f"rewards [B, T] must have the shape of mask {m.shape}, got "
+                         f"{r.shape}")
+    if index is None and advantage != "gae":
+        raise TypeError("index must be an integer array of group ids, got None")
+    if index is not None:
+        index = int_array(index.cpu() if hasattr(index, "cpu") else index, "index")
+    gamma = check_unit_interval(gamma, "gamma")
+    lam = check_unit_interval(lam, "lam")
     if advantage == "gae":
         if values is None:
             raise ValueError("values must be given for advantage='gae'")
@@ -392,6 +415,8 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
         raise TypeError(f"config must be a SeqRLConfig, got {type(cfg).__name__}")
     if not callable(reward_fn):
         raise TypeError("reward_fn must be callable")
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"eval_fn must be callable or None, got {type(eval_fn).__name__}")
     pool = [list(map(int, p)) for p in prompts]
     if not pool:
         raise ValueError("prompts must hold at least one prompt")

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 import time
 import traceback
@@ -45,6 +46,8 @@ class Result:
 
 def normalise_chapter(chapter: str) -> str:
     """``"ch01"``, ``"ch1"``, ``"01"`` and ``"1"`` all mean ``"ch01"``; unknown raises KeyError."""
+    if not isinstance(chapter, str):
+        raise TypeError(f"chapter must be a str such as 'ch01', got {type(chapter).__name__}")
     text = chapter.strip().lower().removeprefix("ch")
     if not text.isdigit():
         raise KeyError(f"chapter must look like 'ch01' or '1', got {chapter!r}")
@@ -85,7 +88,15 @@ def _one_line(text: str) -> str:
 
 
 def grade_module(chapter: str, module: Any) -> list[Result]:
-    """Grade every exercise of ``chapter`` found as a function in ``module``."""
+    """Grade every exercise of ``chapter`` found as a function in ``module``.
+
+    ``chapter`` as in :func:`normalise_chapter` (an unknown one raises KeyError);
+    ``module`` is a module or any object with attributes (not a number or a string).
+    """
+    chapter = normalise_chapter(chapter)
+    if isinstance(module, (str, bytes)) or not hasattr(module, "__dict__"):
+        raise TypeError(f"module must be a module (or an object with the exercise "
+                        f"functions as attributes), got {type(module).__name__}")
     results = []
     for exercise in exercise_names(chapter):
         name = f"{chapter}.{exercise}"
@@ -115,6 +126,8 @@ def grade_file(chapter: str, path: str | Path) -> list[Result]:
     If the file cannot be executed, every exercise gets status ``"error"`` with the reason.
     """
     chapter = normalise_chapter(chapter)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
     try:
         module = load_student_module(path)
     except FileNotFoundError:
@@ -127,6 +140,11 @@ def grade_file(chapter: str, path: str | Path) -> list[Result]:
 
 def format_table(results: list[Result]) -> str:
     """A plain-text table: exercise, result, message (the whole message, on one line)."""
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        raise TypeError(f"results must be a list of Result, got {type(results).__name__}")
+    results = list(results)
+    if not all(isinstance(r, Result) for r in results):
+        raise TypeError("results must be a list of Result (from grade_file / grade_module)")
     rows = [("exercise", "result", "message")]
     rows += [(r.exercise, r.status.upper(), _one_line(r.message)) for r in results]
     w0 = max(len(r[0]) for r in rows)
@@ -162,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", help="the student's .py file, with functions named like the "
                         "stubs in creditlab/exercises/chNN.py")
     parser.add_argument("--json", action="store_true", help="print JSON (for autograders)")
+    if argv is not None and (isinstance(argv, (str, bytes)) or not hasattr(argv, "__iter__")
+                             or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"argv must be a list of str or None, got {argv!r}")
     args = parser.parse_args(argv)
     try:
         chapter = normalise_chapter(args.chapter)

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_real
+
 __all__ = [
     "ArithmeticCorpus",
     "DialogueCorpus",
@@ -66,6 +68,9 @@ class Vocab:
     def __post_init__(self) -> None:
         if isinstance(self.words, str):
             raise TypeError("words must be a sequence of tokens, not one string")
+        if not hasattr(self.words, "__iter__"):
+            raise TypeError(f"words must be a sequence of tokens, got "
+                            f"{type(self.words).__name__}")
         seen: list[str] = list(SPECIALS)
         for w in self.words:
             if not isinstance(w, str) or not w or any(c.isspace() for c in w):
@@ -300,6 +305,7 @@ class DialogueCorpus(_Corpus):
     negative_followups = NEGATIVE_FOLLOWUPS
 
     def __init__(self, p_satisfy: float = 0.5) -> None:
+        check_real(p_satisfy, "p_satisfy")
         if not 0.0 <= p_satisfy <= 1.0:
             raise ValueError(f"p_satisfy must be in [0, 1], got {p_satisfy!r}")
         self.p_satisfy = float(p_satisfy)
@@ -367,6 +373,7 @@ class SceneCorpus(_Corpus):
     """
 
     def __init__(self, p_error: float = 0.0) -> None:
+        check_real(p_error, "p_error")
         if not 0.0 <= p_error <= 1.0:
             raise ValueError(f"p_error must be in [0, 1], got {p_error!r}")
         self.p_error = float(p_error)
@@ -465,6 +472,7 @@ class InstructionCorpus(_Corpus):
     """
 
     def __init__(self, p_error: float = 0.5) -> None:
+        check_real(p_error, "p_error")
         if not 0.0 <= p_error <= 1.0:
             raise ValueError(f"p_error must be in [0, 1], got {p_error!r}")
         self.p_error = float(p_error)

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from creditlab._backend import check_int, check_real
+
 __all__ = [
     "BOS",
     "EOS",
@@ -68,9 +70,11 @@ def pad_sequences(seqs: Any, name: str = "seqs", pad: int = PAD) -> tuple[torch.
     ----------
     seqs : sequence of sequences of int, or a 2-D integer array / tensor
         Ragged lists are padded with ``pad``; a 2-D array is taken as is (mask all True).
+        Ids must be >= 0; they are not bounded above here (the model checks them
+        against its vocabulary).
     name : str
         Argument name used in error messages.
-    pad : int
+    pad : int >= 0
 
     Returns
     -------
@@ -78,6 +82,9 @@ def pad_sequences(seqs: Any, name: str = "seqs", pad: int = PAD) -> tuple[torch.
     mask : torch.Tensor [B, L] bool
         True on real tokens.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    pad = check_int(pad, "pad", 0)
     if isinstance(seqs, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of token-id sequences, got a string")
     if isinstance(seqs, (np.ndarray, torch.Tensor)):
@@ -87,6 +94,8 @@ def pad_sequences(seqs: Any, name: str = "seqs", pad: int = PAD) -> tuple[torch.
         if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
             raise TypeError(f"{name} must hold integer token ids, got {t.dtype}")
         t = t.to(torch.int64)
+        if t.numel() and int(t.min()) < 0:
+            raise ValueError(f"{name} must hold token ids >= 0, got {int(t.min())}")
         return t, torch.ones_like(t, dtype=torch.bool)
     try:
         rows = [list(s) for s in seqs]
@@ -101,6 +110,8 @@ def pad_sequences(seqs: Any, name: str = "seqs", pad: int = PAD) -> tuple[torch.
         for v in r:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"{name}[{i}] must hold integer token ids, got {v!r}")
+            if v < 0:
+                raise ValueError(f"{name}[{i}] must hold token ids >= 0, got {v}")
         if r:
             ids[i, : len(r)] = torch.tensor(r, dtype=torch.int64)
             mask[i, : len(r)] = True
@@ -124,8 +135,9 @@ def response_mask(responses: Any, eos_id: int = EOS) -> torch.Tensor:
     -------
     torch.Tensor [B, T] bool
     """
+    eos_id = check_int(eos_id, "eos_id", 0)
     r, _ = pad_sequences(responses, "responses")
-    eos = (r == int(eos_id)).to(torch.int64)
+    eos = (r == eos_id).to(torch.int64)
     return (eos.cumsum(1) - eos) == 0
 
 
@@ -433,6 +445,7 @@ def ema_update(target: nn.Module, source: nn.Module, tau: float) -> nn.Module:
     """
     _check_model(target, "target")
     _check_model(source, "source")
+    check_real(tau, "tau")
     if not np.isfinite(tau) or not 0.0 <= tau <= 1.0:
         raise ValueError(f"tau must be in [0, 1], got {tau!r}")
     tp, sp = list(target.parameters()), list(source.parameters())
@@ -457,7 +470,9 @@ def kl_penalty(logp: Any, ref_logp: Any, kind: str = "k3") -> torch.Tensor:
     Parameters
     ----------
     logp, ref_logp : tensor [B, T]
-        Masked positions should hold 0 in both (then every kind gives 0 there).
+        Masked positions should hold 0 in both (then every kind gives 0 there). Numbers
+        (numpy or torch; integers are cast to float64); NaN / inf are not checked and
+        propagate.
     kind : str
 
     Returns
@@ -467,7 +482,9 @@ def kl_penalty(logp: Any, ref_logp: Any, kind: str = "k3") -> torch.Tensor:
     if kind not in KL_KINDS[:4]:
         raise ValueError(f"kind must be one of {KL_KINDS[:4]} (use kl() for 'full'), "
                          f"got {kind!r}")
-    a, b = torch.as_tensor(logp), torch.as_tensor(ref_logp)
+    from creditlab.prefs import _t
+
+    a, b = _t(logp, "logp"), _t(ref_logp, "ref_logp")
     if a.shape != b.shape:
         raise ValueError(f"ref_logp must have the shape of logp {tuple(a.shape)}, got "
                          f"{tuple(b.shape)}")
