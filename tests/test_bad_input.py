@@ -878,24 +878,18 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
          "n_test": "count", "label_noise": "unit", "seed": "seed"},
         overrides={"p_feature:vector": "any"}),  # a (lo, hi) range is documented
     # ---- planning
-    "creditlab.planning.mcts": Fuzz(
-        lambda **kw: planning.mcts(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
+    # the C++ search and its numpy twin take the same arguments
+    **{f"creditlab.planning.{name}": Fuzz(
+        functools.partial(lambda search, **kw: search(recurrent_fn=_rec,
+                                                      root_embedding=np.zeros(2), **kw),
+                          getattr(planning, name)),
         lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
                      "root_value": rng.normal(size=2), "num_simulations": 4,
                      "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
         {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
          "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
         nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
-        aliases={"root_prior_logits": ["prior_logits"]}),
-    "creditlab.planning.mcts_numpy": Fuzz(
-        lambda **kw: planning.mcts_numpy(recurrent_fn=_rec, root_embedding=np.zeros(2), **kw),
-        lambda rng: {"root_prior_logits": rng.normal(size=(2, 3)),
-                     "root_value": rng.normal(size=2), "num_simulations": 4,
-                     "algorithm": "muzero", "dirichlet_fraction": 0.0, "seed": 0},
-        {"root_prior_logits": "float", "root_value": "float", "num_simulations": "count",
-         "algorithm": "choice", "dirichlet_fraction": "unit", "seed": "seed"},
-        nan={"root_prior_logits": "reject", "root_value": "reject"}, torch_ok=False,
-        aliases={"root_prior_logits": ["prior_logits"]}),
+        aliases={"root_prior_logits": ["prior_logits"]}) for name in ("mcts", "mcts_numpy")},
     "creditlab.planning.lookahead": Fuzz(
         lambda depth, gamma: planning.lookahead(_chain_model, (0, ()), depth, gamma=gamma),
         lambda rng: {"depth": 2, "gamma": 0.9}, {"depth": "count", "gamma": "unit"}),
