@@ -182,7 +182,9 @@ def _find(chapters: list[str]) -> list[Path]:
     out = []
     for ch in chapters:
         key = f"ch{int(ch):02d}" if ch.isdigit() else ch
-        hit = [p for p in nbs if p.name.startswith(key) or key in str(p)]
+        # match inside the book only: a checkout in a folder named like a chapter
+        # (a worktree called wt-ch03) must not match every notebook
+        hit = [p for p in nbs if p.name.startswith(key) or key in p.relative_to(BOOK).as_posix()]
         if not hit:
             sys.exit(f"no notebook matches {ch!r}")
         out += [p for p in hit if p not in out]
