@@ -12,7 +12,11 @@ spend the budget on.
   simulation that keeps expanding the best child until the depth limit or until no child
   beats its parent; the llm-reasoners backup, where each node on the path appends the
   *sum of the rewards from itself to the leaf* and ``Q`` is the mean of those
-  (:func:`creditlab.tree_reference.backup_returns`, agg ``"sum"``).
+  (:func:`creditlab.tree_reference.backup_returns`, agg ``"sum"``, PromptAgent's
+  ``cal_cum_reward``; ``agg="mean"`` is our variant, named as such). An unvisited child's
+  ``Q`` is its own reward, as in PromptAgent. PromptAgent-style departures: its early stop
+  and min-threshold terminal rules are replaced by "stop when no child beats its parent",
+  and the budget counts evaluations, not iterations.
 - :func:`greedy_search`: hill climbing: ``width`` edits of the current prompt, move to the
   best if it is at least as good.
 - :func:`random_search`: random single-rule flips of the best prompt so far.
@@ -146,15 +150,17 @@ def greedy_search(task: RuleTask, budget: int, width: int = 3, reflective: bool 
 
 def mcts_search(task: RuleTask, budget: int, width: int = 3, depth_limit: int = 8,
                 c: float = 2.5, reflective: bool = True, seed: int = 0,
-                init: np.ndarray | None = None, agg: str = "mean",
+                init: np.ndarray | None = None, agg: str = "sum",
                 q: str = "mean") -> SearchResult:
     """PromptAgent's MCTS over prompts (see the module docstring) for ``budget``
     evaluations.
 
-    ``agg`` aggregates the rewards from a node to the leaf (``"sum"``: PromptAgent's
-    ``cal_cum_reward``; ``"mean"``, the default: the same scale as one reward, so an
-    unvisited child scored by its own reward competes fairly with visited siblings);
-    ``q`` is ``"mean"`` or ``"max"`` of a node's backed-up values."""
+    ``agg`` aggregates the rewards from a node to the leaf: ``"sum"``, the default, is
+    PromptAgent's ``cal_cum_reward`` (``np.sum``); ``"mean"`` is a variant of ours that
+    keeps a backed-up value on the scale of one reward, so that an unvisited child (whose
+    ``Q`` is its own reward, as in PromptAgent) competes on the same scale as its visited
+    siblings. ``q`` is ``"mean"`` (PromptAgent) or ``"max"`` of a node's backed-up
+    values."""
     if agg not in ("sum", "mean") or q not in ("mean", "max"):
         raise ValueError(f"agg must be 'sum' or 'mean' and q 'mean' or 'max', got {agg!r}, "
                          f"{q!r}")

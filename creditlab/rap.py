@@ -19,17 +19,33 @@ stand-in used in Chapter 18, with no language model:
 
 The step reward is ``w_prior log pi0(a|s) + w_goal (overlap(s') - overlap(s)) +
 w_self log p_yes(s, a)`` (:func:`creditlab.planning.reward_mix`) plus ``goal_bonus`` when
-the predicted state is the goal, which also ends the branch (discount 0). The search is
-:func:`creditlab.planning.mcts` (MuZero PUCT, C++ loop), batched over problems; the plan is
-the most-visited path from the root, executed open loop in the exact environment.
+the predicted state is the goal, which also ends the branch (discount 0).
+
+Two searches over the same world model and rewards:
+
+- :func:`rap_plan` is **RAP-style** (PUCT + running mean): :func:`creditlab.planning.mcts`
+  (MuZero PUCT with the prior ``pi0`` in the exploration term, the discounted running-mean
+  backup, C++ loop), batched over problems; the plan is the most-visited path.
+- :func:`rap_uct_plan` is **RAP's own search**, the MCTS of llm-reasoners (the RAP authors'
+  library, Blocksworld configuration): prior-free UCT ``Q + w_exp sqrt(ln N(parent) /
+  max(1, N(child)))`` with ``w_exp = 1``, where an unexpanded child's ``Q`` is its *fast
+  reward* (the reward terms known before the world-model call); a simulation that follows
+  the best fast reward to a terminal node or the depth limit; the cumulative-reward backup
+  (every node on the path appends the sum of the rewards from itself to the leaf,
+  :func:`creditlab.tree_reference.backup_returns`) with ``Q`` the mean of those; and the
+  ``max_reward`` output, the terminal path with the largest summed reward.
+
+Either plan is executed open loop in the exact environment.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from creditlab import tree_reference as ref
 from creditlab._backend import check_int, check_real, make_rng
 from creditlab.envs.blocksworld import BlocksworldTables, blocksworld_tables
 from creditlab.planning import RecurrentOutput, mcts, reward_mix
@@ -41,6 +57,7 @@ __all__ = [
     "greedy_prior_plan",
     "make_problems",
     "rap_plan",
+    "rap_uct_plan",
 ]
 
 _LOG_FLOOR = -10.0
@@ -169,7 +186,13 @@ def _setup(problems: BlocksworldProblems, error: float, seed: int):
 def rap_plan(problems: BlocksworldProblems, weights: dict[str, float], error: float = 0.0,
              num_simulations: int = 100, max_depth: int = 8, goal_bonus: float = 5.0,
              seed: int = 0) -> RapResult:
-    """Plan every problem with batched MCTS in the world model, execute the plans exactly.
+    """RAP-style planning (PUCT + running mean): batched MCTS in the world model, plans
+    executed exactly.
+
+    Departs from RAP's search (:func:`rap_uct_plan`) on purpose: the selection is MuZero's
+    PUCT, so the prior ``pi0`` also steers exploration (not only through the reward), the
+    backup is mctx's running mean of ``r + gamma G`` (discount 1 inside a branch), and the
+    plan is the most-visited path. One simulation is one world-model call.
 
     Parameters
     ----------
@@ -236,3 +259,158 @@ def greedy_prior_plan(problems: BlocksworldProblems, error: float = 0.0, max_ste
         active &= s != p.goal
     solved = np.array([execute_plan(t, p.start[i], p.goal[i], plans[i]) for i in range(B)])
     return RapResult(plans, solved, int(max_steps))
+
+
+_CUM = ("sum", "mean", "max")
+_CALC_Q = ("mean", "max")
+
+
+def rap_uct_plan(problems: BlocksworldProblems, weights: dict[str, float], error: float = 0.0,
+                 num_calls: int = 100, max_depth: int = 8, goal_bonus: float = 5.0,
+                 w_exp: float = 1.0, cum_reward: str = "sum", calc_q: str = "mean",
+                 seed: int = 0) -> RapResult:
+    """RAP's MCTS (llm-reasoners, Blocksworld configuration) in the world model, plans
+    executed exactly.
+
+    Per problem, iterations of
+
+    1. **select**: from the root, pick the child maximising
+       ``UCT = Q(c) + w_exp * sqrt(ln N(n) / max(1, N(c)))`` (no prior), until a node whose
+       state is not yet predicted, a terminal node or the depth limit. ``N(n)`` is the number
+       of values node n has received; an unexpanded child has ``Q = fast reward``
+       ``w_prior log pi0(a|s) + w_self log p_yes(s, a)`` (the terms known before the world
+       model is called; llm-reasoners' ``uct_with_fast_reward=True``);
+    2. **expand**: one world-model call predicts the child's state; its reward is the fast
+       reward plus ``w_goal (overlap(s') - overlap(s))`` and ``goal_bonus`` if ``s'`` is the
+       goal; a node is terminal at the predicted goal or at ``max_depth``;
+    3. **simulate**: follow the child with the largest fast reward (expanding it, one call
+       each) to a terminal node;
+    4. **back up** (:func:`creditlab.tree_reference.backup_returns`): every node n on the path
+       appends ``cum(n) = cum_reward(r_n, ..., r_leaf)``, the aggregate of the rewards from
+       itself to the leaf; ``Q(n) = calc_q`` of its appended values.
+
+    The plan is llm-reasoners' ``output_strategy="max_reward"``: the root-to-terminal path
+    of predicted nodes with the largest ``cum_reward`` of its rewards (no terminal node: an
+    empty plan, which fails). Ties break to the lowest action index.
+
+    Parameters
+    ----------
+    problems : from :func:`make_problems`
+    weights : ``{"prior": w, "goal": w, "self_eval": w}`` as :func:`rap_plan`
+    error : world-model error probability in [0, 1]
+    num_calls : world-model calls per problem (the budget unit of :func:`rap_plan`'s
+        ``num_simulations``; llm-reasoners counts iterations instead, and one iteration
+        costs 0 to ``max_depth`` calls). The search stops when the budget is spent or after
+        ``num_calls`` iterations (an iteration that re-selects a terminal node costs no
+        call, so a search that has settled on a plan can stop with calls unused).
+    max_depth : depth limit (RAP's ``depth_limit``)
+    goal_bonus : reward for a predicted transition into the goal
+    w_exp : UCT exploration weight (RAP: 1), >= 0
+    cum_reward : ``"sum"`` (RAP Blocksworld), ``"mean"`` or ``"max"`` of the future rewards
+    calc_q : ``"mean"`` (RAP Blocksworld) or ``"max"`` of a node's appended values
+
+    Returns
+    -------
+    RapResult whose ``model_calls`` is the most world-model calls any problem used
+    (``<= num_calls``).
+    """
+    p, t, B, rng, _ = _setup(problems, error, seed)
+    num_calls = check_int(num_calls, "num_calls", 1)
+    max_depth = check_int(max_depth, "max_depth", 1)
+    goal_bonus = check_real(goal_bonus, "goal_bonus")
+    if check_real(w_exp, "w_exp") < 0:
+        raise ValueError(f"w_exp (the exploration weight) must be >= 0, got {w_exp}")
+    if cum_reward not in _CUM:
+        raise ValueError(f"cum_reward must be one of {_CUM}, got {cum_reward!r}")
+    if calc_q not in _CALC_Q:
+        raise ValueError(f"calc_q must be one of {_CALC_Q}, got {calc_q!r}")
+    zero = np.zeros((B, t.num_states, t.num_actions))
+    # fast reward of every (problem, state, action): the goal term is 0 before the model call
+    fast_all = zero + reward_mix({"prior": p.log_prior, "self_eval": p.log_self_eval,
+                                  "goal": zero}, weights)     # weights {} give a scalar 0
+    w_goal = float(weights.get("goal", 0.0))
+    valid = [np.nonzero(row)[0].tolist() for row in t.valid]   # valid actions per state
+    plans, most_calls = [], 0
+    for i in range(B):
+        plan, calls = _uct_search(fast_all[i].tolist(), p.overlap[i].tolist(), int(p.goal[i]),
+                                  int(p.start[i]), valid, t, error, rng, num_calls, max_depth,
+                                  goal_bonus, w_goal, w_exp, cum_reward, calc_q)
+        plans.append(plan)
+        most_calls = max(most_calls, calls)
+    solved = np.array([execute_plan(t, p.start[i], p.goal[i], plans[i]) for i in range(B)])
+    return RapResult(plans, solved, int(most_calls))
+
+
+def _uct_search(fast_i: list, overlap: list, goal: int, start: int, valid: list,
+                t: BlocksworldTables, error: float, rng: np.random.Generator, num_calls: int,
+                max_depth: int, goal_bonus: float, w_goal: float, w_exp: float,
+                cum_reward: str, calc_q: str) -> tuple[list[int], int]:
+    """One problem of :func:`rap_uct_plan`: the plan (actions) and the calls used."""
+    # per node (lists: the loop touches single entries); node 0 is the root
+    state, parent, action, reward = [start], [-1], [-1], [0.0]
+    depth, terminal, kids = [0], [False], [dict()]
+    count, qsum, qmax, qmin = [0], [0.0], [0.0], [0.0]
+    calls = 0
+
+    def expand(n: int, a: int) -> int:
+        """Predict the child (n, a): one world-model call; returns its index."""
+        s = state[n]
+        s2 = int(_predict(t, np.array([s]), np.array([a]), error, rng)[0])
+        c = len(state)
+        reached = s2 == goal
+        state.append(s2)
+        parent.append(n)
+        action.append(a)
+        depth.append(depth[n] + 1)
+        reward.append(fast_i[s][a] + w_goal * (overlap[s2] - overlap[s])
+                      + goal_bonus * reached)
+        terminal.append(reached or depth[c] >= max_depth)
+        kids.append({})
+        for x in (count, qsum, qmax, qmin):
+            x.append(0)
+        kids[n][a] = c
+        return c
+
+    def uct(n: int, a: int, ln: float) -> float:
+        c = kids[n].get(a)
+        if c is None:                                  # unexpanded: Q = fast reward
+            return fast_i[state[n]][a] + w_exp * math.sqrt(ln)
+        q = qsum[c] / count[c] if calc_q == "mean" else qmax[c]
+        return q + w_exp * math.sqrt(ln / max(1, count[c]))
+
+    for _ in range(num_calls):                         # iterations
+        if calls >= num_calls:
+            break
+        node, new = 0, False
+        while not terminal[node]:                      # 1. select
+            ln = math.log(count[node]) if count[node] > 0 else 0.0
+            acts = valid[state[node]]
+            a = max(acts, key=lambda b, n=node, ln=ln: uct(n, b, ln))
+            if a not in kids[node]:
+                node, new = expand(node, a), True      # 2. expand
+                calls += 1
+                break
+            node = kids[node][a]
+        while new and not terminal[node] and calls < num_calls:   # 3. simulate
+            row = fast_i[state[node]]
+            a = max(valid[state[node]], key=row.__getitem__)
+            if a in kids[node]:
+                node = kids[node][a]
+            else:
+                node = expand(node, a)
+                calls += 1
+        ref.backup_returns(parent, reward, [1.0] * len(parent), node, cum_reward, count,
+                           qsum, qmax, qmin)           # 4. back up
+    best, plan = -math.inf, []
+    for leaf in range(len(state)):                     # output: max_reward
+        if not terminal[leaf]:
+            continue
+        path, c = [], leaf
+        while c > 0:
+            path.append(c)
+            c = parent[c]
+        rs = np.array([reward[c] for c in path])
+        v = {"sum": rs.sum, "mean": rs.mean, "max": rs.max}[cum_reward]()
+        if v > best:
+            best, plan = v, [action[c] for c in path[::-1]]
+    return plan, calls

@@ -918,6 +918,13 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
                      "seed": 0},
         {"error": "unit", "num_simulations": "count", "max_depth": "count",
          "goal_bonus": "real", "seed": "seed"}, examples=6),
+    "creditlab.rap.rap_uct_plan": Fuzz(
+        lambda **kw: rap.rap_uct_plan(_problems(), {"goal": 1.0}, **kw).solved,
+        lambda rng: {"error": 0.1, "num_calls": 4, "max_depth": 3, "goal_bonus": 5.0,
+                     "w_exp": 1.0, "cum_reward": "sum", "calc_q": "mean", "seed": 0},
+        {"error": "unit", "num_calls": "count", "max_depth": "count", "goal_bonus": "real",
+         "w_exp": "nonneg", "cum_reward": "choice", "calc_q": "choice", "seed": "seed"},
+        examples=6),
     "creditlab.rap.execute_plan": Fuzz(
         lambda start, goal: rap.execute_plan(_problems().tables, start, goal, []),
         lambda rng: {"start": 0, "goal": 0}, {"start": "count0", "goal": "count0"}),

@@ -99,6 +99,56 @@ def test_search_beats_greedy_and_error_hurts():
     assert noisy <= exact - 0.2
 
 
+def test_rap_uct_plan_solves_easy_problems_and_reports_its_plans():
+    p = rap.make_problems(30, n_blocks=4, min_moves=3, max_moves=5, prior_noise=0.0,
+                          eval_noise=0.0, seed=2)
+    w = {"prior": 0.1, "goal": 3.0, "self_eval": 0.3}
+    res = rap.rap_uct_plan(p, w, num_calls=40, max_depth=6)
+    assert res.solved.all()
+    assert 1 <= res.model_calls <= 40
+    for i, plan in enumerate(res.plans):
+        assert res.solved[i] == rap.execute_plan(p.tables, p.start[i], p.goal[i], plan)
+        assert len(plan) <= 6
+    again = rap.rap_uct_plan(p, w, num_calls=40, max_depth=6)
+    assert again.plans == res.plans
+    for cum, q in (("mean", "max"), ("max", "mean")):
+        assert rap.rap_uct_plan(p, w, num_calls=40, max_depth=6, cum_reward=cum,
+                                calc_q=q).solved.mean() > 0.5
+
+
+def test_rap_uct_plan_beats_greedy_with_noise_and_validates():
+    p = rap.make_problems(60, n_blocks=5, min_moves=5, max_moves=7, seed=11)
+    w = {"prior": 0.1, "goal": 3.0, "self_eval": 0.3}
+    uct = rap.rap_uct_plan(p, w, 0.0, num_calls=60, max_depth=9, seed=11).solved.mean()
+    greedy = rap.greedy_prior_plan(p, 0.0, max_steps=9).solved.mean()
+    assert uct >= greedy + 0.3
+    # no reward terms: every fast reward is 0, and the plans still come back (as lists)
+    res = rap.rap_uct_plan(p, {}, num_calls=10, max_depth=3)
+    assert len(res.plans) == 60 and all(len(x) <= 3 for x in res.plans)
+    for kw, match in (({"cum_reward": "median"}, "cum_reward"), ({"calc_q": "sum"}, "calc_q"),
+                      ({"w_exp": -1.0}, "w_exp"), ({"num_calls": 0}, "num_calls"),
+                      ({"error": 2.0}, "error"), ({"max_depth": 0}, "max_depth")):
+        with pytest.raises(ValueError, match=match):
+            rap.rap_uct_plan(p, w, **kw)
+    with pytest.raises(ValueError, match="unknown terms"):
+        rap.rap_uct_plan(p, {"goal_overlap": 1.0})
+
+
+def test_rap_uct_backup_is_the_llm_reasoners_backup():
+    # the backup rap_uct_plan calls, on one path, against llm-reasoners' loop kept verbatim
+    from creditlab import tree_reference as ref
+    rng = np.random.default_rng(0)
+    for agg, fn in (("sum", sum), ("mean", np.mean), ("max", max)):
+        r = rng.normal(size=6)
+        r[0] = 0.0                              # the root's reward (llm-reasoners: 0)
+        parent = [-1, 0, 1, 2, 3, 4]
+        count, qs, qx, qn = [0] * 6, [0.0] * 6, [0.0] * 6, [0.0] * 6
+        ref.backup_returns(parent, list(r), [1.0] * 6, 5, agg, count, qs, qx, qn)
+        want = ref.rap_back_propagate(list(r), fn)[::-1]      # root first
+        np.testing.assert_allclose(qs, want)
+        assert count == [1] * 6
+
+
 # ------------------------------------------------------------------ the rule task
 
 
