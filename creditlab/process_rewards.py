@@ -8,7 +8,8 @@ in check:
 - :func:`clip_process` (Gao et al. 2024): every step reward becomes <= 0, so extra steps
   can only lower the return;
 - :func:`delta_process` (Gao et al. 2024): rewards become differences of consecutive PRM
-  scores, so the return from any step telescopes to (about) that step's own score;
+  scores, so the return from any step but the last telescopes to that step's own score
+  (the paper's rule drops the last step's score; two other last-step rules are offered);
 - :func:`gated_accumulate` (G-RA, Sun et al. 2025): step rewards count only on
   trajectories whose outcome reward reaches a threshold.
 
@@ -84,38 +85,54 @@ def clip_process(rewards: Any, eta: float, *, response_mask: Any = None) -> Any:
     return _out(res, squeeze, rewards)
 
 
-def delta_process(rewards: Any, *, response_mask: Any = None, final_step: str = "zero") -> Any:
-    r"""Gao et al. (2024) Delta mechanism: :math:`\tilde r_k = r_k - r_{k+1}`.
+_DELTA_FINAL = ("drop", "zero", "keep")
 
-    Implemented form (arXiv:2410.15115, Delta mechanism): each step's reward is its PRM
-    score minus the next step's score, over a row's unmasked steps. The return-to-go then
-    telescopes,
 
-    .. math:: \sum_{j \ge k} \tilde r_j = r_k - r_K \quad (\text{final\_step="zero"}), \qquad
-              \sum_{j \ge k} \tilde r_j = r_k \quad (\text{final\_step="keep"}),
+def delta_process(rewards: Any, *, response_mask: Any = None, final_step: str = "drop") -> Any:
+    r"""Gao et al. (2024) Delta: :math:`\tilde r_k = r_k - r_{k+1}`, and a last-step rule.
 
-    so it is bounded by the PRM's range however long the trajectory is, and a step's
-    credit is (about) its own score. The last step: the paper's figure draws no delta
-    for it, which is the default ``"zero"`` (the success reward covers the final answer);
-    we could not read the paper's equation for that step, so ``"keep"`` (the last step
-    keeps :math:`r_K`, the reading in some secondary sources) is offered as well. Delta is
-    potential-based shaping with :math:`\Phi(s_k) = -r_{k}` (book Part III).
+    Over a row's K unmasked steps with PRM scores :math:`r_1, \dots, r_K`, each step's
+    reward is its score minus the next step's. The rows differ only at the end:
+
+    ``final_step="drop"`` (default; the paper's Delta, arXiv:2410.15115, as pinned from
+    two secondary sources and the ICLR 2025 reviews)
+        :math:`\tilde r_k = r_k - r_{k+1}` for :math:`k < K-1`,
+        :math:`\tilde r_{K-1} = r_{K-1}`, :math:`\tilde r_K = 0`: the last step's score
+        is dropped (the success reward covers the final step). Return-to-go
+        :math:`\sum_{j \ge k} \tilde r_j = r_k` for :math:`k < K`, 0 at :math:`K`.
+    ``final_step="zero"`` (a misreading this library used as its default before the
+    paper's rule was pinned; kept because the book shows how it fails)
+        :math:`\tilde r_k = r_k - r_{k+1}` for every :math:`k < K`, :math:`\tilde r_K = 0`.
+        Return-to-go :math:`r_k - r_K`: the last step's score, negated, reaches every
+        earlier step, so a *low* last score raises the return.
+    ``final_step="keep"``
+        :math:`\tilde r_k = r_k - r_{k+1}` for :math:`k < K`, :math:`\tilde r_K = r_K`.
+        Return-to-go :math:`r_k` for every :math:`k`, the last step included.
+
+    All three are bounded by the PRM's range however long the row is. ``"drop"`` and
+    ``"keep"`` are potential-based shaping (book Chapter 2) with
+    :math:`\Phi(p^{(k)}) = -r_k` and a zero potential after the last scored step
+    (``"drop"`` ends the shaping at step K-1, ``"keep"`` at K); only the first step's own
+    score :math:`r_1` remains as a plain reward. ``"zero"`` leaves the terminal potential
+    at :math:`-r_K` instead of 0, which is what breaks it.
 
     Parameters
     ----------
     rewards : array [B, T] or [T], float32/float64
     response_mask : bool array like ``rewards``, optional
         False marks positions that are not steps: they get 0 and are skipped, so "the next
-        step" is the next unmasked position.
-    final_step : {"zero", "keep"}
-        What each row's last unmasked step gets: 0, or its own reward.
+        step" is the next unmasked position and "the last step" the last unmasked one.
+    final_step : {"drop", "zero", "keep"}
+        The last-step rule above.
 
     Returns
     -------
-    array like ``rewards``. NaN rewards propagate to their own and the previous step.
+    array like ``rewards``. A NaN reward propagates to its own and the previous step,
+    except that under ``"drop"`` the last step's score is never read (a NaN there is
+    dropped with it).
     """
-    if final_step not in ("zero", "keep"):
-        raise ValueError(f"final_step must be 'zero' or 'keep', got {final_step!r}")
+    if final_step not in _DELTA_FINAL:
+        raise ValueError(f"final_step must be 'drop', 'zero' or 'keep', got {final_step!r}")
     r, m, squeeze = _rows(rewards, response_mask)
     B, T = r.shape
     if T == 0:
@@ -124,6 +141,8 @@ def delta_process(rewards: Any, *, response_mask: Any = None, final_step: str = 
     after = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]  # first step at or after t
     nxt = np.concatenate([after[:, 1:], np.full((B, 1), T)], axis=1)  # first step after t
     has_next = nxt < T
+    if final_step == "drop":  # "keep" on the scores with the last step's score set to 0
+        r = np.where(m & ~has_next, r.dtype.type(0), r)
     r_next = np.take_along_axis(r, np.minimum(nxt, T - 1), axis=1)
     last = np.zeros_like(r) if final_step == "zero" else r
     res = np.where(m, np.where(has_next, r - r_next, last), 0).astype(r.dtype)

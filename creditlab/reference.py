@@ -185,25 +185,26 @@ def clip_process(
 
 
 def delta_process(
-    rewards: np.ndarray, *, response_mask: np.ndarray | None = None, final_step: str = "zero"
+    rewards: np.ndarray, *, response_mask: np.ndarray | None = None, final_step: str = "drop"
 ) -> np.ndarray:
-    """Gao et al. (2024) Delta: r~_k = r_k - r_{k+1} over each row's unmasked steps.
+    """Gao et al. (2024) Delta over each row's unmasked steps 1..K, case by case.
 
-    The last unmasked step gets 0 (``final_step="zero"``) or keeps r_K (``"keep"``).
+    ``"drop"`` (the paper): r_k - r_{k+1} for k < K-1, r_{K-1} at K-1, 0 at K.
+    ``"zero"``: r_k - r_{k+1} for k < K, 0 at K.  ``"keep"``: r_k - r_{k+1} for k < K, r_K at K.
     """
     B, T = rewards.shape
     mask = np.ones((B, T), bool) if response_mask is None else response_mask
     out = np.zeros_like(rewards)
     for b in range(B):
-        nxt = None  # reward of the next unmasked step, scanning backwards
-        for t in reversed(range(T)):
-            if not mask[b, t]:
-                continue
-            if nxt is None:
-                out[b, t] = 0.0 if final_step == "zero" else rewards[b, t]
+        steps = [t for t in range(T) if mask[b, t]]  # positions of steps 1..K
+        K = len(steps)
+        for k, t in enumerate(steps, start=1):
+            if k == K:
+                out[b, t] = rewards[b, t] if final_step == "keep" else 0.0
+            elif k == K - 1 and final_step == "drop":
+                out[b, t] = rewards[b, t]
             else:
-                out[b, t] = rewards[b, t] - nxt
-            nxt = rewards[b, t]
+                out[b, t] = rewards[b, t] - rewards[b, steps[k]]  # steps[k] is step k+1
     return out
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "connected",
     "considered_visit_sequence",
     "leaf_stats",
+    "portool_step_reward",
     "portool_style_advantages",
     "prefix_tree_advantages",
     "qtransform_by_min_max",
@@ -278,37 +279,80 @@ def _zscore(x, group, eps):
     return (x - float(np.mean(group))) / den if den != 0 else 0.0
 
 
-def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6):
-    """PORTool-style advantages of ONE rollout tree, trajectory by trajectory.
-
-    The reconstruction documented in :func:`creditlab.trees.portool_style_advantages`
-    (not the paper's own equations, which this library could not retrieve), written in
-    the paper's notation: trajectory j is the root-to-leaf path ending at leaf j with
-    outcome ``r_j``; ``m(s)`` is the set of trajectories through step s; ``C(s)`` the
-    children of s. Nodes not connected to node 0 (``parent[i] == -1`` for ``i > 0`` marks
-    an unused slot; anything stored under one is cut off too) are ignored: 0 out.
-
-    Returns ``(fork, traj, A)``: ``fork[s] = lam * A_fork(s)``, ``traj[j] = A_traj(j)``
-    (at leaves, 0 elsewhere) and ``A[(j, s)] = A_traj(j) + lam * A_fork(s)`` for every
-    step s != root on trajectory j.
-    """
-    n = len(parent)
+def _trajectories(parent):
+    """``{leaf j: [node 0, ..., j]}`` for the connected leaves, and the connected flags."""
     used, children = connected_children(parent)
-    # the trajectories: one per leaf, listed as the steps from the root down to the leaf
     trajectories = {}
-    for j in range(n):
+    for j in range(len(parent)):
         if used[j] and not children[j]:
             path, c = [], j
             while c >= 0:
                 path.append(c)
                 c = int(parent[c])
             trajectories[j] = path[::-1]
-    r = {j: float(leaf_reward[j]) for j in trajectories}
-    # step reward: the mean outcome over m(s), the trajectories passing through s
+    return trajectories, used, children
+
+
+def portool_step_reward(parent, leaf_reward, gamma=0.95, agg="max", format_score=None,
+                        t_max=None):
+    """PORTool's step reward of ONE rollout tree, written as the paper's set formula.
+
+    ``R(s) = G({gamma^(T_k - t) R_out(k) + R_fm(s) : k in m(s)})`` for every step s (a
+    connected node other than node 0), with t the depth of s, T_k the depth of leaf k,
+    m(s) the trajectories (root-to-leaf paths) through s, G = max or mean, and
+    ``R_fm(s) = gamma^T_max (format_score[s] - 1/2)`` (0 without ``format_score``);
+    T_max defaults to the deepest leaf. Node 0 and unconnected nodes get 0. See
+    :func:`creditlab.trees.portool_step_reward` for what is pinned and what is ours.
+    """
+    n = len(parent)
+    trajectories, used, _ = _trajectories(parent)
+    T = {j: len(path) - 1 for j, path in trajectories.items()}  # steps of trajectory j
+    if t_max is None:
+        t_max = max(T.values(), default=0)
     R = np.zeros(n)
-    for s in range(n):
-        m = [j for j, path in trajectories.items() if s in path]
-        R[s] = np.mean([r[j] for j in m]) if m else 0.0
+    for s in range(1, n):
+        if not used[s]:
+            continue
+        path_to_s = []
+        c = s
+        while c >= 0:
+            path_to_s.append(c)
+            c = int(parent[c])
+        t = len(path_to_s) - 1
+        fm = 0.0 if format_score is None else gamma ** t_max * (float(format_score[s]) - 0.5)
+        values = [gamma ** (T[k] - t) * float(leaf_reward[k]) + fm
+                  for k, path in trajectories.items() if s in path]
+        if agg == "max":
+            R[s] = values[0]
+            for v in values[1:]:
+                R[s] = _nanmax(R[s], v)
+        else:
+            R[s] = sum(values) / len(values)
+    return R
+
+
+def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6, *, gamma=0.95,
+                             agg="max", format_score=None, t_max=None):
+    """PORTool-style advantages of ONE rollout tree, trajectory by trajectory.
+
+    The step reward R(s) is PORTool's (:func:`portool_step_reward`); the fork z-score, the
+    trajectory z-score and the blend are the reconstruction documented in
+    :func:`creditlab.trees.portool_style_advantages`, written in the paper's notation:
+    trajectory j is the root-to-leaf path ending at leaf j with outcome ``R_out(j)``;
+    ``m(s)`` is the set of trajectories through step s; ``C(s)`` the children of s. Nodes
+    not connected to node 0 (``parent[i] == -1`` for ``i > 0`` marks an unused slot;
+    anything stored under one is cut off too) are ignored: 0 out.
+
+    Returns ``(fork, traj, A)``: ``fork[s] = lam * A_fork(s)``, ``traj[j] = A_traj(j)``
+    (at leaves, 0 elsewhere) and ``A[(j, s)] = A_traj(j) + lam * A_fork(s)`` for every
+    step s != root on trajectory j.
+    """
+    n = len(parent)
+    trajectories, used, children = _trajectories(parent)
+    T = {j: len(path) - 1 for j, path in trajectories.items()}
+    if t_max is None:
+        t_max = max(T.values(), default=0)
+    R = portool_step_reward(parent, leaf_reward, gamma, agg, format_score, t_max)
     # fork-relative: z-score of R(s) among the children of its fork parent(s)
     fork = np.zeros(n)
     for s in range(1, n):
@@ -317,7 +361,14 @@ def portool_style_advantages(parent, leaf_reward, lam=1.0, eps=1e-6):
         sib = [R[c] for c in children[parent[s]]]
         if len(sib) >= 2:
             fork[s] = lam * _zscore(R[s], sib, eps)
-    # trajectory-relative: z-score of r_j among the tree's trajectories (GRPO-style)
+    # trajectory-relative: z-score of R_out(j) + mean formatting term over the tree's
+    # trajectories (GRPO-style)
+    r = {}
+    for j, path in trajectories.items():
+        r[j] = float(leaf_reward[j])
+        if format_score is not None and T[j] > 0:
+            r[j] += sum(gamma ** t_max * (float(format_score[s]) - 0.5)
+                        for s in path[1:]) / T[j]
     traj = np.zeros(n)
     outcomes = list(r.values())
     for j in trajectories:

@@ -48,7 +48,14 @@ import numpy as np
 
 from creditlab import _cuda
 from creditlab import tree_reference as ref
-from creditlab._backend import check_real, compiled, float_array, to_numpy
+from creditlab._backend import (
+    check_int,
+    check_real,
+    check_unit_interval,
+    compiled,
+    float_array,
+    to_numpy,
+)
 
 __all__ = [
     "Forest",
@@ -59,6 +66,7 @@ __all__ = [
     "backup_returns",
     "fork_relative",
     "leaf_stats",
+    "portool_step_reward",
     "portool_style_advantages",
     "prefix_tree_advantages",
     "qtransform_by_min_max",
@@ -727,40 +735,176 @@ def prefix_tree_advantages(tree: Any, leaf_reward: Any, mode: str = "treerl",
     return np.where(in_tree, out, 0.0).reshape(lay.shape)
 
 
+_PORTOOL_AGG = ("max", "mean")
+
+
+def _portool_args(tree: Any, leaf_reward: Any, gamma: Any, agg: str, format_score: Any,
+                  t_max: Any) -> tuple[Any, ...]:
+    """Validate PORTool's step-reward arguments; return the pieces both functions use."""
+    lay = _layout(tree)
+    ra = _node_array(leaf_reward, "leaf_reward", lay, default=_REQUIRED).astype(np.float64)
+    gamma = check_unit_interval(gamma, "gamma")
+    if agg not in _PORTOOL_AGG:
+        raise ValueError(f"agg must be 'max' or 'mean', got {agg!r}")
+    fs = _node_array(format_score, "format_score", lay)
+    if fs is not None:
+        fs = fs.astype(np.float64)
+        if not np.all((fs >= 0) & (fs <= 1)):  # NaN fails too
+            raise ValueError("format_score must hold numbers in [0, 1] (the fraction of "
+                             "format / tool-success checks a step passes)")
+    M = len(lay.parent)
+    in_tree = _connected(tree, lay) if M else np.zeros(0, bool)
+    depth = scan_down(tree, np.ones(lay.shape)).reshape(-1) if M else np.zeros(0)
+    deepest = int(depth[in_tree].max()) if in_tree.any() else 0
+    if t_max is None:
+        t_max = deepest
+    else:
+        t_max = check_int(t_max, "t_max", 1)
+        if t_max < deepest:
+            raise ValueError(f"t_max must be >= the depth of the deepest step ({deepest}), "
+                             f"got {t_max}: T_max is the rollout's depth limit")
+    return lay, ra, gamma, fs, in_tree, depth, t_max
+
+
+def _portool_reward(tree: Any, lay: _Layout, ra: np.ndarray, gamma: float, agg: str,
+                    fs: np.ndarray | None, in_tree: np.ndarray, t_max: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R, R_fm, leaf) flat: the step reward, the formatting term and the leaves."""
+    M = len(lay.parent)
+    off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
+    has_child = np.zeros(M, bool)
+    has_child[(lay.parent + off)[lay.parent >= 0]] = True
+    leaf = in_tree & ~has_child
+    step = in_tree & (lay.parent >= 0)  # node 0 is the query, not a step
+    g = np.full(lay.shape, gamma)
+    # V(s) = G_{k in m(s)} gamma^(T_k - t_s) R_out(k): one reverse pass, each edge
+    # discounting by gamma (T_k - t_s is the number of edges from s down to leaf k)
+    if agg == "max":
+        V = reduce_up(tree, ra.reshape(lay.shape), g=g, op="max").reshape(-1)
+    else:
+        total = reduce_up(tree, ra.reshape(lay.shape), g=g, op="sum").reshape(-1)
+        count = reduce_up(tree, np.ones(lay.shape), op="sum").reshape(-1)  # |m(s)|
+        V = total / count
+    band = gamma ** t_max
+    R_fm = np.zeros(M) if fs is None else np.where(step, band * (fs - 0.5), 0.0)
+    R = np.where(step, V + R_fm, 0.0)
+    return R, R_fm, leaf
+
+
+def portool_step_reward(tree: Any, leaf_reward: Any, gamma: float = 0.95, agg: str = "max",
+                        format_score: Any = None, t_max: int | None = None) -> np.ndarray:
+    r"""PORTool's step reward on a rollout tree (pinned formula; ``agg`` reconstructed).
+
+    PORTool (Wu et al. 2025, arXiv 2510.26020) gives every step s of a rollout tree one
+    reward, shared by all trajectories through it (``m(s)``). As quoted from the paper by
+    a secondary source (the project's ``research/formulas.md`` [48]; the paper's own text
+    was not readable here):
+
+    .. math:: R(s) = G\big(\{\gamma^{T_k - t}\, R_{out}(\tau_k) + R_{fm}(s)\}_{k \in m(s)}\big)
+
+    with :math:`t` the depth of s (node 0, the query, has depth 0; steps have depth
+    1, 2, ...), :math:`T_k` the number of steps of trajectory k (the depth of its leaf),
+    :math:`R_{out} \in \{+1, -1, 0\}` (correct / wrong / unanswerable) its outcome,
+    :math:`\gamma \in [0, 1]` a decay (0.95 was best in the paper's sweep), and
+    :math:`R_{fm}(s)` a formatting / tool-success score of the step squeezed into a band
+    of half-width :math:`\gamma^{T_{max}}/2`, so that the outcome term always
+    dominates. What is pinned and what is ours:
+
+    - **pinned** [2nd]: the decayed outcome term, the formatting term added inside G, and
+      the band's half-width :math:`\gamma^{T_{max}}/2`;
+    - **ours**: the map into the band, :math:`R_{fm}(s) = \gamma^{T_{max}}
+      (f_s - 1/2)` for a score :math:`f_s \in [0, 1]` (``format_score``; the paper scores
+      think / tool-call blocks, valid JSON, required arguments, execution success), and
+      the aggregation G, whose definition the source cuts off: ``agg="max"`` ("can some
+      continuation through s succeed, and how soon") or ``"mean"``. Because
+      :math:`R_{fm}(s)` is the same for every k, :math:`G(x + c) = G(x) + c` for both, so
+      :math:`R(s) = G_k(\gamma^{T_k - t} R_{out}(\tau_k)) + R_{fm}(s)`.
+
+    With ``format_score=None`` (:math:`R_{fm} = 0`) and ``agg="max"``, a step whose best
+    continuation answers correctly after d more steps gets :math:`\gamma^d`: among
+    correct siblings the one on the shorter path wins, the mechanism behind PORTool's
+    fewer tool calls. With :math:`\gamma = 1` and ``agg="mean"`` it is the mean outcome
+    over m(s). Computed with :func:`reduce_up` (``op="max"`` or ``"sum"``, discount
+    :math:`\gamma` per edge) and :func:`scan_down` (depths), whose kernels live in
+    ``csrc/trees.h``; :func:`creditlab.tree_reference.portool_step_reward` is the
+    trajectory-by-trajectory loop this is tested against.
+
+    Parameters
+    ----------
+    tree : parent ``[N]`` / ``[B, N]`` (``-1`` at node 0 and at unused slots) or Forest.
+        A node is a step; node 0 of each tree is the query. Nodes not connected to node 0
+        are ignored and get 0.
+    leaf_reward : float [like tree]
+        :math:`R_{out}` of the trajectory ending at each leaf (read at leaves only).
+    gamma : float in [0, 1]
+    agg : {"max", "mean"}
+        G, over the trajectories through the step (reconstructed).
+    format_score : float [like tree] in [0, 1], optional
+        :math:`f_s`, read at steps; every entry must lie in [0, 1]. None: no formatting
+        term.
+    t_max : int >= 1, optional
+        The rollout's depth limit :math:`T_{max}` (sets the band); at least the depth of
+        the deepest step. Default: that depth, over all trees passed together.
+
+    Returns
+    -------
+    R : float64 [like tree]
+        The step reward; 0 at node 0 and at unused slots. NaN in ``leaf_reward``
+        propagates to the steps above it.
+
+    Raises
+    ------
+    ValueError / TypeError
+        an invalid tree, an array not shaped like it, ``gamma`` outside [0, 1], an
+        unknown ``agg``, ``format_score`` outside [0, 1], ``t_max`` not an integer >= 1
+        or below the tree's depth.
+    """
+    lay, ra, gamma, fs, in_tree, _, t_max = _portool_args(tree, leaf_reward, gamma, agg,
+                                                          format_score, t_max)
+    if len(lay.parent) == 0:
+        return np.zeros(lay.shape)
+    R, _, _ = _portool_reward(tree, lay, ra, gamma, agg, fs, in_tree, t_max)
+    return R.reshape(lay.shape)
+
+
 def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
-                             eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """PORTool-style fork- and trajectory-relative advantages (a labelled reconstruction).
+                             eps: float = 1e-6, *, gamma: float = 0.95, agg: str = "max",
+                             format_score: Any = None, t_max: int | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """PORTool-style fork- and trajectory-relative advantages: pinned step reward, the rest
+    a labelled reconstruction.
 
     PORTool (Wu et al. 2025, "PORTool: Tool-Use LLM Training with Rewarded Tree", arXiv
     2510.26020) grows n tool-call trajectories per query as a tree (at most f forks per
     step; finished trajectories are kept and n - n_c of the candidate forks continue, up
     to T_max steps), gives every step s one reward shared by all trajectories through it
     (``m(s)``), and "uses these step-wise rewards to calculate fork-relative advantages,
-    blended with trajectory-relative advantages".
+    blended with trajectory-relative advantages" with two weights w1, w2.
 
-    **Not the paper's equations.** The method section (its step reward, normalisations
-    and blend) could not be retrieved for this library: the stored copies of the arXiv
-    HTML and of its markdown mirror reach only the abstract and the start of the
-    introduction. What secondary summaries add, and this function does NOT implement:
-    the step reward mixes an outcome (correctness, judged by GPT-4o) reward with a
-    formatting / tool-call-success reward and uses a discount factor gamma (reported
-    best at 0.95); the two advantages are blended with two weights w1, w2. Their exact
-    forms are unknown here, so no equation number can be quoted.
-    What is implemented is the reconstruction in the project's ``research/trees.md`` §3,
-    with the outcome reward alone:
+    **Pinned** (from a secondary source quoting the paper; the project's
+    ``research/formulas.md`` [48]): the step reward ``R(s)``, computed by
+    :func:`portool_step_reward` (see there, including which of its parts are ours: the
+    aggregation G and the map of the formatting score into its band).
 
-    - step reward ``R(s) = mean_{j in m(s)} r_j`` (:func:`leaf_stats` mean of the leaf
-      outcomes below s);
+    **Reconstructed, not the paper's equations** (their definitions were not found: the
+    fork normalisation, the trajectory-level reward and the weights w1, w2); hence
+    "PORTool-style":
+
     - fork-relative ``A_fork(s) = (R(s) - mean_{c in C(p)} R(c)) / (std_{c in C(p)} R(c)
       + eps)`` with p the parent of s, if the fork p has at least two children; else 0;
-    - trajectory-relative ``A_traj(j) = (r_j - mean_k r_k) / (std_k r_k + eps)`` over the
-      trajectories (leaves) of the same tree;
+    - trajectory-relative ``A_traj(j) = (R_j - mean_k R_k) / (std_k R_k + eps)`` over the
+      trajectories (leaves) of the same tree (GRPO-style), with trajectory reward
+      ``R_j = R_out(j) + mean_{s on j} R_fm(s)`` (``R_j = R_out(j)`` without
+      ``format_score``);
     - trajectory j is trained at each of its steps s with ``A(s, j) = A_traj(j) +
-      lam * A_fork(s)``, i.e. ``traj[j] + fork[s]`` from the two returned arrays.
+      lam * A_fork(s)``, i.e. ``traj[j] + fork[s]`` from the two returned arrays
+      (w1 = 1, w2 = ``lam``).
 
-    std is the population std; a z-score whose denominator ``std + eps`` is 0 (``eps=0``
-    and equal values) is 0. :func:`creditlab.tree_reference.portool_style_advantages` is
-    the trajectory-by-trajectory loop this is tested against.
+    With ``gamma=1, agg="mean"`` and no ``format_score`` the step reward is the mean
+    outcome over m(s), which was this function's whole step reward before the paper's was
+    pinned. std is the population std; a z-score whose denominator ``std + eps`` is 0
+    (``eps=0`` and equal values) is 0. :func:`creditlab.tree_reference.portool_style_advantages`
+    is the trajectory-by-trajectory loop this is tested against.
 
     Parameters
     ----------
@@ -768,11 +912,13 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
         Nodes not connected to node 0 (unused slots and anything stored under one) are
         not part of the rollout tree: they are ignored and get 0.
     leaf_reward : float [like tree]
-        outcome ``r_j`` of the trajectory ending at leaf j (read at leaves only).
+        outcome ``R_out(j)`` of the trajectory ending at leaf j (read at leaves only).
     lam : float
         weight of the fork-relative term (finite).
     eps : float
         added to each std (finite, >= 0).
+    gamma, agg, format_score, t_max
+        the step reward's parameters (:func:`portool_step_reward`).
 
     Returns
     -------
@@ -783,25 +929,21 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
     Raises
     ------
     ValueError / TypeError
-        an invalid tree, ``leaf_reward`` not shaped like it, ``lam`` or ``eps`` not a
-        finite real number, or ``eps < 0``.
+        an invalid tree, ``leaf_reward`` or ``format_score`` not shaped like it, ``lam``
+        or ``eps`` not a finite real number, ``eps < 0``, or a bad step-reward argument
+        (:func:`portool_step_reward`).
     """
-    lay = _layout(tree)
-    ra = _node_array(leaf_reward, "leaf_reward", lay, default=_REQUIRED).astype(np.float64)
     lam = check_real(lam, "lam")
     eps = check_real(eps, "eps")
     if eps < 0:
         raise ValueError(f"eps must be >= 0 (added to a standard deviation), got {eps}")
+    lay, ra, gamma, fs, in_tree, depth, t_max = _portool_args(tree, leaf_reward, gamma, agg,
+                                                              format_score, t_max)
     M = len(lay.parent)
     if M == 0:
         return np.zeros(lay.shape), np.zeros(lay.shape)
     off = np.repeat(lay.tree_ptr[:-1], np.diff(lay.tree_ptr))
-    in_tree = _connected(tree, lay)
-    has_child = np.zeros(M, bool)
-    has_child[(lay.parent + off)[lay.parent >= 0]] = True
-    leaf = in_tree & ~has_child
-    st = leaf_stats(tree, ra.reshape(lay.shape), leaf.reshape(lay.shape))
-    R = st.mean.reshape(-1)
+    R, R_fm, leaf = _portool_reward(tree, lay, ra, gamma, agg, fs, in_tree, t_max)
     sib = sibling_stats(tree, R.reshape(lay.shape))
     cnt_p, mu_p, sd_p = (_gather_parent(lay, a) for a in sib)
 
@@ -811,7 +953,14 @@ def portool_style_advantages(tree: Any, leaf_reward: Any, lam: float = 1.0,
             return np.where(ok & (den != 0), (x - mu) / den, 0.0)
 
     fork = lam * z(R, mu_p, sd_p, in_tree & (lay.parent >= 0) & (cnt_p >= 2))
-    traj = z(ra, st.mean.reshape(-1)[off], st.std.reshape(-1)[off], leaf)
+    # trajectory reward: outcome + the mean formatting term over the trajectory's steps
+    R_traj = ra
+    if fs is not None:
+        path_fm = scan_down(tree, R_fm.reshape(lay.shape)).reshape(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            R_traj = ra + np.where(depth > 0, path_fm / np.maximum(depth, 1), 0.0)
+    st = leaf_stats(tree, R_traj.reshape(lay.shape), leaf.reshape(lay.shape))
+    traj = z(R_traj, st.mean.reshape(-1)[off], st.std.reshape(-1)[off], leaf)
     return fork.reshape(lay.shape), traj.reshape(lay.shape)
 
 

@@ -769,8 +769,17 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {**PARENT, "leaf_reward": "float", "mode": "choice"}, nan={"leaf_reward": "propagate"}),
     "creditlab.trees.portool_style_advantages": Fuzz(
         trees.portool_style_advantages, lambda rng: {
-            "tree": _tree(rng), "leaf_reward": rng.normal(size=6), "lam": 1.0, "eps": 1e-6},
-        {**PARENT, "leaf_reward": "float", "lam": "real", "eps": "nonneg"},
+            "tree": _tree(rng), "leaf_reward": rng.normal(size=6), "lam": 1.0, "eps": 1e-6,
+            "gamma": 0.95, "agg": "max", "format_score": rng.random(6), "t_max": 6},
+        {**PARENT, "leaf_reward": "float", "lam": "real", "eps": "nonneg", "gamma": "unit",
+         "agg": "choice", "format_score": "float?", "t_max": "count?"},
+        nan={"leaf_reward": "propagate"}),
+    "creditlab.trees.portool_step_reward": Fuzz(
+        trees.portool_step_reward, lambda rng: {
+            "tree": _tree(rng), "leaf_reward": rng.normal(size=6), "gamma": 0.95,
+            "agg": "max", "format_score": rng.random(6), "t_max": 6},
+        {**PARENT, "leaf_reward": "float", "gamma": "unit", "agg": "choice",
+         "format_score": "float?", "t_max": "count?"},
         nan={"leaf_reward": "propagate"}),
     "creditlab.trees.qtransform_by_min_max": Fuzz(
         trees.qtransform_by_min_max, lambda rng: {
@@ -1259,7 +1268,8 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "plain-Python reference loop for one tree; documented in the module docstring to "
         "trust its inputs (creditlab.trees validates, then calls it)") for k in (
         "backup_path", "backup_returns", "connected", "considered_visit_sequence",
-        "leaf_stats", "portool_style_advantages", "prefix_tree_advantages",
+        "leaf_stats", "portool_step_reward", "portool_style_advantages",
+        "prefix_tree_advantages",
         "qtransform_by_min_max", "qtransform_by_parent_and_siblings",
         "qtransform_completed_by_mix_value", "rap_back_propagate", "reduce_up", "scan_down",
         "sibling_stats")},

@@ -36,3 +36,14 @@ def test_delta_with_wrong_sign_fails():
 
     with pytest.raises(AssertionError, match="wrong value|telescopes"):
         cl.check("ch06.delta_process", backwards)
+
+
+def test_delta_that_subtracts_the_last_score_fails():
+    """The "zero" reading (r_{K-1} - r_K at step K-1) is not the paper's Delta."""
+    def subtracts_last(rewards):
+        out = np.zeros_like(rewards)
+        out[:-1] = rewards[:-1] - rewards[1:]
+        return out
+
+    with pytest.raises(AssertionError, match="wrong value|telescopes|dropped|never"):
+        cl.check("ch06.delta_process", subtracts_last)

@@ -22,16 +22,27 @@ def test_clip_hand_case():
 
 def test_delta_hand_case_and_telescoping():
     r = np.array([0.9, 0.5, 0.7, 0.95])
-    d0 = delta_process(r)
+    # Gao et al.'s rule (default): r_k - r_{k+1} for k < K-1, r_{K-1} at K-1, 0 at K
+    dd = delta_process(r)
+    np.testing.assert_allclose(dd, [0.4, -0.2, 0.7, 0.0])
+    np.testing.assert_allclose(delta_process(r, final_step="drop"), dd)
+    d0 = delta_process(r, final_step="zero")
     np.testing.assert_allclose(d0, [0.4, -0.2, -0.25, 0.0])
     dk = delta_process(r, final_step="keep")
     np.testing.assert_allclose(dk, [0.4, -0.2, -0.25, 0.95])
-    # return-to-go telescopes: r_k - r_K ("zero") or r_k ("keep")
+    # return-to-go telescopes: r_k then 0 ("drop"), r_k - r_K ("zero") or r_k ("keep")
+    np.testing.assert_allclose(np.cumsum(dd[::-1])[::-1], [0.9, 0.5, 0.7, 0.0])
     np.testing.assert_allclose(np.cumsum(d0[::-1])[::-1], r - r[-1])
     np.testing.assert_allclose(np.cumsum(dk[::-1])[::-1], r)
-    # masked positions are skipped when finding the next step
+    # the last step's score is never read under "drop": changing it changes nothing
+    r2 = r.copy()
+    r2[-1] = -5.0
+    np.testing.assert_allclose(delta_process(r2), dd)
+    # masked positions are skipped when finding the next (and the last) step
     m = np.array([True, False, True, False])
-    np.testing.assert_allclose(delta_process(r, response_mask=m), [0.2, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(delta_process(r, response_mask=m), [0.9, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(delta_process(r, response_mask=m, final_step="zero"),
+                               [0.2, 0.0, 0.0, 0.0])
 
 
 def test_gated_hand_case():
@@ -51,7 +62,8 @@ def test_cumulative_reward_is_bounded_for_any_length():
     for T in (1, 5, 50, 500):
         r = np.full(T, 0.9)  # e.g. T repeats of a step the PRM loves
         assert clip_process(r, 0.9).sum() <= 0
-        assert abs(delta_process(r).sum()) <= 2.0
+        assert delta_process(r).sum() <= 1.0
+        assert abs(delta_process(r, final_step="zero").sum()) <= 2.0
         assert delta_process(r, final_step="keep").sum() <= 1.0
     assert np.full(500, 0.9).sum() > 400  # the raw sum is not
 
@@ -85,7 +97,7 @@ def test_clip_equals_reference(rm, eta, use_mask):
     np.testing.assert_array_equal(r, before)
 
 
-@given(batches(), st.sampled_from(["zero", "keep"]), st.booleans())
+@given(batches(), st.sampled_from(["drop", "zero", "keep"]), st.booleans())
 def test_delta_equals_reference(rm, final, use_mask):
     r, m = rm
     mask = m if use_mask else None
@@ -99,9 +111,12 @@ def test_delta_equals_reference(rm, final, use_mask):
     mm = np.ones_like(m) if mask is None else m
     for b in range(r.shape[0]):
         steps = r[b][mm[b]]
-        if len(steps):
-            last = 0.0 if final == "zero" else steps[-1]
-            np.testing.assert_allclose(got[b].sum(), steps[0] - steps[-1] + last, atol=1e-5)
+        if len(steps) == 1 and final == "drop":
+            assert got[b].sum() == 0  # the one step is the last: its score is dropped
+        elif len(steps):
+            last = {"drop": 0.0, "zero": 0.0, "keep": steps[-1]}[final]
+            first_minus_last = steps[0] - (0.0 if final == "drop" else steps[-1])
+            np.testing.assert_allclose(got[b].sum(), first_minus_last + last, atol=1e-5)
 
 
 @given(batches(), st.floats(-1.0, 1.0), st.booleans(), st.booleans())
@@ -120,8 +135,11 @@ def test_gated_equals_reference(rm, thr, use_mask, include):
 def test_nan_propagates():
     r = np.array([0.5, np.nan, 0.2])
     assert np.isnan(clip_process(r, 0.3)[1])
-    d = delta_process(r)
-    assert np.isnan(d[0]) and np.isnan(d[1]) and d[2] == 0
+    for final in ("drop", "zero", "keep"):
+        d = delta_process(r, final_step=final)
+        assert np.isnan(d[0]) and np.isnan(d[1]) and (d[2] == 0 or final == "keep")
+    # under "drop" the last step's score is never read, NaN or not
+    assert not np.isnan(delta_process(np.array([0.5, 0.2, np.nan]))).any()
     g = gated_accumulate(r, 0.0, 1.0)
     assert np.isnan(g[1])
 
@@ -132,8 +150,10 @@ def test_torch_in_torch_out():
     for out in (clip_process(r, 0.8, response_mask=m), delta_process(r, response_mask=m),
                 gated_accumulate(r, torch.tensor([1.0]), 0.5, response_mask=m)):
         assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
-    np.testing.assert_allclose(delta_process(r, response_mask=m).numpy(), [[0.4, 0.0, 0.0]],
+    np.testing.assert_allclose(delta_process(r, response_mask=m).numpy(), [[0.9, 0.0, 0.0]],
                                atol=1e-6)
+    np.testing.assert_allclose(delta_process(r, response_mask=m, final_step="zero").numpy(),
+                               [[0.4, 0.0, 0.0]], atol=1e-6)
 
 
 def test_empty_and_size_one():
@@ -141,6 +161,8 @@ def test_empty_and_size_one():
     assert delta_process(np.zeros((2, 0))).shape == (2, 0)
     assert gated_accumulate(np.zeros((2, 0)), np.ones(2), 0.5).shape == (2, 0)
     np.testing.assert_allclose(delta_process(np.array([0.7])), [0.0])
+    np.testing.assert_allclose(delta_process(np.array([0.7]), final_step="zero"), [0.0])
+    np.testing.assert_allclose(delta_process(np.array([0.3, 0.7])), [0.3, 0.0])
     np.testing.assert_allclose(delta_process(np.array([0.7]), final_step="keep"), [0.7])
 
 

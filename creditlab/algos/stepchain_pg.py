@@ -72,8 +72,9 @@ class PGConfig:
         PURE softmin temperature (``credit="softmin"``).
     eta : float
         Clip threshold (``credit="clip"``).
-    delta_final : {"zero", "keep"}
-        Last step of Delta (``credit="delta"``).
+    delta_final : {"drop", "zero", "keep"}
+        Last-step rule of Delta (``credit="delta"``; see
+        :func:`creditlab.process_rewards.delta_process`). ``"drop"`` is Gao et al.'s.
     gate_threshold : float
         G-RA gate on the outcome reward (``credit="gated"``).
     prm_coef : float
@@ -110,7 +111,7 @@ class PGConfig:
     credit: str = "min"
     temperature: float = 0.1
     eta: float = 0.8
-    delta_final: str = "zero"
+    delta_final: str = "drop"
     gate_threshold: float = 1.0
     prm_coef: float = 1.0
     vr_fraction: float = 0.0
@@ -309,7 +310,8 @@ def credit_returns(
     softmin     :math:`G_t = \sum_{k \ge t} w_k r_k + o`, :math:`w = \mathrm{softmax}(-r/T)`
     mean        :math:`G_t = \sum_{k \ge t} r_k / K + o`
     clip        :math:`G_t = \sum_{k \ge t} \min(r_k - \eta, 0) + o`
-    delta       :math:`G_t = \sum_{k \ge t} (r_k - r_{k+1}) + o`
+    delta       :math:`G_t = r_t + o` before the last step, :math:`o` on it
+                (``delta_final="drop"``; ``"zero"``: :math:`r_t - r_K + o`)
     gated       :math:`G_t = \mathbb 1[o \ge \delta] \sum_{k \ge t} r_k + o`
     none        :math:`G_t = o`
     ==========  ==============================================================

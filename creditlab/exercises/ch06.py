@@ -15,7 +15,8 @@ def clip_process(rewards: np.ndarray, eta: float) -> np.ndarray:
 
 
 def delta_process(rewards: np.ndarray) -> np.ndarray:
-    """Delta (Gao et al. 2024): r~_k = r_k - r_{k+1} for k < K; the last step gets 0."""
+    """Delta (Gao et al. 2024), steps k = 1..K: r~_k = r_k - r_{k+1} for k < K - 1,
+    r~_{K-1} = r_{K-1}, and r~_K = 0 (the last step's score is dropped)."""
     # YOUR CODE HERE
     raise NotImplementedError
 

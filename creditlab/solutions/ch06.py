@@ -10,7 +10,9 @@ def clip_process(rewards: np.ndarray, eta: float) -> np.ndarray:
 
 
 def delta_process(rewards: np.ndarray) -> np.ndarray:
-    r = np.asarray(rewards, float)
+    r = np.asarray(rewards, float).copy()
+    if len(r):
+        r[-1] = 0.0  # drop the last step's score; then every step is r_k - r_{k+1}
     out = np.zeros_like(r)
     out[:-1] = r[:-1] - r[1:]
     return out

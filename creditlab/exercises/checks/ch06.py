@@ -39,7 +39,10 @@ def _inv_delta(fn: Callable[..., Any]) -> None:
     r = np.array([0.3, 0.9, 0.5, 0.7])
     d = call(fn, {"rewards": r})
     G = np.cumsum(d[::-1])[::-1]
-    assert np.allclose(G, r - r[-1]), "the return from step k telescopes to r_k - r_K"
+    assert np.allclose(G[:-1], r[:-1]), "the return from step k < K telescopes to r_k"
+    assert np.isclose(d[-1], 0.0), "the last step's score is dropped: it gets 0"
+    assert np.allclose(call(fn, {"rewards": np.array([0.4, -1.0])}), [0.4, 0.0]), (
+        "two steps: the first keeps its own score, the last gets 0 (never r_1 - r_2)")
     assert call(fn, {"rewards": np.array([0.4])}).tolist() == [0.0], "one step: no delta"
 
 
