@@ -15,6 +15,11 @@ moves it by projected gradient ascent on the constraint violation,
 while the policy ascends :math:`J_R - \\lambda J_C` (Altman 1999; primal-dual natural
 policy gradient: Ding et al. 2020, arXiv 2006.11985). The optimum of a constrained MDP
 may need a stochastic policy, which no fixed penalty produces in general.
+
+:func:`lagrangian_npg` uses the exact model (policy values solved, not sampled);
+:func:`lagrangian_q_learning` is the sample-based counterpart: tabular Q-learning with a
+reward critic and a cost critic, and the multiplier moved by the sampled discounted cost of
+each finished episode.
 """
 
 from __future__ import annotations
@@ -24,10 +29,23 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_finite, check_real, float_array, number_array
+from creditlab._backend import (
+    check_finite,
+    check_real,
+    check_unit_interval,
+    float_array,
+    make_rng,
+    number_array,
+)
 from creditlab.tabular import _initial, _terminal, check_mdp, policy_evaluation, q_values
 
-__all__ = ["ConstrainedResult", "lagrangian_npg", "lagrangian_update"]
+__all__ = [
+    "ConstrainedResult",
+    "LagrangianQResult",
+    "lagrangian_npg",
+    "lagrangian_q_learning",
+    "lagrangian_update",
+]
 
 
 def lagrangian_update(lmbda: Any, cost: Any, threshold: Any, lr: float) -> Any:
@@ -196,4 +214,220 @@ def lagrangian_npg(
         average_policy=avg,
         average_reward_return=float(mu @ policy_evaluation(P, R, avg, g, term)),
         average_cost_return=float(mu @ policy_evaluation(P, C, avg, g, term)),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Sample-based: Lagrangian Q-learning
+
+
+@dataclass
+class LagrangianQResult:
+    """What :func:`lagrangian_q_learning` returns.
+
+    Attributes
+    ----------
+    Q_R, Q_C : ndarray [n_runs, S, A]
+        Final reward and cost critics of each run.
+    lmbda : ndarray [n_runs]
+        Final multiplier of each run.
+    snapshots_R, snapshots_C : ndarray [n_evals, n_runs, S, A]
+        The critics after ``eval_steps[i]`` steps.
+    snapshot_lmbdas : ndarray [n_evals, n_runs]
+        The multipliers at the same steps.
+    eval_steps : ndarray [n_evals]
+    episode_returns, episode_costs : list of ndarray
+        Per run, the discounted sums of R and of C over each finished episode (sampled).
+    episode_lmbdas : list of ndarray
+        Per run, the multiplier each episode was played with.
+    epsilon : float
+        The exploration rate (to rebuild the behaviour policy).
+    """
+
+    Q_R: np.ndarray
+    Q_C: np.ndarray
+    lmbda: np.ndarray
+    snapshots_R: np.ndarray
+    snapshots_C: np.ndarray
+    snapshot_lmbdas: np.ndarray
+    eval_steps: np.ndarray
+    episode_returns: list[np.ndarray]
+    episode_costs: list[np.ndarray]
+    episode_lmbdas: list[np.ndarray]
+    epsilon: float
+
+    def behaviour_policy(self, i: int = -1) -> np.ndarray:
+        r"""The epsilon-greedy policies [n_runs, S, A] of snapshot ``i``.
+
+        Greedy in :math:`Q_R - \lambda Q_C` (ties to the lowest action), with probability
+        ``epsilon`` a uniformly random action: the policy the learner was playing.
+        """
+        score = self.snapshots_R[i] - self.snapshot_lmbdas[i][:, None, None] * self.snapshots_C[i]
+        K, S, A = score.shape
+        pi = np.full((K, S, A), self.epsilon / A)
+        best = score.argmax(axis=2)
+        pi[np.arange(K)[:, None], np.arange(S)[None, :], best] += 1.0 - self.epsilon
+        return pi
+
+
+def lagrangian_q_learning(
+    P: Any,
+    R: Any,
+    C: Any,
+    gamma: float,
+    threshold: float,
+    *,
+    n_steps: int,
+    start: int = 0,
+    terminal: Any = None,
+    alpha: float = 0.1,
+    epsilon: float = 0.1,
+    lr_lambda: float = 0.01,
+    lmbda0: float = 0.0,
+    q_init: float = 0.0,
+    n_runs: int = 1,
+    max_episode_steps: int | None = None,
+    n_evals: int = 20,
+    seed: int | np.random.Generator | None = None,
+) -> LagrangianQResult:
+    r"""Lagrangian Q-learning: two tabular critics and a multiplier moved by sampled costs.
+
+    Each of the ``n_runs`` learners samples transitions from ``P`` and keeps a reward
+    critic :math:`Q_R` and a cost critic :math:`Q_C`. It acts epsilon-greedily in
+    :math:`Q_R - \lambda Q_C`; with :math:`a^* = \arg\max_{a'} [Q_R(s',a') - \lambda
+    Q_C(s',a')]` both critics move towards the same next action,
+
+    .. math::
+        Q_X(s,a) \mathrel{+}= \alpha\,[x + \gamma (1-\text{term}(s')) Q_X(s',a^*) - Q_X(s,a)],
+        \qquad X \in \{R, C\},
+
+    and at the end of every episode (terminal state or ``max_episode_steps``) the
+    multiplier takes one projected dual step on the episode's *sampled* discounted cost
+    :math:`\hat J_C = \sum_t \gamma^t c_t`:
+    :math:`\lambda \leftarrow \max(0, \lambda + \eta_\lambda (\hat J_C - \tau))`
+    (:func:`lagrangian_update`). Nothing uses the model except to sample ``s'``.
+
+    A tabular stand-in for the Lagrangian deep RL agents of constrained-RL practice
+    (e.g. SAC-Lagrangian with separate reward and cost critics, as in Roy et al. 2022,
+    arXiv:2112.12228): same primal-dual structure, no function approximation, no
+    multiplier normalisation. The greedy policy for a fixed :math:`\lambda` is
+    deterministic, so when the constrained optimum is stochastic the multiplier keeps
+    moving and the *behaviour over many episodes* is what meets the budget (the sampled
+    ``episode_costs`` average to about ``threshold``), not any single snapshot.
+
+    Parameters
+    ----------
+    P, R, C : arrays [S, A, S]
+        Transitions, reward and cost (cost >= 0).
+    gamma : float in [0, 1)
+    threshold : float
+        :math:`\tau`, the most expected discounted cost per episode the user accepts.
+    n_steps : int >= 1
+        Environment steps per run.
+    start : int
+        Start state of every episode.
+    terminal : bool array [S], optional
+    alpha, epsilon : float in [0, 1]
+    lr_lambda : float >= 0
+        Multiplier step size :math:`\eta_\lambda` (per episode).
+    lmbda0 : float >= 0
+    q_init : float
+        Initial reward critic (every entry; an upper bound on the return is *optimistic*
+        and makes every run try every route); the cost critic starts at 0, also optimistic.
+    n_runs : int >= 1
+    max_episode_steps : int, optional
+        Truncation (the critics still bootstrap; the episode's cost so far is used).
+    n_evals : int >= 1
+        Number of evenly spaced snapshots (the last one is the final state).
+    seed : int or numpy Generator
+
+    Returns
+    -------
+    LagrangianQResult
+    """
+    P, R, g = check_mdp(P, R, gamma, strict_gamma=True)
+    C = float_array(C, "C").astype(np.float64, copy=False)
+    if C.shape != P.shape:
+        raise ValueError(f"C must have the shape of P {P.shape}, got {C.shape}")
+    if not np.isfinite(C).all() or (C < 0).any():
+        raise ValueError("C must be finite and >= 0 (a cost)")
+    tau = check_real(threshold, "threshold")
+    alpha = check_unit_interval(alpha, "alpha")
+    epsilon = check_unit_interval(epsilon, "epsilon")
+    lr_lambda = check_real(lr_lambda, "lr_lambda")
+    if lr_lambda < 0:
+        raise ValueError(f"lr_lambda must be a finite number >= 0, got {lr_lambda}")
+    lam0 = check_real(lmbda0, "lmbda0")
+    if lam0 < 0:
+        raise ValueError(f"lmbda0 must be >= 0, got {lmbda0}")
+    for name, v in (("n_steps", n_steps), ("n_runs", n_runs), ("n_evals", n_evals)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    S, A = P.shape[:2]
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < S:
+        raise ValueError(f"start must be a state index in 0..{S - 1}, got {start!r}")
+    if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool)
+            or not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+        raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
+    q0 = check_real(q_init, "q_init")
+    term = _terminal(terminal, S)
+    rng = make_rng(seed)
+    K = int(n_runs)
+    cdf = np.cumsum(P, axis=-1)
+    cdf[..., -1] = 1.0
+    QR = np.full((K, S, A), q0)
+    QR[:, term] = 0.0
+    QC = np.zeros((K, S, A))
+    lam = np.full(K, lam0)
+    runs = np.arange(K)
+    s = np.full(K, int(start))
+    t_ep = np.zeros(K, dtype=np.int64)
+    ret, cost, disc = np.zeros(K), np.zeros(K), np.ones(K)
+    eval_at = np.unique(np.linspace(0, int(n_steps), int(n_evals) + 1).astype(int)[1:])
+    snap_R = np.empty((len(eval_at), K, S, A))
+    snap_C = np.empty((len(eval_at), K, S, A))
+    snap_l = np.empty((len(eval_at), K))
+    rets: list[list[float]] = [[] for _ in range(K)]
+    costs: list[list[float]] = [[] for _ in range(K)]
+    lams: list[list[float]] = [[] for _ in range(K)]
+    e = 0
+    for step in range(1, int(n_steps) + 1):
+        score = QR[runs, s] - lam[:, None] * QC[runs, s]
+        greedy = np.argmax(score + rng.random((K, A)) * 1e-9, axis=1)  # random tie-breaking
+        a = np.where(rng.random(K) < epsilon, rng.integers(0, A, K), greedy)
+        s2 = (cdf[s, a] < rng.random(K)[:, None]).sum(axis=1)
+        r, c = R[s, a, s2], C[s, a, s2]
+        done = term[s2]
+        nxt = np.argmax(QR[runs, s2] - lam[:, None] * QC[runs, s2], axis=1)
+        keep = np.where(done, 0.0, g)
+        QR[runs, s, a] += alpha * (r + keep * QR[runs, s2, nxt] - QR[runs, s, a])
+        QC[runs, s, a] += alpha * (c + keep * QC[runs, s2, nxt] - QC[runs, s, a])
+        ret += disc * r
+        cost += disc * c
+        disc *= g
+        t_ep += 1
+        end = done | ((t_ep >= max_episode_steps) if max_episode_steps else False)
+        if end.any():
+            for k in np.flatnonzero(end):
+                rets[k].append(ret[k])
+                costs[k].append(cost[k])
+                lams[k].append(lam[k])
+            lam[end] = lagrangian_update(lam[end], cost[end], tau, lr_lambda)
+            s = np.where(end, int(start), s2)
+            ret[end] = cost[end] = 0.0
+            disc[end] = 1.0
+            t_ep[end] = 0
+        else:
+            s = s2
+        if e < len(eval_at) and step == eval_at[e]:
+            snap_R[e], snap_C[e], snap_l[e] = QR, QC, lam
+            e += 1
+    return LagrangianQResult(
+        Q_R=QR, Q_C=QC, lmbda=lam, snapshots_R=snap_R, snapshots_C=snap_C,
+        snapshot_lmbdas=snap_l, eval_steps=eval_at,
+        episode_returns=[np.asarray(x) for x in rets],
+        episode_costs=[np.asarray(x) for x in costs],
+        episode_lmbdas=[np.asarray(x) for x in lams],
+        epsilon=epsilon,
     )

@@ -723,6 +723,13 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
             n_iters=5, lr=1.0, lr_lambda=1.0),
         {"P": "num", "R": "float", "C": "float", "gamma": "unit", "threshold": "real",
          "n_iters": "count", "lr": "pos", "lr_lambda": "pos"}, examples=8),
+    "creditlab.constrained.lagrangian_q_learning": Fuzz(
+        constrained.lagrangian_q_learning, lambda rng: dict(
+            zip(("P", "R"), _mdp(rng)), C=np.abs(_mdp(rng)[1]), gamma=0.9, threshold=0.5,
+            n_steps=20, alpha=0.1, epsilon=0.1, lr_lambda=0.1, q_init=1.0, seed=0),
+        {"P": "num", "R": "float", "C": "float", "gamma": "unit", "threshold": "real",
+         "n_steps": "count", "alpha": "unit", "epsilon": "unit", "lr_lambda": "nonneg",
+         "q_init": "real", "seed": "seed"}, examples=8),
     # ---- trees
     "creditlab.trees.validate_parents": Fuzz(
         trees.validate_parents, lambda rng: {"parent": _tree(rng)}, {"parent": "int"}),
@@ -1257,6 +1264,7 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "creditlab.planning.Trajectory", "creditlab.prompt_search.SearchResult",
         "creditlab.rap.RapResult", "creditlab.estimators.BiasVariance",
         "creditlab.constrained.ConstrainedResult", "creditlab.tabular.QLearningResult",
+        "creditlab.constrained.LagrangianQResult",
         "creditlab.algos.stepchain_pg.TrainResult", "creditlab.rtb.bidders.EvalResult",
         "creditlab.envs.rollout.Rollout", "creditlab.rtb.dp.RLBValue",
         "creditlab.rap.BlocksworldProblems", "creditlab.rtb.nn.DNetwork",

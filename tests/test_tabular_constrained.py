@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from creditlab.constrained import lagrangian_npg, lagrangian_update
+from creditlab.constrained import lagrangian_npg, lagrangian_q_learning, lagrangian_update
 from creditlab.envs import GridWorldEnv
 from creditlab.tabular import (
     greedy_policy,
@@ -124,3 +124,57 @@ def test_lagrangian_bad_inputs():
         lagrangian_npg(env.P, env.R, env.C, 0.9, None)
     with pytest.raises(ValueError, match="gamma"):
         lagrangian_npg(env.P, env.R, env.C, 1.0, 0.5)
+
+
+@given(seed=st.integers(0, 10_000), q_init=st.sampled_from([0.0, 1.0]))
+def test_lagrangian_q_learning_without_cost_is_q_learning(seed, q_init):
+    # C = 0 and tau >= 0 keep lambda at 0: the reward critic is exactly q_learning's Q
+    env = GridWorldEnv("sparse", size=4, slip=0.1)
+    kw = dict(n_steps=300, start=env.start_state, terminal=env.terminal, alpha=0.3,
+              epsilon=0.2, n_runs=3, max_episode_steps=30, q_init=q_init, seed=seed)
+    res = lagrangian_q_learning(env.P, env.R, np.zeros_like(env.R), 0.9, 0.0,
+                                lr_lambda=1.0, **kw)
+    ref = q_learning(env.P, env.R, 0.9, true_reward=env.R, **kw)
+    np.testing.assert_allclose(res.Q_R, ref.Q, atol=1e-12)
+    assert (res.Q_C == 0).all() and (res.lmbda == 0).all()
+    for mine, theirs in zip(res.episode_returns, ref.episode_true_returns):
+        np.testing.assert_allclose(mine, theirs, atol=1e-12)
+    pi = res.behaviour_policy()
+    assert pi.shape == (3, env.P.shape[0], 4)
+    np.testing.assert_allclose(pi.sum(-1), 1.0)
+    assert np.isclose(pi.max(-1), 1 - 0.2 + 0.2 / 4).all()
+
+
+def test_lagrangian_q_learning_meets_the_budget_from_samples():
+    env = GridWorldEnv("lava", size=6, slip=0.1, step_reward=-0.01)
+    tau = 0.5
+    res = lagrangian_q_learning(env.P, env.R, env.C, 0.95, tau, n_steps=15_000,
+                                start=env.start_state, terminal=env.terminal, alpha=0.2,
+                                epsilon=0.1, lr_lambda=0.01, q_init=1.0, n_runs=4,
+                                max_episode_steps=200, n_evals=3, seed=1)
+    late_cost = [c[len(c) // 2:].mean() for c in res.episode_costs]
+    assert np.abs(np.array(late_cost) - tau).max() < 0.05
+    assert (res.lmbda > 0).all()  # the constraint is active: the multiplier stays positive
+    assert res.snapshots_R.shape == (3, 4, env.P.shape[0], 4)
+    assert res.snapshot_lmbdas.shape == (3, 4)
+    for c, lam in zip(res.episode_costs, res.episode_lmbdas):
+        assert len(c) == len(lam) > 100
+
+
+def test_lagrangian_q_learning_bad_inputs():
+    env = GridWorldEnv("lava", size=4)
+    kw = dict(n_steps=10, start=env.start_state)
+    with pytest.raises(ValueError, match="C must"):
+        lagrangian_q_learning(env.P, env.R, -env.C, 0.9, 0.5, **kw)
+    with pytest.raises(ValueError, match="C must"):
+        lagrangian_q_learning(env.P, env.R, env.C[:-1], 0.9, 0.5, **kw)
+    with pytest.raises(ValueError, match="lr_lambda"):
+        lagrangian_q_learning(env.P, env.R, env.C, 0.9, 0.5, lr_lambda=-1.0, **kw)
+    with pytest.raises(ValueError, match="gamma"):
+        lagrangian_q_learning(env.P, env.R, env.C, 1.0, 0.5, **kw)
+    with pytest.raises(ValueError, match="start"):
+        lagrangian_q_learning(env.P, env.R, env.C, 0.9, 0.5, n_steps=10, start=99)
+    with pytest.raises(ValueError, match="n_steps"):
+        lagrangian_q_learning(env.P, env.R, env.C, 0.9, 0.5, n_steps=0)
+    with pytest.raises(ValueError, match="threshold"):
+        lagrangian_q_learning(env.P, env.R, env.C, 0.9, float("nan"), **kw)
