@@ -702,7 +702,7 @@ class Toy2DDiffusion(nn.Module):
         n_mc = _int(n_mc, "n_mc", 1)
         gen = _generator(seed)
         T = self.steps
-        ab, beta, sig = self.alpha_bar, self.beta, self.sigma
+        ab, beta = self.alpha_bar, self.beta
         # prior term: KL(N(sqrt(abT) x, (1 - abT) I) || N(0, I)) in 2-D
         v = 1 - ab[T]
         prior = 0.5 * (2 * v + ab[T] * (x * x).sum(-1) - 2 - 2 * v.log())
