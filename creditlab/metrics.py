@@ -435,8 +435,7 @@ def mmd2(x: Any, y: Any, *, bandwidth: float | None = None, unbiased: bool = Tru
     .. math::
         \widehat{\mathrm{MMD}}^2_u = \frac{1}{n(n-1)}\sum_{i \ne j} k(x_i, x_j)
         + \frac{1}{m(m-1)}\sum_{i \ne j} k(y_i, y_j) - \frac{2}{nm}\sum_{i,j} k(x_i, y_j),
-        \qquad k(a, b) = \exp\!\Big(-\frac{\lVert a - b
-Vert^2}{2h^2}\Big)
+        \qquad k(a, b) = \exp\!\Big(-\frac{\lVert a - b\rVert^2}{2h^2}\Big)
 
     (Gretton et al. 2012). ``unbiased=True`` is this U-statistic (its mean is the
     population MMD^2; it can be slightly negative); ``unbiased=False`` keeps the diagonal
@@ -481,8 +480,7 @@ def frechet_distance(x: Any, y: Any) -> float:
     r"""Fréchet distance between Gaussians fitted to two sample sets (the FID formula).
 
     .. math::
-        d^2 = \lVert \mu_x - \mu_y
-Vert^2 + \mathrm{Tr}\Big(\Sigma_x + \Sigma_y
+        d^2 = \lVert \mu_x - \mu_y\rVert^2 + \mathrm{Tr}\Big(\Sigma_x + \Sigma_y
         - 2ig(\Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}ig)^{1/2}\Big)
 
     with sample means and covariances (``ddof=1``, as FID code uses ``np.cov``). The
@@ -527,8 +525,7 @@ def vendi_score(x: Any, kernel: Any = "rbf", *, bandwidth: float | None = None) 
     ----------
     x : float array [n, d]
     kernel : {"rbf", "cosine", "linear"} or callable
-        "rbf": :math:`\exp(-\lVert a - b
-Vert^2 / 2h^2)`; "cosine": cosine similarity;
+        "rbf": :math:`\exp(-\lVert a - b\rVert^2 / 2h^2)`; "cosine": cosine similarity;
         "linear": :math:`a \cdot b` on rows scaled to unit norm (the same as "cosine").
         A callable gets ``x`` ``[n, d]`` (float64) and returns ``K`` ``[n, n]``
         (symmetric, PSD, unit diagonal; checked for shape and finiteness).
