@@ -481,7 +481,7 @@ def frechet_distance(x: Any, y: Any) -> float:
 
     .. math::
         d^2 = \lVert \mu_x - \mu_y\rVert^2 + \mathrm{Tr}\Big(\Sigma_x + \Sigma_y
-        - 2ig(\Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}ig)^{1/2}\Big)
+        - 2\big(\Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}\big)^{1/2}\Big)
 
     with sample means and covariances (``ddof=1``, as FID code uses ``np.cov``). The
     matrix square roots are taken by symmetric eigendecomposition (no scipy), so the
