@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_finite, check_unit_interval, float_array, number_array
+from creditlab._backend import (
+    check_finite,
+    check_real,
+    check_unit_interval,
+    float_array,
+    number_array,
+)
 from creditlab.tabular import (
     _initial,
     _policy,
@@ -33,13 +39,16 @@ from creditlab.tabular import (
 __all__ = [
     "epic_canonicalise",
     "epic_distance",
+    "frechet_distance",
     "l2_distance",
+    "mmd2",
     "optimal_return_range",
     "regret",
     "spearman",
     "starc_canonicalise",
     "starc_distance",
     "starc_regret_bound",
+    "vendi_score",
 ]
 
 _NORMS = ("l1", "l2", "linf")
@@ -388,3 +397,166 @@ def spearman(x: Any, y: Any) -> float:
     rx, ry = rx - rx.mean(), ry - ry.mean()
     den = np.sqrt((rx @ rx) * (ry @ ry))
     return float(rx @ ry / den) if den > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# distances between sample sets (Toy2DDiffusion, Ch19 and Ch24)
+
+
+def _points(x: Any, name: str, min_n: int = 1) -> np.ndarray:
+    a = check_finite(float_array(x, name).astype(np.float64), name)
+    if a.ndim != 2 or a.shape[0] < min_n or a.shape[1] < 1:
+        raise ValueError(f"{name} must have shape [n, d] with n >= {min_n} and d >= 1, got "
+                         f"{a.shape}")
+    return a
+
+
+def _sqdist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    d = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * x @ y.T
+    return np.maximum(d, 0.0)
+
+
+def _bandwidth(bandwidth: Any, x: np.ndarray, y: np.ndarray) -> float:
+    if bandwidth is None:  # median heuristic on the pooled sample
+        z = np.concatenate([x, y])
+        d = np.sqrt(_sqdist(z, z)[np.triu_indices(len(z), 1)])
+        h = float(np.median(d)) if d.size else 1.0
+        return h if h > 0 else 1.0
+    h = check_real(bandwidth, "bandwidth")
+    if h <= 0:
+        raise ValueError(f"bandwidth must be > 0, got {h}")
+    return h
+
+
+def mmd2(x: Any, y: Any, *, bandwidth: float | None = None, unbiased: bool = True
+         ) -> float:
+    r"""Squared maximum mean discrepancy with an RBF kernel between two sample sets.
+
+    .. math::
+        \widehat{\mathrm{MMD}}^2_u = \frac{1}{n(n-1)}\sum_{i \ne j} k(x_i, x_j)
+        + \frac{1}{m(m-1)}\sum_{i \ne j} k(y_i, y_j) - \frac{2}{nm}\sum_{i,j} k(x_i, y_j),
+        \qquad k(a, b) = \exp\!\Big(-\frac{\lVert a - b\rVert^2}{2h^2}\Big)
+
+    (Gretton et al. 2012). ``unbiased=True`` is this U-statistic (its mean is the
+    population MMD^2; it can be slightly negative); ``unbiased=False`` keeps the diagonal
+    terms (the V-statistic, >= 0, biased upward by about ``(1/n + 1/m)``).
+
+    Parameters
+    ----------
+    x : float array [n, d]; y : float array [m, d]
+        n, m >= 2.
+    bandwidth : float > 0 or None
+        :math:`h`; None uses the median pairwise distance of the pooled sample.
+    unbiased : bool
+
+    Returns
+    -------
+    float
+    """
+    x, y = _points(x, "x", 2), _points(y, "y", 2)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and "
+                         f"{y.shape[1]}")
+    if not isinstance(unbiased, bool):
+        raise TypeError(f"unbiased must be a bool, got {type(unbiased).__name__}")
+    h = _bandwidth(bandwidth, x, y)
+    g = -0.5 / (h * h)
+    kxx, kyy, kxy = (np.exp(g * _sqdist(a, b)) for a, b in ((x, x), (y, y), (x, y)))
+    n, m = len(x), len(y)
+    if unbiased:
+        sxx = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+        syy = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+    else:
+        sxx, syy = kxx.mean(), kyy.mean()
+    return float(sxx + syy - 2.0 * kxy.mean())
+
+
+def _psd_sqrt(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
+
+
+def frechet_distance(x: Any, y: Any) -> float:
+    r"""Fréchet distance between Gaussians fitted to two sample sets (the FID formula).
+
+    .. math::
+        d^2 = \lVert \mu_x - \mu_y\rVert^2 + \mathrm{Tr}\Big(\Sigma_x + \Sigma_y
+        - 2\big(\Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}\big)^{1/2}\Big)
+
+    with sample means and covariances (``ddof=1``, as FID code uses ``np.cov``). The
+    matrix square roots are taken by symmetric eigendecomposition (no scipy), so the
+    result is >= 0 up to rounding. Returns :math:`d^2` (what "FID" reports).
+
+    Parameters
+    ----------
+    x : float array [n, d]; y : float array [m, d]
+        n, m >= 2 (features in raw or any embedding space).
+
+    Returns
+    -------
+    float
+    """
+    x, y = _points(x, "x", 2), _points(y, "y", 2)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and "
+                         f"{y.shape[1]}")
+    mx, my = x.mean(0), y.mean(0)
+    sx = np.atleast_2d(np.cov(x, rowvar=False))
+    sy = np.atleast_2d(np.cov(y, rowvar=False))
+    r = _psd_sqrt(sx)
+    cross = _psd_sqrt(r @ sy @ r)
+    d = float((mx - my) @ (mx - my) + np.trace(sx) + np.trace(sy) - 2.0 * np.trace(cross))
+    return max(d, 0.0)
+
+
+_VENDI_KERNELS = ("rbf", "cosine", "linear")
+
+
+def vendi_score(x: Any, kernel: Any = "rbf", *, bandwidth: float | None = None) -> float:
+    r"""Vendi score: the effective number of distinct samples (Friedman & Dieng 2023).
+
+    .. math:: \mathrm{VS}(x) = \exp\Big(-\sum_i \lambda_i \log \lambda_i\Big),
+
+    :math:`\lambda_i` the eigenvalues of :math:`K/n`, :math:`K_{ij} = k(x_i, x_j)` with
+    :math:`k(x, x) = 1`. It is 1 when all samples are identical and ``n`` when they are
+    mutually dissimilar (:math:`K = I`).
+
+    Parameters
+    ----------
+    x : float array [n, d]
+    kernel : {"rbf", "cosine", "linear"} or callable
+        "rbf": :math:`\exp(-\lVert a - b\rVert^2 / 2h^2)`; "cosine": cosine similarity;
+        "linear": :math:`a \cdot b` on rows scaled to unit norm (the same as "cosine").
+        A callable gets ``x`` ``[n, d]`` (float64) and returns ``K`` ``[n, n]``
+        (symmetric, PSD, unit diagonal; checked for shape and finiteness).
+    bandwidth : float > 0 or None
+        :math:`h` for "rbf"; None: the median pairwise distance.
+
+    Returns
+    -------
+    float in [1, n]
+    """
+    x = _points(x, "x", 1)
+    n = len(x)
+    if callable(kernel):
+        K = check_finite(float_array(np.asarray(kernel(x.copy())), "kernel(x)").astype(
+            np.float64), "kernel(x)")
+        if K.shape != (n, n):
+            raise ValueError(f"kernel(x) must return an [n, n] = [{n}, {n}] matrix, got "
+                             f"{K.shape}")
+    elif kernel in _VENDI_KERNELS:
+        if kernel == "rbf":
+            h = _bandwidth(bandwidth, x, x[:0])
+            K = np.exp(-0.5 * _sqdist(x, x) / (h * h))
+        else:
+            nrm = np.linalg.norm(x, axis=1, keepdims=True)
+            if (nrm == 0).any():
+                raise ValueError(f"x must have no all-zero rows for kernel={kernel!r}")
+            u = x / nrm
+            K = u @ u.T
+    else:
+        raise ValueError(f"kernel must be one of {_VENDI_KERNELS} or a callable, got "
+                         f"{kernel!r}")
+    w = np.linalg.eigvalsh(0.5 * (K + K.T) / n)
+    w = w[w > 1e-12]
+    return float(np.exp(-(w * np.log(w)).sum()))

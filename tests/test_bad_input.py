@@ -148,7 +148,7 @@ torch.set_num_threads(1)
 from creditlab import prefs  # noqa: E402  (needs torch)
 from creditlab.algos import sequence_rl  # noqa: E402
 from creditlab.exercises import grade  # noqa: E402
-from creditlab.models import corpora, tinylm  # noqa: E402
+from creditlab.models import corpora, diffusion2d, tinylm  # noqa: E402
 
 
 @functools.cache
@@ -665,6 +665,20 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.metrics.spearman": Fuzz(
         metrics.spearman, lambda rng: {"x": rng.normal(size=6), "y": rng.normal(size=6)},
         {"x": "num", "y": "num"}),
+    # ---- sample-set distances (Toy2DDiffusion chapters)
+    "creditlab.metrics.mmd2": Fuzz(
+        metrics.mmd2, lambda rng: {"x": rng.normal(size=(5, 2)), "y": rng.normal(size=(4, 2)),
+                                   "bandwidth": 0.5},
+        {"x": "float", "y": "float", "bandwidth": "pos?"}),
+    "creditlab.metrics.frechet_distance": Fuzz(
+        metrics.frechet_distance,
+        lambda rng: {"x": rng.normal(size=(5, 2)), "y": rng.normal(size=(4, 2))},
+        {"x": "float", "y": "float"}),
+    "creditlab.metrics.vendi_score": Fuzz(
+        metrics.vendi_score, lambda rng: {"x": rng.normal(size=(5, 2)), "kernel": "rbf",
+                                          "bandwidth": 0.5},
+        {"x": "float", "kernel": "choice", "bandwidth": "pos?"},
+        overrides={"x:short last axis": "any"}),  # [n, 1] points are valid too
     # ---- tabular, estimators, constrained
     "creditlab.tabular.check_mdp": Fuzz(
         tabular.check_mdp, lambda rng: dict(zip(("P", "R"), _mdp(rng)), gamma=0.9),
@@ -1195,6 +1209,22 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.models.tinylm.response_mask": Fuzz(
         tinylm.response_mask, lambda rng: {"responses": _ids(rng), "eos_id": 2},
         {"responses": "int", "eos_id": "count0"}, overrides={"responses:huge": "any"}),
+    # ---- the 2-D diffusion model
+    "creditlab.models.diffusion2d.gaussian_ring": Fuzz(
+        diffusion2d.gaussian_ring, lambda rng: {"n": 5, "n_modes": 4, "radius": 2.0,
+                                                "std": 0.1, "n_classes": 2, "seed": 0},
+        {"n": "count", "n_modes": "count", "radius": "pos", "std": "pos",
+         "n_classes": "count", "seed": "seed"}),
+    "creditlab.models.diffusion2d.ring_centers": Fuzz(
+        diffusion2d.ring_centers, lambda rng: {"n_modes": 3, "radius": 1.5},
+        {"n_modes": "count", "radius": "pos"}),
+    "creditlab.models.diffusion2d.Toy2DDiffusion": Fuzz(
+        lambda **kw: diffusion2d.Toy2DDiffusion(**kw).sample(3, seed=0, return_chain=False),
+        lambda rng: {"n_classes": 1, "steps": 3, "hidden": 4, "layers": 1,
+                     "sigma_min": 0.05, "variance": "small", "seed": 0},
+        {"n_classes": "count", "steps": "count", "hidden": "count", "layers": "count",
+         "sigma_min": "unit", "variance": "choice", "seed": "seed"},
+        overrides={"n_classes:0": "error"}, examples=6),
     # ---- sequence-level RL on the tiny models
     "creditlab.algos.sequence_rl.SeqRLConfig": Fuzz(
         lambda **kw: dataclasses.astuple(sequence_rl.SeqRLConfig(**kw)), lambda rng: {
@@ -1270,6 +1300,8 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "creditlab.rap.BlocksworldProblems", "creditlab.rtb.nn.DNetwork",
         "creditlab.algos.sequence_rl.SeqRLResult", "creditlab.exercises.grade.Result",
         "creditlab.models.corpora.TextExample",
+        "creditlab.models.diffusion2d.DiffusionChain",
+        "creditlab.models.diffusion2d.Transition",
     )},
     # ---- reference loops: documented to trust their inputs (the wrappers validate)
     **{f"creditlab.tree_reference.{k}": Exempt(

@@ -3,13 +3,18 @@
 ``tinylm``   :class:`TinyTextLM`, a one-layer GRU language model with the interfaces of
              RL-for-LLM code (per-token log-probs and masks, sampling with EOS, KL to a
              reference, EMA copies, save/load to bytes); Parts III-V
+``diffusion2d`` :class:`Toy2DDiffusion`, a DDPM on 2-D points with per-step Gaussian
+             transitions, log-probs, M candidates per step and x0-hat; seeded ring data
+             (Ch19, 24)
 ``corpora``  seeded synthetic corpora with a vocabulary and exact checkers: arithmetic
              with thoughts, dialogues with a hidden rule, scene captions, instructions with
              judgments
 """
 
-from creditlab.models import corpora, tinylm
+from creditlab.models import corpora, diffusion2d, tinylm
 from creditlab.models.corpora import *  # noqa: F403
+from creditlab.models.diffusion2d import *  # noqa: F403
 from creditlab.models.tinylm import *  # noqa: F403
 
-__all__ = ["corpora", "tinylm", *corpora.__all__, *tinylm.__all__]
+__all__ = ["corpora", "diffusion2d", "tinylm", *corpora.__all__, *diffusion2d.__all__,
+           *tinylm.__all__]
