@@ -6,7 +6,8 @@ The interface is the one reward-guided and RL fine-tuning code for diffusion mod
 - :func:`gaussian_ring` — seeded 2-D data: the 8-Gaussian ring, and class-conditional
   variants (class :math:`c` = the modes :math:`m` with :math:`m \bmod K = c`; with as many
   classes as modes, one class per mode, up to 32 and beyond);
-- :meth:`Toy2DDiffusion.fit` — the :math:`\epsilon`-prediction loss of Ho et al. (2020);
+- :meth:`Toy2DDiffusion.fit` — the denoising loss of Ho et al. (2020), on the
+  :math:`v`-prediction target (below);
 - :meth:`Toy2DDiffusion.sample` — ancestral sampling that records, for every step, the
   Gaussian transition :math:`p_\theta(x_{t-1} \mid x_t) = \mathcal N(\mu_\theta(x_t, t),
   \sigma_t^2 I)` (its mean and std), the drawn :math:`x_{t-1}`, its log-probability, and
