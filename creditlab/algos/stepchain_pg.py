@@ -83,9 +83,12 @@ class PGConfig:
         Verifiable outcome reward ``outcome_coef * 1[correct]`` on this fraction of prompts,
         added to every step's return after the transform (never softmin-weighted).
     estimator : {"traj", "token", "pure_verl"}
-        ``traj``: A_i = baseline(G_{i,0}) broadcast to every step. ``token``:
-        A_{i,t} = G_{i,t} - mean_{j != i} G_{j,0}. ``pure_verl``: PURE's verl estimator,
-        A_{i,t} = G_{i,t} - sum_{j != i} sum_t G_{j,t} / ((n-1) * horizon).
+        ``traj`` (sequence-level credit): A_i = baseline(G_{i,0}) broadcast to every
+        step. ``token`` (per-step): A_{i,t} = G_{i,t} - mean_{j != i} G_{j,0}.
+        ``pure_verl`` (per-step): PURE's verl estimator,
+        A_{i,t} = G_{i,t} - sum_{j != i} sum_t G_{j,t} / ((n-1) * horizon); PURE-style,
+        not PURE: one action per step (PURE writes a step's reward on its last token),
+        the horizon in place of the padded response length, no KL penalty in the reward.
     baseline : {"rloo", "grpo"}
         Group baseline of the ``traj`` estimator.
     whiten : bool
