@@ -130,6 +130,21 @@ def _log_file() -> str:
     return str(path)
 
 
+@functools.cache
+def _info_file() -> str:
+    """A campaign's counts in the RLB authors' info.json format (tests/test_rtb.py)."""
+    import json
+    import tempfile
+
+    log = _log()
+    path = Path(tempfile.mkdtemp(prefix="creditlab-fuzz-")) / "info.json"
+    path.write_text(json.dumps({
+        "imp_train": len(log), "clk_train": log.info["clicks"], "cost_train": log.info["cost"],
+        "imp_test": len(log), "clk_test": log.info["clicks"], "cost_test": log.info["cost"],
+        "price_counter_train": log.info["price_counts"].tolist()}))
+    return str(path)
+
+
 def _ch01_returns(rewards: Any, gamma: Any, **kw: Any) -> Any:
     return cl.discounted_returns(np.asarray(rewards, float), float(gamma), **kw)
 
@@ -996,6 +1011,9 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         lambda path: rtb.load_log(path).info, lambda rng: {"path": _log_file()},
         {"path": "str"},
         overrides={"path:list": "error"}),
+    "creditlab.rtb.synth.load_info": Fuzz(
+        rtb.load_info, lambda rng: {"path": _info_file(), "split": "train"},
+        {"path": "str", "split": "choice"}),
     "creditlab.rtb.synth.AuctionLog": Fuzz(
         lambda **kw: rtb.AuctionLog(**kw).info,
         lambda rng: {"click": rng.random(10) < 0.3, "price": rng.integers(0, 30, 10),
@@ -1050,8 +1068,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"cpm_train": "nonneg", "budget_ratio": "nonneg", "episode_length": "count"}),
     "creditlab.rtb.bidders.evaluate": Fuzz(
         lambda **kw: rtb.evaluate(rtb.Constant(10.0), _log(), **kw).clicks,
-        lambda rng: {"episode_length": 20, "budget_ratio": 0.1, "max_price": 300},
-        {"episode_length": "count", "budget_ratio": "nonneg", "max_price": "count"},
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1, "max_price": 300,
+                     "last_episode": "play"},
+        {"episode_length": "count", "budget_ratio": "nonneg", "max_price": "count",
+         "last_episode": "choice"},
         examples=6),
     "creditlab.rtb.bidders.simulate": Fuzz(
         lambda **kw: rtb.simulate(rtb.Constant(10.0), **kw).clicks,
@@ -1060,8 +1080,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"price": "int", "pctr": "float", "click": "bool", "budget": "int"}),
     "creditlab.rtb.bidders.tune_lin": Fuzz(
         lambda **kw: rtb.tune_lin(_log(), grid=np.array([10.0, 40.0]), **kw)[0],
-        lambda rng: {"episode_length": 20, "budget_ratio": 0.1},
-        {"episode_length": "count", "budget_ratio": "nonneg"}, examples=6),
+        lambda rng: {"episode_length": 20, "budget_ratio": 0.1, "theta_avg": 0.005,
+                     "selection": "authors"},
+        {"episode_length": "count", "budget_ratio": "nonneg", "theta_avg": "pos",
+         "selection": "choice"}, examples=6),
     "creditlab.rtb.nn.DPolicy": Fuzz(
         lambda T0, max_price, mode: rtb_nn.DPolicy(lambda t, b: np.zeros(np.shape(b)), T0,
                                                    max_price, mode),

@@ -315,3 +315,153 @@ def test_fit_d_network_learns_the_table(toy):
     spread = float(np.std(val.D[20:].astype(np.float64) / val.theta_avg))
     assert net.rmse < 0.5 * spread  # far better than predicting the mean
     assert (net(np.array([100.0]), np.array([500.0])) >= 0).all()
+
+
+# ------------------------------------------------------- the RLB authors' file format
+def _authors_files(tmp_path, n_test=2 * 50 + 17, seed=0):
+    """A small synthetic campaign in the format of han-cai/rlb-dp: info.json (counts and
+    a 301-bin train price histogram) and test.theta.txt (``click price pctr`` lines)."""
+    tr, te = rtb.generate("toy", 4000, n_test, seed=seed)
+    info = {
+        "imp_train": len(tr), "clk_train": tr.info["clicks"], "cost_train": tr.info["cost"],
+        "imp_test": len(te), "clk_test": te.info["clicks"], "cost_test": te.info["cost"],
+        "field": 8, "dim": 100,
+        "price_counter_train": np.bincount(tr.price, minlength=301).tolist(),
+    }
+    import json
+
+    (tmp_path / "info.json").write_text(json.dumps(info, indent=4))
+    with open(tmp_path / "test.theta.txt", "w") as f:
+        for c, p, th in zip(te.click, te.price, te.pctr):
+            f.write(f"{int(c)} {int(p)} {float(th)!r}\n")
+    return tr, te, info
+
+
+def _authors_run(policy, log, N, B, max_bid=300):
+    """The authors' ``run`` loop, re-stated: one pass over the file, N auctions per
+    episode, budget and auctions-left reset when an episode ends, the trailing partial
+    episode played with the full budget. Returns (auctions, impressions, clicks, cost)."""
+    n, b, imp, clk, cost = N, B, 0, 0, 0
+    for c, price, th in zip(log.click, log.price, log.pctr):
+        a = policy(np.array([n]), np.array([b]), np.array([th]))[0]
+        a = min(int(np.floor(max(a, 0))), b, max_bid)
+        if a >= price:
+            imp, clk, b, cost = imp + 1, clk + int(c), b - int(price), cost + int(price)
+        n -= 1
+        if n == 0:
+            n, b = N, B
+    return len(log), imp, clk, cost
+
+
+def test_load_info_reads_the_authors_counts(tmp_path):
+    tr, _, raw = _authors_files(tmp_path)
+    info = rtb.load_info(tmp_path / "info.json")
+    assert info["n"] == len(tr) and info["clicks"] == tr.info["clicks"]
+    assert info["ctr"] == raw["clk_train"] / raw["imp_train"]
+    assert info["cpm"] == raw["cost_train"] / raw["imp_train"]
+    assert info["cpc"] == raw["cost_train"] / raw["clk_train"]
+    assert info["max_price"] == 300
+    # the p.m.f. from the counts is the one from the log itself (authors' calc_m_pdf)
+    counts = np.array(raw["price_counter_train"], float)
+    np.testing.assert_allclose(rtb.market_price_pdf(info), (counts + 1) / (counts.sum() + 301))
+    np.testing.assert_allclose(rtb.market_price_pdf(info), rtb.market_price_pdf(tr))
+    np.testing.assert_allclose(rtb.market_price_pdf(info, 0.0), counts / counts.sum())
+    assert rtb.load_info(raw)["cpm"] == info["cpm"]  # an already-parsed dict
+    test = rtb.load_info(tmp_path / "info.json", "test")
+    assert test["n"] == raw["imp_test"] and test["price_counts"] is None
+    with pytest.raises(ValueError, match="price_counts"):
+        rtb.market_price_pdf(test)
+    # malformed files: named errors
+    for bad, msg in [({**raw, "clk_train": -1}, "clk_train"),
+                     ({k: v for k, v in raw.items() if k != "cost_train"}, "cost_train"),
+                     ({**raw, "clk_train": raw["imp_train"] + 1}, "exceeds"),
+                     ({**raw, "imp_train": 0}, "imp_train"),
+                     ({**raw, "price_counter_train": [1, -2, 3]}, "price_counter_train"),
+                     ({**raw, "price_counter_train": "x"}, "price_counter_train")]:
+        with pytest.raises(ValueError, match=msg):
+            rtb.load_info(bad)
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match="JSON"):
+        rtb.load_info(tmp_path / "broken.json")
+    with pytest.raises(ValueError, match="split"):
+        rtb.load_info(raw, "valid")
+    with pytest.raises(TypeError, match="path"):
+        rtb.load_info(3)
+
+
+def test_evaluate_plays_the_last_partial_episode_like_the_authors(tmp_path):
+    _, _, _ = _authors_files(tmp_path)
+    info = rtb.load_info(tmp_path / "info.json")
+    te = rtb.load_log(tmp_path / "test.theta.txt")
+    N, c0 = 50, 1 / 4
+    B = rtb.episode_budget(info["cpm"], c0, N)
+    val = rtb.value_dp(N, B, rtb.market_price_pdf(info), info["ctr"])
+    for pol in (rtb.RLB(val), rtb.SSMDP(val), rtb.Mcpc(info["cpc"]),
+                rtb.Lin(30.0, info["ctr"]), rtb.Constant(40)):
+        res = rtb.evaluate(pol, te, N, c0, cpm_train=info["cpm"], last_episode="play")
+        got = (res.auctions, int(res.impressions.sum()), int(res.clicks.sum()),
+               int(res.cost.sum()))
+        assert got == _authors_run(pol, te, N, B)
+        assert len(res.clicks) == 3 and res.auctions == 117
+        assert res.win_rate == got[1] / 117
+        drop = rtb.evaluate(pol, te, N, c0, cpm_train=info["cpm"])
+        assert drop.auctions == 100 and len(drop.clicks) == 2
+        np.testing.assert_array_equal(drop.cost, res.cost[:2])
+    # a log shorter than one episode is one partial episode under "play"
+    short = te.slice(0, 20)
+    res = rtb.evaluate(rtb.Constant(40), short, N, c0, cpm_train=info["cpm"],
+                       last_episode="play")
+    assert res.auctions == 20 and len(res.clicks) == 1
+    with pytest.raises(ValueError, match="last_episode"):
+        rtb.evaluate(rtb.Constant(40), te, N, c0, last_episode="keep")
+
+
+def _authors_tune(log, N, c0, theta_avg, cpm, grid, patience=5):
+    """The authors' scan, re-stated on one evaluation per b0 (the plain loop of
+    :func:`_authors_run` on the full episodes gives the same clicks; checked above)."""
+
+    def clicks(b0):
+        return int(rtb.evaluate(rtb.Lin(float(b0), theta_avg), log, N, c0,
+                                cpm_train=cpm).clicks.sum())
+
+    obj, best, miss = 0, None, 0
+    for b0 in grid:
+        perf = clicks(b0)
+        if perf >= obj:
+            obj, best, miss = perf, b0, 0
+        else:
+            miss += 1
+            if miss >= patience:
+                break
+    if best == grid[-1]:
+        step, b0 = grid[-1] - grid[-2], grid[-1] + grid[-1] - grid[-2]
+        while clicks(b0) >= obj:
+            obj, best, b0 = clicks(b0), b0, b0 + step
+    return best
+
+
+def test_tune_lin_authors_selection_and_theta_avg(tmp_path):
+    tr, _, _ = _authors_files(tmp_path, seed=3)
+    N = 100
+    cpm = tr.info["cpm"]
+    for c0, th in [(1 / 32, tr.info["ctr"]), (1 / 8, 2 * tr.info["ctr"]), (1 / 2, 0.003)]:
+        b0, grid, clicks = rtb.tune_lin(tr, N, c0, theta_avg=th, selection="authors")
+        assert b0 == _authors_tune(tr, N, c0, th, cpm, list(np.arange(6.0, 301.0, 6.0)))
+        assert grid[:50].tolist() == list(np.arange(6.0, 301.0, 6.0))
+        # argmax with the same theta_avg: the global best (ties to the smallest b0)
+        b0a, grid_a, clicks_a = rtb.tune_lin(tr, N, c0, theta_avg=th, grid=grid[:50])
+        assert b0a == grid[:50][np.argmax(clicks[:50])]
+        # the clicks are those of Lin(b0, theta_avg) evaluated episode by episode
+        k = len(grid) // 3
+        B = rtb.episode_budget(cpm, c0, N)
+        assert clicks[k] == _authors_run(rtb.Lin(grid[k], th), tr.slice(0, 4000), N, B)[2]
+    # the best at the grid's end: the authors keep stepping while clicks do not fall
+    grid = [2.0, 4.0, 6.0]
+    b0, g, c = rtb.tune_lin(tr, N, 1.0, grid=grid, selection="authors")
+    assert len(g) > 3 and b0 == _authors_tune(tr, N, 1.0, tr.info["ctr"], cpm, grid)
+    with pytest.raises(ValueError, match="selection"):
+        rtb.tune_lin(tr, N, 0.1, selection="best")
+    with pytest.raises(ValueError, match="theta_avg"):
+        rtb.tune_lin(tr, N, 0.1, theta_avg=0.0)
+    with pytest.raises(ValueError, match="increasing"):
+        rtb.tune_lin(tr, N, 0.1, grid=[10.0, 5.0], selection="authors")

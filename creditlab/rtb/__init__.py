@@ -1,6 +1,7 @@
 """Real-time bidding as an MDP: RLB (Cai et al., WSDM 2017).
 
-synth    seeded synthetic auction logs, one profile per iPinYou campaign; ``load_log``
+synth    seeded synthetic auction logs, one profile per iPinYou campaign; ``load_log``,
+         ``load_info`` (real logs and the RLB authors' info.json counts)
 dp       the RLB dynamic program (C++ kernel) and the closed-form bid; numpy reference
 bidders  Constant, RandomBid, Mcpc, Lin (+ ``tune_lin``), SS-MDP, RLB and ``evaluate``
 """
@@ -25,6 +26,7 @@ from creditlab.rtb.synth import (
     Profile,
     auc,
     generate,
+    load_info,
     load_log,
     log_info,
     market_price_pdf,
@@ -47,6 +49,7 @@ __all__ = [
     "episode_budget",
     "evaluate",
     "generate",
+    "load_info",
     "load_log",
     "log_info",
     "market_price_pdf",

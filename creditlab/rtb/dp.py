@@ -279,6 +279,18 @@ def value_dp(
     One solve answers every episode length up to T and every budget up to B: V(t, b)
     does not depend on the initial budget.
 
+    **V(t, 0).** The recursion runs at b = 0 too: a bid of 0 still wins the auctions whose
+    price is 0 (m(0) > 0 after Laplace smoothing), so V(t, 0) = t * m(0) * r(0) here
+    (``click``: t * m(0) * theta_avg). The authors' code (han-cai/rlb-dp,
+    ``calc_optimal_value_function_with_approximation_i``) updates b >= 1 only and keeps
+    V(t, 0) = 0. The choice changes D(t, 0) = V(t, 1) - V(t, 0), hence the bids of states
+    whose budget is within one auction of running out. The effect is tiny: on the
+    campaign-2997 test log that repository ships (T = 1000, c0 = 1/32, the last partial
+    episode played), SS-MDP, Mcpc, Lin (the authors' b0) and RLB give the clicks,
+    impressions and cost of the authors' README exactly, except SS-MDP's cost: 306,639
+    here against 306,637; an independent run of the authors' code at c0 = 1/16 ... 1/2
+    found the same (issue 14).
+
     Parameters
     ----------
     T : int >= 0

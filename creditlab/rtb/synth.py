@@ -8,7 +8,9 @@ arrays ``click`` (int8 0/1), ``price`` (int64 market price, 0..max_price), ``pct
 (float64 predicted CTR) and ``features`` (int16 category indices, one column per field),
 plus an ``info`` dict of counts. :func:`load_log` reads a real ``click price pctr`` text
 file into the same structure, so every bidder, the DP and :func:`creditlab.rtb.evaluate`
-run unchanged on real data.
+run unchanged on real data; :func:`load_info` reads the per-campaign ``info.json`` counts of
+the RLB authors' repository (han-cai/rlb-dp) into the same ``info`` keys, for when the
+training log itself is absent.
 
 Generative model (one profile)
 ------------------------------
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -56,6 +60,7 @@ __all__ = [
     "Profile",
     "auc",
     "generate",
+    "load_info",
     "load_log",
     "log_info",
     "market_price_pdf",
@@ -274,15 +279,34 @@ def log_info(click: np.ndarray, price: np.ndarray, max_price: int | None = None)
     }
 
 
-def market_price_pdf(log: AuctionLog, laplace: float = 1.0) -> np.ndarray:
+def market_price_pdf(log: AuctionLog | Mapping[str, Any], laplace: float = 1.0) -> np.ndarray:
     """Laplace-smoothed market-price p.m.f. m(delta) of a log.
 
     m(delta) = (count(delta) + laplace) / (n + laplace * (max_price + 1)),
-    float64 [max_price + 1], summing to 1.
+    float64 [max_price + 1], summing to 1 (the authors' ``calc_m_pdf``).
+
+    Parameters
+    ----------
+    log : AuctionLog or dict
+        A log, or an ``info`` dict holding ``price_counts`` (:func:`log_info`, or
+        :func:`load_info` of the authors' ``info.json`` when the train log is absent).
+    laplace : float >= 0
+        Pseudo-count added to every price 0..max_price.
     """
     if check_real(laplace, "laplace") < 0:
         raise ValueError(f"laplace must be >= 0, got {laplace}")
-    c = log.info["price_counts"].astype(np.float64) + laplace
+    if isinstance(log, AuctionLog):
+        counts = log.info["price_counts"]
+    elif isinstance(log, Mapping):
+        if log.get("price_counts") is None:
+            raise ValueError("log (an info dict) has no 'price_counts': only the train "
+                             "split of info.json carries the price histogram")
+        counts = int_array(log["price_counts"], "price_counts")
+        if counts.ndim != 1 or (counts < 0).any():
+            raise ValueError("price_counts must be a 1-D array of counts >= 0")
+    else:
+        raise TypeError(f"log must be an AuctionLog or an info dict, got {type(log).__name__}")
+    c = counts.astype(np.float64) + laplace
     if c.sum() <= 0:
         raise ValueError("the log is empty and laplace is 0: no market-price p.m.f.")
     return c / c.sum()
@@ -465,6 +489,91 @@ def generate(
     for log, split in ((train, "train"), (test, "test")):
         log.info.update(profile=p.name, split=split)
     return train, test
+
+
+_INFO_KEYS = ("imp", "clk", "cost")
+
+
+def _count(d: Mapping[str, Any], key: str, path: str) -> int:
+    if key not in d:
+        raise ValueError(f"{path}: missing key {key!r} (an RLB info.json has "
+                         "imp/clk/cost_train, imp/clk/cost_test, price_counter_train)")
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (
+            isinstance(v, (float, np.floating)) and float(v).is_integer()):
+        raise ValueError(f"{path}: {key} must be an integer count, got {v!r}")
+    if v < 0:
+        raise ValueError(f"{path}: {key} must be >= 0, got {v}")
+    return int(v)
+
+
+def load_info(path: str | Path | Mapping[str, Any], split: str = "train") -> dict:
+    """A campaign's counts from the RLB authors' ``info.json``, as :func:`log_info` keys.
+
+    The authors' repository (han-cai/rlb-dp, ``data/ipinyou-data/<camp>/info.json``) ships,
+    per campaign, the counts ``imp_train``, ``clk_train``, ``cost_train``, the same three
+    for ``_test``, and ``price_counter_train`` (the train market prices' histogram over
+    0..300), but not the train log. These counts are all the DP and the baselines need:
+
+    - ``ctr`` = clk / imp, the theta_avg of the DP and of Lin;
+    - ``cpm`` = cost / imp, the mean market price per auction (CPM_train, budget unit:
+      B = int(cpm * c0 * T));
+    - ``cpc`` = cost / clk, Mcpc's value of a click (inf without clicks);
+    - ``price_counts`` (train only), from which :func:`market_price_pdf` builds m(delta)
+      with the authors' Laplace smoothing.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or dict
+        The ``info.json`` file, or its already-parsed dict.
+    split : {"train", "test"}
+        Which counts. ``"test"`` gives ``price_counts = None`` (no test histogram).
+
+    Returns
+    -------
+    dict
+        ``n``, ``clicks``, ``cost``, ``ctr``, ``cpm``, ``cpc``, ``max_price``,
+        ``price_counts`` (int64 [max_price + 1] or None), ``split``, ``source``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if isinstance(path, Mapping):
+        d, where = path, "info"
+    elif isinstance(path, (str, Path)):
+        where = str(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{where}: not valid JSON ({e})") from None
+        if not isinstance(d, Mapping):
+            raise ValueError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    else:
+        raise TypeError(f"path must be a str, pathlib.Path or dict, got {type(path).__name__}")
+    imp, clk, cost = (_count(d, f"{k}_{split}", where) for k in _INFO_KEYS)
+    if imp == 0:
+        raise ValueError(f"{where}: imp_{split} is 0, no CTR or CPM")
+    if clk > imp:
+        raise ValueError(f"{where}: clk_{split} ({clk}) exceeds imp_{split} ({imp})")
+    counts = None
+    max_price = MAX_PRICE
+    if split == "train":
+        if "price_counter_train" not in d:
+            raise ValueError(f"{where}: missing key 'price_counter_train'")
+        raw = d["price_counter_train"]
+        counts = np.asarray(raw)
+        if counts.ndim != 1 or counts.size == 0 or counts.dtype.kind not in "iuf" or (
+                counts.dtype.kind == "f" and not np.array_equal(counts, np.round(counts))):
+            raise ValueError(f"{where}: price_counter_train must be a list of integer counts")
+        counts = counts.astype(np.int64)
+        if (counts < 0).any():
+            raise ValueError(f"{where}: price_counter_train has a negative count")
+        max_price = len(counts) - 1
+    return {
+        "n": imp, "clicks": clk, "cost": cost, "ctr": clk / imp, "cpm": cost / imp,
+        "cpc": cost / clk if clk else float("inf"), "max_price": max_price,
+        "price_counts": counts, "split": split, "source": where,
+    }
 
 
 def load_log(path: str | Path) -> AuctionLog:
