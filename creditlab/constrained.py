@@ -48,6 +48,16 @@ __all__ = [
 ]
 
 
+def _check_cost(C: Any, P: np.ndarray) -> np.ndarray:
+    """The cost table ``C [S, A, S']``: float64, the shape of ``P``, finite and >= 0."""
+    C = float_array(C, "C").astype(np.float64, copy=False)
+    if C.shape != P.shape:
+        raise ValueError(f"C must have the shape of P {P.shape}, got {C.shape}")
+    if not np.isfinite(C).all() or (C < 0).any():
+        raise ValueError("C must be finite and >= 0 (a cost)")
+    return C
+
+
 def lagrangian_update(lmbda: Any, cost: Any, threshold: Any, lr: float) -> Any:
     r"""One projected dual-ascent step :math:`\max(0, \lambda + \eta(J_C - \tau))`.
 
@@ -159,11 +169,7 @@ def lagrangian_npg(
     ConstrainedResult
     """
     P, R, g = check_mdp(P, R, gamma, strict_gamma=True)
-    C = float_array(C, "C").astype(np.float64, copy=False)
-    if C.shape != P.shape:
-        raise ValueError(f"C must have the shape of P {P.shape}, got {C.shape}")
-    if not np.isfinite(C).all() or (C < 0).any():
-        raise ValueError("C must be finite and >= 0 (a cost)")
+    C = _check_cost(C, P)
     if penalty is None:
         if threshold is None:
             raise ValueError("threshold must be a finite number (or pass penalty=)")
@@ -346,11 +352,7 @@ def lagrangian_q_learning(
     LagrangianQResult
     """
     P, R, g = check_mdp(P, R, gamma, strict_gamma=True)
-    C = float_array(C, "C").astype(np.float64, copy=False)
-    if C.shape != P.shape:
-        raise ValueError(f"C must have the shape of P {P.shape}, got {C.shape}")
-    if not np.isfinite(C).all() or (C < 0).any():
-        raise ValueError("C must be finite and >= 0 (a cost)")
+    C = _check_cost(C, P)
     tau = check_real(threshold, "threshold")
     alpha = check_unit_interval(alpha, "alpha")
     epsilon = check_unit_interval(epsilon, "epsilon")

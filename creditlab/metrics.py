@@ -428,6 +428,15 @@ def _bandwidth(bandwidth: Any, x: np.ndarray, y: np.ndarray) -> float:
     return h
 
 
+def _two_samples(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two point sets ``[n, d]``, ``[m, d]`` with n, m >= 2 and the same d."""
+    x, y = _points(x, "x", 2), _points(y, "y", 2)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and "
+                         f"{y.shape[1]}")
+    return x, y
+
+
 def mmd2(x: Any, y: Any, *, bandwidth: float | None = None, unbiased: bool = True
          ) -> float:
     r"""Squared maximum mean discrepancy with an RBF kernel between two sample sets.
@@ -453,10 +462,7 @@ def mmd2(x: Any, y: Any, *, bandwidth: float | None = None, unbiased: bool = Tru
     -------
     float
     """
-    x, y = _points(x, "x", 2), _points(y, "y", 2)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and "
-                         f"{y.shape[1]}")
+    x, y = _two_samples(x, y)
     if not isinstance(unbiased, bool):
         raise TypeError(f"unbiased must be a bool, got {type(unbiased).__name__}")
     h = _bandwidth(bandwidth, x, y)
@@ -496,10 +502,7 @@ def frechet_distance(x: Any, y: Any) -> float:
     -------
     float
     """
-    x, y = _points(x, "x", 2), _points(y, "y", 2)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and "
-                         f"{y.shape[1]}")
+    x, y = _two_samples(x, y)
     mx, my = x.mean(0), y.mean(0)
     sx = np.atleast_2d(np.cov(x, rowvar=False))
     sy = np.atleast_2d(np.cov(y, rowvar=False))

@@ -65,7 +65,6 @@ seeds give identical numbers.
 from __future__ import annotations
 
 import copy
-import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +74,7 @@ import torch
 from torch import nn
 
 from creditlab._backend import check_int, check_real, check_seed, to_numpy
+from creditlab.models._serial import BytesMixin
 
 __all__ = [
     "DiffusionChain",
@@ -241,7 +241,7 @@ def _generator(seed: Any) -> torch.Generator:
     return torch.Generator().manual_seed(s)
 
 
-class Toy2DDiffusion(nn.Module):
+class Toy2DDiffusion(BytesMixin, nn.Module):
     r"""A DDPM on 2-D points: MLP :math:`\epsilon_\theta(x_t, t, c)`, ``T`` Gaussian steps.
 
     Parameters
@@ -733,21 +733,3 @@ class Toy2DDiffusion(nn.Module):
     def copy(self) -> Toy2DDiffusion:
         """A frozen deep copy (``requires_grad=False``): the reference or old policy."""
         return copy.deepcopy(self).requires_grad_(False)
-
-    def to_bytes(self) -> bytes:
-        """Config and weights as bytes (``torch.save`` into memory; no file)."""
-        buf = io.BytesIO()
-        torch.save({"config": dict(self.config),
-                    "state": {k: v.detach().clone() for k, v in self.state_dict().items()}},
-                   buf)
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Toy2DDiffusion:
-        """Inverse of :meth:`to_bytes` (``weights_only`` loading: no code runs)."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"data must be bytes, got {type(data).__name__}")
-        blob = torch.load(io.BytesIO(bytes(data)), weights_only=True)
-        model = cls(**blob["config"])
-        model.load_state_dict(blob["state"])
-        return model

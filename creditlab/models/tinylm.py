@@ -27,7 +27,6 @@ the same seeds give identical numbers.
 from __future__ import annotations
 
 import copy
-import io
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ import torch
 from torch import nn
 
 from creditlab._backend import check_int, check_real
+from creditlab.models._serial import BytesMixin
 
 __all__ = [
     "BOS",
@@ -141,7 +141,7 @@ def response_mask(responses: Any, eos_id: int = EOS) -> torch.Tensor:
     return (eos.cumsum(1) - eos) == 0
 
 
-class TinyTextLM(nn.Module):
+class TinyTextLM(BytesMixin, nn.Module):
     """Embedding -> one GRU layer -> linear head over the vocabulary.
 
     Parameters
@@ -402,24 +402,6 @@ class TinyTextLM(nn.Module):
         """``self <- tau * self + (1 - tau) * source`` in place (see :func:`ema_update`)."""
         ema_update(self, source, tau)
         return self
-
-    def to_bytes(self) -> bytes:
-        """Config and weights as bytes (``torch.save`` into memory; no file)."""
-        buf = io.BytesIO()
-        torch.save({"config": dict(self.config),
-                    "state": {k: v.detach().clone() for k, v in self.state_dict().items()}},
-                   buf)
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TinyTextLM:
-        """Inverse of :meth:`to_bytes` (``weights_only`` loading: no code runs)."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"data must be bytes, got {type(data).__name__}")
-        blob = torch.load(io.BytesIO(bytes(data)), weights_only=True)
-        model = cls(**blob["config"])
-        model.load_state_dict(blob["state"])
-        return model
 
 
 def _check_model(m: Any, name: str) -> None:
