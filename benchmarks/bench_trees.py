@@ -7,8 +7,18 @@ function of ``toy_env.py``; then ``reduce_up`` / ``backup_path`` against their r
     PYTHONPATH=. python benchmarks/bench_trees.py --device cuda [--write]   # GPU kernels
 
 mctx is imported if present (e.g. a venv under /tmp with ``pip install jax mctx`` plus this
-repo's runtime deps). Cells are min / median wall time of a full search call. Before timing,
-the Gumbel search with zero Gumbel noise is checked to give mctx's root visit counts exactly.
+repo's runtime deps). Before timing, the Gumbel search with zero Gumbel noise is checked to give
+mctx's visit counts exactly.
+
+Protocol (issue 36). Run it pinned to one core: ``taskset -c 0``. Within one (S, B) cell every
+variant is compiled and warmed, then timed round-robin: round k calls each variant once, in an
+order that rotates with k, so a busy moment of the machine falls on all variants alike. A cell
+reports each variant's median over the rounds with its spread (min-max); the ratios are ratios
+of medians (min-of-rounds is a secondary column). During every call the script also reads how
+much CPU the *other* processes used (/proc/stat minus this process, in cores); a variant whose
+calls saw more than 0.2 of a core of other load on average is marked unreliable, and
+``results/trees.md`` is not written if any mctx-vs-creditlab cell is (``--force`` writes it
+with the marks).
 """
 
 from __future__ import annotations
@@ -59,6 +69,53 @@ def timeit(fn, reps):
     return min(ts), float(np.median(ts))
 
 
+MAX_OTHER_LOAD = 0.2  # cores used by other processes above which a timing is unreliable
+
+
+def _busy_and_self():
+    """(CPU seconds all processes spent, CPU seconds this process spent) so far."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return (sum(fields[:8]) - idle) / tick, t.user + t.system
+
+
+def interleaved(variants, rounds):
+    """Warm each variant, then ``rounds`` rounds calling each once (order rotated per round).
+
+    Returns {name: {"median", "min", "max", "other"}} with seconds per call and ``other`` the
+    CPU (in cores) that other processes used during that variant's calls."""
+    names = list(variants)
+    for n in names:
+        variants[n]()  # compile / warm caches
+    times = {n: [] for n in names}
+    other = {n: [] for n in names}
+    for k in range(rounds):
+        for n in names[k % len(names):] + names[:k % len(names)]:
+            b0, s0 = _busy_and_self()
+            t0 = time.perf_counter()
+            variants[n]()
+            dt = time.perf_counter() - t0
+            b1, s1 = _busy_and_self()
+            times[n].append(dt)
+            other[n].append((b1 - b0) - (s1 - s0))
+    # /proc/stat counts in ticks (10 ms): the load is the sum over a variant's calls divided by
+    # their total time, not a mean of per-call ratios
+    return {n: {"median": float(np.median(times[n])), "min": min(times[n]),
+                "max": max(times[n]), "other": max(0.0, sum(other[n]) / sum(times[n]))}
+            for n in names}
+
+
+def cell_text(r):
+    if r is None:
+        return "-"
+    flag = " !" if r["other"] > MAX_OTHER_LOAD else ""
+    return (f"{fmt(r['median'])} [{fmt(r['min'])}-{fmt(r['max'])}], "
+            f"{r['other']:.2f}{flag}")
+
+
 def fmt(t):
     return f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s"
 
@@ -106,54 +163,67 @@ def check_parity():
 
 
 def main():
+    load0 = os.getloadavg()[0]
     lines = ["# Tree benchmarks", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-             f"load average at start {os.getloadavg()[0]:.2f}; creditlab backend "
+             f"load average at start {load0:.2f}; creditlab backend "
              f"{creditlab.backend_info()['backend']}, OpenMP threads "
              f"{creditlab.backend_info()['threads']}; numpy {np.__version__}"
              + (f"; jax {jax.__version__}, mctx {mctx.__version__}" if mctx else "; mctx absent"),
              "", "Command: `PYTHONPATH=. taskset -c 0 python benchmarks/bench_trees.py` "
-             "(one core, one thread per peer)", "",
-             "Parity: " + check_parity(), "",
-             "## MCTS: full search call, min / median (toy recurrent function, A = 8, float32)",
-             "",
-             "| S | B | creditlab MuZero | creditlab Gumbel | mctx MuZero | mctx Gumbel | "
-             "numpy MuZero | mctx Gumbel / creditlab Gumbel | mctx MuZero / creditlab MuZero |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    target = None
+             f"(one core, one thread per peer; affinity here: {sorted(os.sched_getaffinity(0))})",
+             "", "Parity: " + check_parity(), "",
+             "## MCTS: full search call (toy recurrent function, A = 8, float32)", "",
+             "Each cell: median over interleaved rounds [min-max], then the other processes' "
+             "CPU use during that variant's calls (in cores; `!` above 0.2: unreliable). "
+             "Ratios are ratios of medians; (min) is the ratio of the fastest rounds.", "",
+             "| S | B | rounds | creditlab MuZero | creditlab Gumbel | mctx MuZero | mctx Gumbel | "
+             "numpy MuZero | mctx / creditlab, Gumbel | mctx / creditlab, MuZero |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    unreliable, targets = [], {}
     for S in (64, 256):
         for B in (1, 64, 1024):
-            big = B * S >= 64 * 256
-            reps = 3 if big else 7
             emb = np.arange(B)
             z, v = np.zeros((B, A), np.float32), np.zeros(B, np.float32)
-            cm = timeit(lambda: mcts(z, v, rec, S, emb), reps)
-            cg = timeit(lambda: mcts(z, v, rec, S, emb, algorithm="gumbel",
-                                     max_num_considered_actions=8, seed=0), reps)
-            nm = timeit(lambda: mcts_numpy(z, v, rec, S, emb), 1 if big else 3)
+            variants = {
+                "cm": lambda: mcts(z, v, rec, S, emb),
+                "cg": lambda: mcts(z, v, rec, S, emb, algorithm="gumbel",
+                                   max_num_considered_actions=8, seed=0)}
+            if B * S <= 64 * 256:
+                variants["nm"] = lambda: mcts_numpy(z, v, rec, S, emb)
             if mctx is not None:
                 mu, gu = mctx_fns(B, S)
                 key = jax.random.PRNGKey(0)
-                mu(key).block_until_ready()  # compile
-                gu(key).block_until_ready()
-                mr = 1 if B * S >= 1024 * 256 else (2 if big else 5)
-                mm = timeit(lambda: mu(key).block_until_ready(), mr)
-                mg = timeit(lambda: gu(key).block_until_ready(), mr)
-                ratio_g, ratio_m = f"{mg[0] / cg[0]:.0f}x", f"{mm[0] / cm[0]:.0f}x"
-                if (S, B) == (256, 64):
-                    target = mg[0] / cg[0]
-                mcol = f"{fmt(mm[0])} / {fmt(mm[1])} | {fmt(mg[0])} / {fmt(mg[1])}"
-            else:
-                ratio_g = ratio_m = "-"
-                mcol = "- | -"
-            lines.append(f"| {S} | {B} | {fmt(cm[0])} / {fmt(cm[1])} | {fmt(cg[0])} / "
-                         f"{fmt(cg[1])} | {mcol} | {fmt(nm[0])} / {fmt(nm[1])} | {ratio_g} | "
-                         f"{ratio_m} |")
+                variants["mm"] = lambda: mu(key).block_until_ready()
+                variants["mg"] = lambda: gu(key).block_until_ready()
+            rounds = 3 if B * S >= 1024 * 256 else (7 if B * S >= 64 * 256 else 15)
+            res = interleaved(variants, rounds)
+            cell = {k: cell_text(res.get(k)) for k in ("cm", "cg", "mm", "mg", "nm")}
+            ratios = []
+            for peer, mine in (("mg", "cg"), ("mm", "cm")):
+                if peer in res:
+                    r_med = res[peer]["median"] / res[mine]["median"]
+                    r_min = res[peer]["min"] / res[mine]["min"]
+                    ratios.append(f"{r_med:.1f}x ({r_min:.1f}x)")
+                    if (S, B) == (256, 64):
+                        targets[peer] = r_med
+                    if max(res[peer]["other"], res[mine]["other"]) > MAX_OTHER_LOAD:
+                        unreliable.append((S, B, peer))
+                else:
+                    ratios.append("-")
+            lines.append(f"| {S} | {B} | {rounds} | {cell['cm']} | {cell['cg']} | {cell['mm']} | "
+                         f"{cell['mg']} | {cell['nm']} | {ratios[0]} | {ratios[1]} |")
             print(lines[-1], flush=True)
-    if target is not None:
-        lines += ["", f"Target (issue 6): at S = 256, B = 64, creditlab's Gumbel search at least "
-                  f"20x faster than mctx's: measured {target:.1f}x in this run, "
-                  f"{'met' if target >= 20 else 'NOT met'}."]
+    if targets:
+        g, m = targets.get("mg", 0.0), targets.get("mm", 0.0)
+        lines += ["", "Targets (issue 36), at S = 256, B = 64, ratio of medians: Gumbel >= 20x "
+                  f"mctx's gumbel_muzero_policy: {g:.1f}x, {'met' if g >= 20 else 'not met'}; "
+                  f"MuZero >= 40x mctx's muzero_policy: {m:.1f}x, "
+                  f"{'met' if m >= 40 else 'not met'}."]
+    if unreliable:
+        lines += ["", "Unreliable cells (other processes used more than "
+                  f"{MAX_OTHER_LOAD} of a core): "
+                  + ", ".join(f"S={S} B={B} {p}" for S, B, p in unreliable) + "."]
     lines += ["", "## Whole-tree kernels vs their plain-Python references (float64)", "",
               "| kernel | trees x nodes | creditlab (C++) | reference (Python loops) | speed-up |",
               "|---|---|---|---|---|"]
@@ -189,11 +259,14 @@ def main():
                  f"{fmt(pr)} (1 tree timed, scaled) | {pr / c[0]:.0f}x |")
     lines += ["", "The creditlab times include the Python callback into the model each "
               "simulation (one batched call per simulation, as mctx). The toy model is "
-              "trivial, so the MCTS rows measure tree overhead. Machine shared with other "
-              "load: treat single cells as noisy, ratios within one row as the result.", ""]
+              "trivial, so the MCTS rows measure tree overhead. The kernel rows above are "
+              "min-of-N wall times, not interleaved.", ""]
+    print("\n".join(lines))
+    if unreliable and "--force" not in sys.argv:
+        sys.exit(f"not writing {OUT}: the machine was busy during {len(unreliable)} cell(s) "
+                 "(see above); rerun on a quiet machine, or pass --force to write with the marks")
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
 
 
 OUT_CUDA = Path(__file__).resolve().parent / "results" / "trees_cuda.md"
