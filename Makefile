@@ -124,8 +124,12 @@ $(INT_STAMP): $(INT_BIN)/python $(SOURCES)
 test-integrations: $(INT_STAMP)
 	$(INT_BIN)/python -m pytest tests/integrations -ra
 
+# verl part pinned to one core; Ray part unpinned (its workers are other processes)
 bench-integrations: $(INT_STAMP)
-	$(INT_BIN)/python benchmarks/bench_integrations.py
+	mkdir -p build
+	taskset -c 0 $(INT_BIN)/python benchmarks/bench_integrations.py --out build/bench_verl.md
+	$(INT_BIN)/python benchmarks/bench_integrations.py --no-verl --ray --out build/bench_ray.md
+	cat build/bench_verl.md build/bench_ray.md > benchmarks/results/integrations.md
 
 clean:
 	rm -rf build book/_build book/_static/mathjax creditlab/_C*.so *.egg-info  # build/ holds the CUDA emulator's cache too
