@@ -14,7 +14,8 @@ NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -pat
 STAMP := $(VENV)/.creditlab-installed
 SOURCES := setup.py pyproject.toml CMakeLists.txt $(wildcard csrc/*.h csrc/*.cpp csrc/cuda/*.h csrc/cuda/*.cuh csrc/cuda/*.cu)
 
-.PHONY: help install test lint unit notebooks nbval book mathjax check-html lab bench seeds clean
+.PHONY: help install test lint unit notebooks nbval book mathjax check-html lab bench seeds clean \
+	test-integrations bench-integrations
 
 help:
 	@echo "make book   set up .venv, execute every notebook, build book/_build/html"
@@ -24,6 +25,8 @@ help:
 	@echo "make lab    JupyterLab on the book"
 	@echo "make bench  benchmarks/bench_returns.py (writes benchmarks/results/returns.md)"
 	@echo "make seeds  seed sweep: chapters on unseen seeds, asserts recorded (CHAPTERS=, SWEEP_SEEDS=)"
+	@echo "make test-integrations  own venv (.venv-integrations) with verl, TRL, Ray Data: tests/integrations"
+	@echo "make bench-integrations  benchmarks/bench_integrations.py in that venv"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +98,38 @@ SWEEP_SEEDS := 5,6,7,8,9
 CHAPTERS :=
 seeds: install
 	$(BIN)/python tools/seed_sweep.py $(CHAPTERS) --seeds $(SWEEP_SEEDS)
+
+# creditlab inside verl, TRL and Ray Data (creditlab/integrations, tests/integrations). Its own
+# venv, never the one `make test` uses: the default CI install has none of these peers (their
+# tests skip there). verl goes in with --no-deps (its full dependency set is a GPU training
+# stack); extra "integrations-test" holds the few imports its core_algos and
+# ray_trainer.compute_advantage need, TRL and Ray Data. The editable install declares the
+# verl.plugins entry point that tests/integrations checks.
+INT_VENV := .venv-integrations
+INT_BIN := $(INT_VENV)/bin
+INT_STAMP := $(INT_VENV)/.creditlab-installed
+VERL_SPEC := verl==0.9.1
+
+$(INT_BIN)/python:
+	$(PYTHON) -m venv $(INT_VENV)
+	$(INT_BIN)/python -m pip install --upgrade pip
+
+$(INT_STAMP): $(INT_BIN)/python $(SOURCES)
+	$(INT_BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(INT_BIN)/python -m pip install -e ".[test,integrations-test]"
+	$(INT_BIN)/python -m pip install --no-deps "$(VERL_SPEC)"
+	$(INT_BIN)/python -c "import verl.trainer.ppo.core_algos, trl, ray.data; print('peers ok')"
+	touch $(INT_STAMP)
+
+test-integrations: $(INT_STAMP)
+	$(INT_BIN)/python -m pytest tests/integrations -ra
+
+# verl part pinned to one core; Ray part unpinned (its workers are other processes)
+bench-integrations: $(INT_STAMP)
+	mkdir -p build
+	taskset -c 0 $(INT_BIN)/python benchmarks/bench_integrations.py --out build/bench_verl.md
+	$(INT_BIN)/python benchmarks/bench_integrations.py --no-verl --ray --out build/bench_ray.md
+	cat build/bench_verl.md build/bench_ray.md > benchmarks/results/integrations.md
 
 clean:
 	rm -rf build book/_build book/_static/mathjax creditlab/_C*.so *.egg-info  # build/ holds the CUDA emulator's cache too

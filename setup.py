@@ -111,6 +111,31 @@ setup(
             "pybind11>=2.12",
             "pyyaml>=6",  # tests/test_book_papers.py reads book/papers.yml
         ],
+        # creditlab inside RL stacks (creditlab/integrations, tests/integrations); never
+        # part of `make test`. A verl or TRL user already has the peer installed.
+        "verl": ["verl==0.9.1"],
+        "trl": ["trl==1.13.0"],
+        "ray": ["ray[data]==2.58.0", "pyarrow>=14"],
+        # `make test-integrations`: verl is installed there with --no-deps (its full
+        # dependency set is a GPU training stack); these are the imports that
+        # verl.trainer.ppo.core_algos and ray_trainer.compute_advantage need, plus TRL
+        # and Ray Data.
+        "integrations-test": [
+            "tensordict>=0.8.0,<=0.10.0,!=0.9.0",
+            "omegaconf>=2.3",
+            "codetiming",
+            "torchdata",
+            "peft",
+            "cachetools",
+            "fastapi",
+            "uvicorn",
+            "trl==1.13.0",
+            "ray[data]==2.58.0",
+            "pyarrow>=14",
+        ],
     },
+    # `import verl` loads this entry point (verl's plugin discovery), which registers
+    # creditlab's advantage estimators (creditlab/integrations/verl.py).
+    entry_points={"verl.plugins": ["creditlab = creditlab.integrations.verl"]},
     zip_safe=False,
 )

@@ -236,6 +236,9 @@ def _statuses(results: Any) -> list[bool]:
 # what is public
 
 
+PEER_MISSING: set[str] = set()  # integration modules whose peer package is not installed
+
+
 def public_callables() -> dict[str, Any]:
     """``"module.qualname" -> object`` for every function / class in a public ``__all__``.
 
@@ -248,7 +251,16 @@ def public_callables() -> dict[str, Any]:
     for name in names:
         if any(part.startswith("_") for part in name.split(".")):
             continue
-        mod = importlib.import_module(name)
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            # creditlab.integrations.verl / .ray import their peer (an optional extra):
+            # without it their names are not public here (tests/integrations covers them)
+            if not name.startswith("creditlab.integrations.") or (
+                    err.name or "").startswith("creditlab"):
+                raise
+            PEER_MISSING.add(name)
+            continue
         for attr in getattr(mod, "__all__", ()):
             obj = getattr(mod, attr)
             if inspect.ismodule(obj) or not callable(obj):
@@ -1306,6 +1318,20 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.exercises.check.chapters": Exempt("takes no arguments"),
     "creditlab.exercises.check.exercises": Exempt("takes no arguments"),
     "creditlab.progress.mode": Exempt("takes no arguments (reads CREDITLAB_PROGRESS)"),
+    # creditlab.integrations: adapters that need their peer package (verl, ray), public only
+    # where it is installed. Their bad inputs (shapes, types, options, no mutation) are
+    # tested in tests/integrations against the real peer; the arrays go on to the
+    # creditlab kernels fuzzed here (grpo, rloo, gae, min_form_returns, masked_whiten).
+    **{f"creditlab.integrations.verl.{n}": Exempt(
+        "verl adapter (torch tensors as verl passes them): "
+        "tests/integrations/test_integ_verl.py::test_bad_input_names_the_argument")
+       for n in ("creditlab_gae", "creditlab_grpo", "creditlab_min_form", "creditlab_rloo",
+                 "patch_gae")},
+    **{f"creditlab.integrations.ray.{n}": Exempt(
+        "Ray Data adapter (column dicts, Datasets, paths): "
+        "tests/integrations/test_integ_ray.py::test_block_returns_bad_input")
+       for n in ("block_returns", "episode_returns", "returns_over_parquet",
+                 "write_example_rollouts")},
     **{f"creditlab.progress.{k}": Exempt(
         "a thin wrapper that passes its arguments to tqdm unchanged (tqdm checks them); "
         "it only picks the notebook or console class") for k in ("tqdm", "trange")},
@@ -1363,7 +1389,8 @@ def test_every_public_function_has_an_entry():
     assert not missing, (
         "public functions without an entry in tests/test_bad_input.py ENTRIES (declare "
         f"their bad inputs, or why they take none): {missing}")
-    stale = sorted(set(ENTRIES) - set(public))
+    stale = sorted(k for k in set(ENTRIES) - set(public)
+                   if not any(k.startswith(m + ".") for m in PEER_MISSING))
     assert not stale, f"entries for names that are no longer public: {stale}"
 
 
