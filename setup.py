@@ -26,7 +26,9 @@ VERSION = re.search(
 
 class CMakeExtension(Extension):
     def __init__(self, name: str, sourcedir: str = "") -> None:
-        super().__init__(name, sources=[])
+        # optional: when the build is skipped (CREDITLAB_NO_EXT) or fails, an editable
+        # install must not try to copy a module that was never built
+        super().__init__(name, sources=[], optional=True)
         self.sourcedir = os.fspath(Path(sourcedir).resolve())
 
 
