@@ -24,7 +24,7 @@ slower with more).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -58,6 +58,9 @@ __all__ = [
 #: credit-assignment modes understood by :func:`credit_returns`
 CREDITS = ("sum", "min", "softmin", "mean", "clip", "delta", "gated", "none")
 ESTIMATORS = ("traj", "token", "pure_verl")
+
+#: ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
+RewardFn = Callable[["Episodes", int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -376,9 +379,13 @@ def advantages(G: np.ndarray, mask: np.ndarray, group_size: int, config: PGConfi
 # Evaluation and training
 
 
-def episode_stats(ep: Episodes) -> dict[str, float]:
+def episode_stats(ep: Episodes, step_types: tuple[str, ...] = ()) -> dict[str, float]:
     """accuracy, steps, filler / repeat fractions of steps, premature and truncation rates,
-    answer rate, and the PRM sum and min per episode (means over episodes)."""
+    answer rate, and the PRM sum and min per episode (means over episodes).
+
+    For each of Chapter 7's step types ``"decompose"``, ``"pattern"`` and ``"guess"`` that
+    is in ``step_types`` (the environment's, in action order), the fraction of episodes
+    that contain one is added under its name."""
     steps = ep.mask.sum()
     ev = ep.events
     n_f = (ev == EVENT_ID["filler"]).sum()
@@ -393,6 +400,9 @@ def episode_stats(ep: Episodes) -> dict[str, float]:
         "truncated": float((ev == EVENT_ID["truncated"]).any(1).mean()),
         "prm_sum": float(ep.prm.sum(1).mean()),
         "prm_min": float(prm_min[np.isfinite(prm_min)].mean()) if steps else 0.0,
+    } | {
+        name: float(((ep.actions == step_types.index(name)) & ep.mask).any(1).mean())
+        for name in ("decompose", "pattern", "guess") if name in step_types
     }
 
 
@@ -402,7 +412,7 @@ def evaluate(policy: MLPPolicy, config: StepChainConfig, prm: ProcessRewardModel
     n_episodes = check_int(n_episodes, "n_episodes", 1)
     rng = make_rng(seed)
     ep = sample_episodes(policy, config, prm, n_episodes, 1, rng)
-    return episode_stats(ep)
+    return episode_stats(ep, config.step_types)
 
 
 @dataclass
@@ -429,6 +439,7 @@ def train(
     config: PGConfig | None = None,
     *,
     progress: bool = True,
+    reward_fn: RewardFn | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a policy on StepChain with the chosen credit assignment.
@@ -442,6 +453,12 @@ def train(
     config : PGConfig, optional
     progress : bool
         Show a tqdm bar.
+    reward_fn : callable, optional
+        ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
+        replaces the PRM scores (``episodes.prm``) and the verifier's outcome reward
+        before :func:`credit_returns` (Chapter 7 mixes, normalises and corrupts rewards
+        here). Rows come in consecutive groups of ``group_size`` responses to one prompt;
+        ``rng`` is the trainer's generator. Evaluation is unchanged (true accuracy).
     **overrides
         PGConfig fields, e.g. ``credit="sum", seed=1``.
 
@@ -478,8 +495,11 @@ def train(
     for it in bar:
         ep = sample_episodes(policy, env_config, prm, config.n_prompts, config.group_size,
                              rng, verifier)
-        outcome = verifier.reward(ep.correct, ep.has_vr)
-        G = credit_returns(ep.prm, ep.mask, outcome, config)
+        if reward_fn is None:
+            step_r, outcome = ep.prm, verifier.reward(ep.correct, ep.has_vr)
+        else:
+            step_r, outcome = _call_reward_fn(reward_fn, ep, config.group_size, rng)
+        G = credit_returns(step_r, ep.mask, outcome, config)
         A = advantages(G, ep.mask, config.group_size, config)
         _update(policy, opt, ep, A, config, ref)
         if it % config.eval_every == 0 or it == config.iterations:
@@ -487,6 +507,20 @@ def train(
     history = {k: np.asarray(v) for k, v in hist.items()}
     final = {k: float(v[-1]) for k, v in history.items() if k != "iteration"}
     return TrainResult(history, final, policy, config, env_config, prm)
+
+
+def _call_reward_fn(reward_fn: RewardFn, ep: Episodes, group_size: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    out = reward_fn(ep, group_size, rng)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("reward_fn must return a pair (step_rewards [B, T], outcome [B])")
+    B, T = ep.mask.shape
+    step_r = np.asarray(out[0], np.float64)
+    outcome = np.asarray(out[1], np.float64)
+    if step_r.shape != (B, T) or outcome.shape != (B,):
+        raise ValueError(f"reward_fn must return step_rewards of shape {(B, T)} and outcome of "
+                         f"shape {(B,)}, got {step_r.shape} and {outcome.shape}")
+    return step_r, outcome
 
 
 def _update(policy: MLPPolicy, opt: torch.optim.Optimizer, ep: Episodes, A: np.ndarray,
@@ -531,6 +565,7 @@ def run_arms(
     """Train every arm (a dict of :class:`PGConfig` overrides) on every seed.
 
     Shows one progress bar over all runs. ``common`` holds overrides shared by all arms.
+    An arm (or ``common``) may also name a ``reward_fn`` (see :func:`train`).
 
     Returns
     -------
@@ -544,7 +579,7 @@ def run_arms(
             for s in seeds:
                 bar.set_postfix_str(f"{name}, seed {s}")
                 out[name].append(train(env_config, prm, progress=False, seed=s,
-                                       **{**common, **kw}))
+                                       **{**common, **kw}))  # reward_fn passes through
                 bar.update()
     return out
 
