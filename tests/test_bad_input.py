@@ -1130,9 +1130,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.algos.stepchain_pg.PGConfig": Fuzz(
         lambda **kw: algos.PGConfig(**kw), lambda rng: {
             "credit": "min", "temperature": 0.1, "eta": 0.8, "n_prompts": 4, "group_size": 2,
-            "lr": 0.003, "seed": 0},
+            "lr": 0.003, "seed": 0, "gae_lambda": 0.9, "critic_lr": 0.01, "critic_steps": 2},
         {"credit": "choice", "temperature": "pos", "eta": "real", "n_prompts": "count",
-         "group_size": "count", "lr": "pos", "seed": "seed"}),
+         "group_size": "count", "lr": "pos", "seed": "seed", "gae_lambda": "unit",
+         "critic_lr": "pos", "critic_steps": "count"}),
     "creditlab.algos.stepchain_pg.MLPPolicy": Fuzz(
         lambda **kw: sum(p.numel() for p in algos.MLPPolicy(**kw).parameters()),
         lambda rng: {

@@ -37,7 +37,7 @@ def test_renorm_sign_follows_the_outcome(r, data):
     out = renorm(r, o)
     np.testing.assert_array_equal(r, before)  # not mutated
     assert np.all(out[o == 0] <= 0) and np.all(out[o == 1] >= 0)
-    np.testing.assert_allclose(out, r + o[:, None] - 1.0)
+    np.testing.assert_allclose(out, r + o[:, None] - 1.0, atol=1e-12)
 
 
 def test_renorm_rejects_scores_outside_unit_interval():
@@ -238,3 +238,38 @@ def test_train_with_reward_fn():
 
     with pytest.raises(ValueError, match="reward_fn"):
         train(None, "principle", reward_fn=bad, **kw)
+
+
+def test_train_with_a_critic():
+    from creditlab.algos import PGConfig, advantages, train
+
+    res = train(None, "principle", iterations=3, eval_episodes=5, sft_steps=1, eval_every=1,
+                n_prompts=2, group_size=2, progress=False, credit="sum", estimator="gae",
+                critic_steps=2)
+    assert np.isfinite(res.history["accuracy"]).all()
+    with pytest.raises(ValueError, match="gae"):
+        advantages(np.zeros((4, 3)), np.ones((4, 3), bool), 2, PGConfig(estimator="gae"))
+    with pytest.raises(ValueError, match="gae_lambda"):
+        PGConfig(gae_lambda=1.5)
+
+
+def test_gae_advantages_with_lambda_one_are_returns_minus_values():
+    import torch
+
+    from creditlab.algos import PGConfig
+    from creditlab.algos.stepchain_pg import Episodes, MLPPolicy, _gae_step
+
+    torch.manual_seed(0)
+    B, T, D = 4, 3, 5
+    mask = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0], [1, 1, 1]], bool)
+    obs = np.random.default_rng(0).random((B, T, D)).astype(np.float32)
+    G = np.where(mask, np.random.default_rng(1).random((B, T)), 0.0)
+    ep = Episodes(obs, np.zeros((B, T), np.int64), np.zeros((B, T), np.int64), mask,
+                  np.zeros((B, T)), np.zeros(B, bool), np.zeros(B, bool), np.ones(B, int),
+                  np.zeros((B, T), np.float32))
+    critic = MLPPolicy(D, 1, 4)
+    with torch.no_grad():
+        V = critic(torch.as_tensor(obs))[..., 0].numpy()
+    cfg = PGConfig(estimator="gae", gae_lambda=1.0, whiten=False, critic_steps=1)
+    A = _gae_step(critic, torch.optim.Adam(critic.parameters(), lr=1e-3), ep, G, cfg)
+    np.testing.assert_allclose(A, np.where(mask, G - V, 0.0), rtol=1e-5, atol=1e-6)
