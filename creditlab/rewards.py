@@ -24,6 +24,14 @@ scored like a correct one, an uncaught wrong answer like a correct answer.
 The verifiable outcome reward (:class:`OutcomeVerifier`) is ``coef * 1[correct]`` on a
 random ``fraction`` of prompts (PURE's "10% verifiable reward"); the policy is never
 told which prompts carry it.
+
+Mixing and corrupting rewards (book Chapter 7)
+----------------------------------------------
+:func:`hybrid` (a verifier where one exists, a reward model elsewhere; HARMO's
+:math:`R^{hybrid}`), :func:`length_penalty` (HARMO-style group length penalty, a
+reconstruction), :func:`flip_noise` (question-wise reward flips of Lv et al. 2025) and
+:func:`pattern_reward` (their reasoning-pattern reward, RPR). ReNorm, a transform of a
+process and an outcome reward, is :func:`creditlab.shaping.renorm`.
 """
 
 from __future__ import annotations
@@ -33,9 +41,19 @@ from typing import Any
 
 import numpy as np
 
+from creditlab._backend import check_int, check_real, check_unit_interval, to_numpy
 from creditlab.envs.stepchain import EVENTS
 
-__all__ = ["PRM_PRESETS", "OutcomeVerifier", "ProcessRewardModel", "make_prm"]
+__all__ = [
+    "PRM_PRESETS",
+    "OutcomeVerifier",
+    "ProcessRewardModel",
+    "flip_noise",
+    "hybrid",
+    "length_penalty",
+    "make_prm",
+    "pattern_reward",
+]
 
 
 def _check_score(name: str, v: Any) -> float:
@@ -169,6 +187,11 @@ PRM_PRESETS: dict[str, dict[str, float]] = {
     "premature": {"filler": 0.7, "premature": 0.3},
     "repeat": {"repeat": 0.9, "filler": 0.0, "premature": -1.0},
     "noisy": {"noise": 0.3},
+    # Chapter 7's principle judge: every score in [0, 1] (a generative judge's
+    # score / max_score); a redundant step ("search again") still looks fairly good
+    "principle": {"work": 0.8, "filler": 0.6, "repeat": 0.6, "answer": 0.9,
+                  "premature": 0.2, "error": 0.0, "detect": 0.5, "truncated": 0.3,
+                  "noise": 0.15},
 }
 
 
@@ -224,3 +247,245 @@ class OutcomeVerifier:
             raise ValueError(f"correct {c.shape} and has_vr {h.shape} must have the same shape")
         return np.where(h & c, float(self.coef), 0.0)
 
+
+
+# --------------------------------------------------------------------------------------
+# Mixing and corrupting rewards (Chapter 7)
+
+
+def _vector(x: Any, name: str) -> np.ndarray:
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D [B], got shape {tuple(a.shape)}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return a
+
+
+def _bools(x: Any, name: str, n: int) -> np.ndarray:
+    a = to_numpy(x, name)
+    if a.dtype != bool:
+        raise TypeError(f"{name} must be a bool array, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {tuple(a.shape)}")
+    return a
+
+
+def _groups(index: Any, n: int) -> np.ndarray:
+    g = to_numpy(index, "index")
+    if g.dtype.kind not in "iu":
+        raise TypeError(f"index must be an integer array of group ids, got dtype {g.dtype}")
+    if g.shape != (n,):
+        raise ValueError(f"index must have shape ({n},) (one group id per row), got "
+                         f"{tuple(g.shape)}")
+    return np.unique(g, return_inverse=True)[1].reshape(n)
+
+
+def hybrid(verifier: Any, model: Any, has_verifier: Any, confidence: float = 1.0) -> np.ndarray:
+    r"""HARMO's hybrid reward: a rule-based check where one exists, a reward model elsewhere.
+
+    .. math:: R^{hybrid}_i = \begin{cases} c\, v_i + (1 - c)\, m_i & \text{prompt } i
+              \text{ has a verifier} \\ m_i & \text{otherwise} \end{cases}
+
+    with :math:`c` the confidence placed in the rule-based check (Gulhane & Indurthi
+    2025, arXiv:2510.05283, Eq. 3 gives :math:`R = R^{hybrid} + R^\lambda + R^{fmt}`
+    with equal weights; add :func:`length_penalty` and a format reward to this).
+
+    Parameters
+    ----------
+    verifier : float array [B]
+        Rule-based scores (e.g. ``1[correct]``); ignored where ``has_verifier`` is False.
+    model : float array [B]
+        Reward-model scores.
+    has_verifier : bool array [B]
+    confidence : float in [0, 1]
+
+    Returns
+    -------
+    float64 array [B]
+    """
+    m = _vector(model, "model")
+    v = _vector(verifier, "verifier")
+    if v.shape != m.shape:
+        raise ValueError(f"verifier {v.shape} and model {m.shape} must have the same shape")
+    h = _bools(has_verifier, "has_verifier", len(m))
+    c = check_unit_interval(confidence, "confidence")
+    return np.where(h, c * v + (1.0 - c) * m, m)
+
+
+LENGTH_PENALTY_KINDS = ("short", "two_sided")
+
+
+def length_penalty(lengths: Any, correct: Any, index: Any, p_max: float = 0.5,
+                   tau: float = 0.5, kind: str = "short", guard: bool = True) -> np.ndarray:
+    r"""HARMO-style group length penalty :math:`R^\lambda` (our reconstruction).
+
+    Gulhane & Indurthi (2025) describe a "generalised dynamic length penalty" with
+    parameters :math:`P_{max}` and :math:`\tau` that needs group sampling and at least
+    one correct response in the group, and that counters the drift to short answers. The
+    formula itself is not published in what we could read; this one has every stated
+    property (``research/formulas.md``). For each group :math:`g` with correct responses
+    :math:`C_g \ne \emptyset`, :math:`L_{ref} = \mathrm{mean}_{j \in C_g} L_j` and
+
+    .. math:: R^\lambda_i = -P_{max} \min\Big(1, \frac{\max(0, L_{ref} - L_i)}
+              {\tau L_{ref}}\Big) \quad (\texttt{kind="short"})
+
+    (``"two_sided"`` uses :math:`|L_i - L_{ref}|`). The *guard*: a group with no correct
+    response gets 0. With ``guard=False`` such a group takes its reference from all its
+    responses instead, the ablation of Chapter 7.
+
+    Parameters
+    ----------
+    lengths : int or float array [B] (> 0)
+    correct : bool array [B]
+    index : int array [B]
+        Group (prompt) id of each response.
+    p_max : float >= 0
+    tau : float > 0
+    kind : {"short", "two_sided"}
+    guard : bool
+
+    Returns
+    -------
+    float64 array [B], in [-p_max, 0]
+    """
+    L = _vector(lengths, "lengths")
+    if (L <= 0).any():
+        raise ValueError("lengths must be > 0")
+    ok = _bools(correct, "correct", len(L))
+    g = _groups(index, len(L))
+    p_max = check_real(p_max, "p_max")
+    if p_max < 0:
+        raise ValueError(f"p_max must be >= 0, got {p_max}")
+    if check_real(tau, "tau") <= 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    if kind not in LENGTH_PENALTY_KINDS:
+        raise ValueError(f"kind must be one of {LENGTH_PENALTY_KINDS}, got {kind!r}")
+    if not isinstance(guard, (bool, np.bool_)):
+        raise TypeError(f"guard must be a bool, got {type(guard).__name__}")
+    G = int(g.max()) + 1 if len(g) else 0
+    n_ok = np.bincount(g, ok, G)
+    ref = np.bincount(g, L * ok, G) / np.maximum(n_ok, 1)
+    if not guard:
+        ref = np.where(n_ok > 0, ref, np.bincount(g, L, G) / np.bincount(g, minlength=G))
+    has_ref = (n_ok > 0) | (not guard)
+    r = ref[g]
+    gap = r - L if kind == "short" else np.abs(L - r)
+    pen = -p_max * np.minimum(1.0, np.maximum(0.0, gap) / (tau * np.where(r > 0, r, 1.0)))
+    return np.where(has_ref[g], pen, 0.0) + 0.0
+
+
+FLIP_PER = ("question", "response")
+FLIP_KINDS = ("symmetric", "false_negative")
+
+
+def flip_noise(r: Any, p: float, rng: np.random.Generator, per: str = "question",
+               index: Any = None, kind: str = "symmetric") -> np.ndarray:
+    r"""Binary rewards flipped at random (Lv et al. 2025, arXiv:2505.22653).
+
+    ``per="question"``: each question (group of ``index``) is chosen with probability
+    :math:`p`, and every reward of a chosen question is flipped, :math:`r \to 1 - r` (the
+    paper's question-wise noise: a whole question's verifier is wrong). ``per="response"``:
+    each reward independently. ``kind="false_negative"`` flips only rewards of 1 (a reward
+    model that misses correct answers). In expectation the symmetric flip gives
+    :math:`\mathbb E[\tilde r] = p + (1 - 2p) r`: the signal shrinks by :math:`1 - 2p`
+    and vanishes at :math:`p = 1/2`.
+
+    Parameters
+    ----------
+    r : array [B] of 0s and 1s
+    p : float in [0, 1]
+    rng : numpy.random.Generator
+        Draws one uniform number per question (``per="question"``, in order of first
+        appearance) or per response.
+    per : {"question", "response"}
+    index : int array [B], required for ``per="question"``
+        Question id of each response.
+    kind : {"symmetric", "false_negative"}
+
+    Returns
+    -------
+    float64 array [B] of 0s and 1s (a new array; ``r`` is not modified)
+    """
+    x = _vector(r, "r")
+    if not np.isin(x, (0.0, 1.0)).all():
+        raise ValueError("r must hold binary rewards (0 or 1)")
+    p = check_unit_interval(p, "p")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    if per not in FLIP_PER:
+        raise ValueError(f"per must be one of {FLIP_PER}, got {per!r}")
+    if kind not in FLIP_KINDS:
+        raise ValueError(f"kind must be one of {FLIP_KINDS}, got {kind!r}")
+    if per == "question":
+        if index is None:
+            raise ValueError("index (the question id of each response) is required for "
+                             "per='question'")
+        raw = to_numpy(index, "index")
+        g = _groups(raw, len(x))
+        # number questions in order of first appearance, so the draw is stable
+        _, first = np.unique(g, return_index=True)
+        order = np.argsort(np.argsort(first))
+        flip = (rng.random(len(first)) < p)[order][g]
+    else:
+        if index is not None:
+            _groups(index, len(x))
+        flip = rng.random(len(x)) < p
+    if kind == "false_negative":
+        flip &= x == 1.0
+    return np.where(flip, 1.0 - x, x)
+
+
+def pattern_reward(tokens: Any, patterns: Any, r_per_hit: float = 1.0, cap: int | None = None,
+                   mask: Any = None) -> np.ndarray:
+    r"""Reasoning-pattern reward (RPR; Lv et al. 2025, arXiv:2505.22653).
+
+    .. math:: R_i = r_{hit} \cdot \min\big(\mathrm{cap},\ \#\{t : y_{i,t} \in
+              \mathcal P,\ m_{i,t}\}\big)
+
+    a reward for the number of key reasoning phrases :math:`\mathcal P` a response
+    contains, with no check of the answer. Here a "phrase" is a step type (a token id).
+
+    Parameters
+    ----------
+    tokens : int array [B, T] or [T]
+    patterns : int or sequence of int
+        The ids that count as a hit.
+    r_per_hit : float
+    cap : int >= 0 or None
+        At most this many hits count (None: no cap). ``cap=1`` rewards the presence of
+        a pattern.
+    mask : bool array like ``tokens``, optional
+        False marks padding (never a hit).
+
+    Returns
+    -------
+    float64 array [B] (a float for a [T] row)
+    """
+    y = to_numpy(tokens, "tokens")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"tokens must be an integer array, got dtype {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"tokens must be 1-D [T] or 2-D [B, T], got shape {tuple(y.shape)}")
+    pats = to_numpy(patterns, "patterns")
+    if pats.dtype.kind not in "iu":
+        raise TypeError(f"patterns must be integer ids, got dtype {pats.dtype}")
+    r_per_hit = check_real(r_per_hit, "r_per_hit")
+    if cap is not None:
+        cap = check_int(cap, "cap", 0)
+    m = np.ones(y.shape, bool)
+    if mask is not None:
+        m = to_numpy(mask, "mask")
+        if m.dtype != bool:
+            raise TypeError(f"mask must be a bool array, got dtype {m.dtype}")
+        if m.shape != y.shape:
+            raise ValueError(f"mask must have the shape of tokens {tuple(y.shape)}, got "
+                             f"{tuple(m.shape)}")
+    hits = (np.isin(y, pats.reshape(-1)) & m).sum(-1).astype(np.float64)
+    if cap is not None:
+        hits = np.minimum(hits, cap)
+    out = r_per_hit * hits
+    return float(out) if y.ndim == 1 else out

@@ -25,6 +25,12 @@ Bounding accumulated process reward
 model (book Part II, Chapter 6); they live in :mod:`creditlab.process_rewards` and are
 re-exported here.
 
+Mixing a process and an outcome reward
+--------------------------------------
+:func:`renorm` is ReNorm (Xu et al. 2025, arXiv:2509.25598; book Chapter 7): both rewards
+centred at 1/2 and added, so that a step's reward is never positive on a failed
+trajectory and never negative on a successful one.
+
 Naive shaping (for contrast)
 ----------------------------
 :func:`progress_bonus_table` pays a bonus for each step that gets closer to the goal and
@@ -47,10 +53,12 @@ from creditlab._backend import (
     check_unit_interval,
     float_array,
     like,
+    to_numpy,
 )
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
 
 __all__ = [
+    "renorm",
     "clip_process",
     "delta_process",
     "gated_accumulate",
@@ -243,3 +251,63 @@ class ShapedReward(gym.Wrapper):
         shaped = self.shaping(self._obs, action, float(reward), obs, bool(terminated))
         self._obs = obs
         return obs, float(shaped), terminated, truncated, info
+
+
+def renorm(process: Any, outcome: Any, *, response_mask: Any = None) -> np.ndarray:
+    r"""ReNorm: process and outcome rewards centred and added (Xu et al. 2025).
+
+    .. math:: \hat r_t = (r_{p,t} - \tfrac12) + (r_o - \tfrac12) = r_{p,t} + r_o - 1
+
+    with :math:`r_{p,t} \in [0, 1]` a judge's score of step :math:`t` and
+    :math:`r_o \in \{0, 1\}` the trajectory's verified outcome, broadcast to every step.
+    On a failed trajectory every step gets :math:`r_{p,t} - 1 \le 0`, on a successful one
+    :math:`r_{p,t} \ge 0`: the process reward can rank steps but cannot make a failure
+    pay. Pinned from two secondary sources (the paper's reviews and a summary), not the
+    paper's own equation; the paper trains with PPO and GAE, and whether a weight sits
+    between the two halves is not known.
+
+    Parameters
+    ----------
+    process : float array [B, T] or [T], values in [0, 1]
+    outcome : float array [B] (a scalar for one [T] row), values in [0, 1]
+    response_mask : bool array like ``process``, optional
+        False marks padding (output 0).
+
+    Returns
+    -------
+    float64 array like ``process``
+    """
+    r = to_numpy(process, "process")
+    if r.dtype.kind != "f":
+        raise TypeError(f"process must be a float array, got dtype {r.dtype}")
+    if r.ndim not in (1, 2):
+        raise ValueError(f"process must be 1-D [T] or 2-D [B, T], got shape {tuple(r.shape)}")
+    r = check_finite(r.astype(np.float64), "process")
+    if ((r < 0) | (r > 1)).any():
+        raise ValueError("process must hold scores in [0, 1] (clip a judge's scores first)")
+    squeeze = r.ndim == 1
+    r2 = r.reshape(1, -1) if squeeze else r
+    if squeeze and isinstance(outcome, (int, float, np.integer, np.floating)) and not \
+            isinstance(outcome, bool):
+        o = np.array([float(outcome)])
+    else:
+        o = to_numpy(outcome, "outcome")
+        if o.dtype.kind not in "iuf":
+            raise TypeError(f"outcome must be a numeric array, got dtype {o.dtype}")
+        o = o.astype(np.float64).reshape(-1) if squeeze and o.size == 1 else o.astype(
+            np.float64)
+    if o.shape != (r2.shape[0],):
+        raise ValueError(f"outcome must have shape ({r2.shape[0]},) (one value per row of "
+                         f"process), got {tuple(o.shape)}")
+    check_finite(o, "outcome")
+    if ((o < 0) | (o > 1)).any():
+        raise ValueError("outcome must hold values in [0, 1]")
+    m = np.ones(r2.shape, bool)
+    if response_mask is not None:
+        m = bool_array(response_mask, "response_mask")
+        if m.shape != r.shape:
+            raise ValueError(f"response_mask must have the shape of process {tuple(r.shape)}, "
+                             f"got {tuple(m.shape)}")
+        m = m.reshape(r2.shape)
+    out = np.where(m, (r2 - 0.5) + (o[:, None] - 0.5), 0.0)
+    return out.reshape(-1) if squeeze else out

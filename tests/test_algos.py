@@ -83,7 +83,7 @@ def test_config_validation():
     with pytest.raises(ValueError, match="credit"):
         PGConfig(credit="max")
     with pytest.raises(ValueError, match="estimator"):
-        PGConfig(estimator="gae")
+        PGConfig(estimator="vtrace")
     with pytest.raises(ValueError, match="group_size"):
         PGConfig(group_size=1)
     with pytest.raises(ValueError, match="vr_fraction"):

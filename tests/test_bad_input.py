@@ -660,6 +660,36 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"step_rewards": "float", "outcome_reward": "float", "threshold": "real",
          "response_mask": "bool?"},
         nan={"step_rewards": "propagate", "outcome_reward": "propagate"}),
+    "creditlab.shaping.renorm": Fuzz(
+        shaping.renorm, lambda rng: {
+            "process": rng.random((2, 5)), "outcome": rng.integers(0, 2, 2).astype(float),
+            "response_mask": rng.random((2, 5)) < 0.8},
+        {"process": "float", "outcome": "num", "response_mask": "bool?"}),
+    # ---- mixing and corrupting rewards (Chapter 7)
+    "creditlab.rewards.hybrid": Fuzz(
+        rewards.hybrid, lambda rng: {
+            "verifier": rng.integers(0, 2, 6).astype(float), "model": rng.random(6),
+            "has_verifier": rng.random(6) < 0.5, "confidence": 0.8},
+        {"verifier": "num", "model": "num", "has_verifier": "bool", "confidence": "unit"}),
+    "creditlab.rewards.length_penalty": Fuzz(
+        rewards.length_penalty, lambda rng: {
+            "lengths": rng.integers(1, 8, 6).astype(float), "correct": rng.random(6) < 0.5,
+            "index": np.repeat(np.arange(2), 3), "p_max": 0.5, "tau": 0.5, "kind": "short"},
+        {"lengths": "num", "correct": "bool", "p_max": "nonneg", "tau": "pos",
+         "kind": "choice"}),
+    "creditlab.rewards.flip_noise": Fuzz(  # a fresh generator per call (rng: test_rewards_mixing)
+        lambda seed, **kw: rewards.flip_noise(rng=np.random.default_rng(seed), **kw),
+        lambda rng: {
+            "r": rng.integers(0, 2, 6).astype(float), "p": 0.4, "seed": 3, "per": "question",
+            "index": np.repeat(np.arange(3), 2), "kind": "symmetric"},
+        {"r": "num", "p": "unit", "per": "choice", "kind": "choice"}),
+    "creditlab.rewards.pattern_reward": Fuzz(
+        rewards.pattern_reward, lambda rng: {
+            "tokens": rng.integers(0, 4, (2, 5)), "patterns": np.array([2]),
+            "r_per_hit": 0.5, "cap": 2, "mask": rng.random((2, 5)) < 0.8},
+        {"tokens": "int", "r_per_hit": "real", "cap": "count0", "mask": "bool?"},
+        # token ids are labels: any integer is a valid id (it is a hit or it is not)
+        overrides={"tokens:huge": "same", "tokens:very negative": "same"}),
     # ---- metrics
     "creditlab.metrics.epic_canonicalise": Fuzz(
         metrics.epic_canonicalise, lambda rng: {"R": _mdp(rng)[1], "gamma": 0.9},
@@ -908,8 +938,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         aliases={"prm": ["name"], "vr_fraction": ["fraction"], "outcome_coef": ["coef"]}),
     "creditlab.envs.stepchain.StepChainConfig": Fuzz(
         lambda **kw: cl.envs.StepChainConfig(**kw), lambda rng: {
-            "horizon": 6, "error_rate": 0.1, "observation": "difficulty_progress"},
-        {"horizon": "count", "error_rate": "unit", "observation": "choice"}),
+            "horizon": 6, "error_rate": 0.1, "observation": "difficulty_progress",
+            "decompose_error_rate": 0.02, "guess_rate": 0.3},
+        {"horizon": "count", "error_rate": "unit", "observation": "choice",
+         "decompose_error_rate": "unit?", "guess_rate": "unit"}),
     "creditlab.envs.stepchain.StepChainBatch": Fuzz(
         lambda n, seed: cl.envs.StepChainBatch(cl.envs.StepChainConfig(), n,
                                                np.random.default_rng(seed)).reset(),
@@ -1110,9 +1142,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.algos.stepchain_pg.PGConfig": Fuzz(
         lambda **kw: algos.PGConfig(**kw), lambda rng: {
             "credit": "min", "temperature": 0.1, "eta": 0.8, "n_prompts": 4, "group_size": 2,
-            "lr": 0.003, "seed": 0},
+            "lr": 0.003, "seed": 0, "gae_lambda": 0.9, "critic_lr": 0.01, "critic_steps": 2},
         {"credit": "choice", "temperature": "pos", "eta": "real", "n_prompts": "count",
-         "group_size": "count", "lr": "pos", "seed": "seed"}),
+         "group_size": "count", "lr": "pos", "seed": "seed", "gae_lambda": "unit",
+         "critic_lr": "pos", "critic_steps": "count"}),
     "creditlab.algos.stepchain_pg.MLPPolicy": Fuzz(
         lambda **kw: sum(p.numel() for p in algos.MLPPolicy(**kw).parameters()),
         lambda rng: {

@@ -1,4 +1,4 @@
-"""Chapters 5 and 6: stored exercise answers are current; wrong answers fail with a message."""
+"""Chapters 5, 6 and 7: stored exercise answers are current; wrong answers fail with a message."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 
 import creditlab as cl
 from creditlab.exercises import check as check_mod
-from creditlab.exercises.checks import ch05, ch06
+from creditlab.exercises.checks import ch05, ch06, ch07
 
 
-@pytest.mark.parametrize(("chapter", "module"), [("ch05", ch05), ("ch06", ch06)])
+@pytest.mark.parametrize(("chapter", "module"), [("ch05", ch05), ("ch06", ch06), ("ch07", ch07)])
 def test_stored_answers_match_the_library(chapter, module):
     fresh = module.make_cases()
     stored = check_mod._cases(chapter)
@@ -47,3 +47,20 @@ def test_delta_that_subtracts_the_last_score_fails():
 
     with pytest.raises(AssertionError, match="wrong value|telescopes|dropped|never"):
         cl.check("ch06.delta_process", subtracts_last)
+
+
+def test_length_penalty_without_the_guard_fails():
+    def unguarded(lengths, correct, p_max, tau):
+        ref = lengths[correct].mean() if correct.any() else lengths.mean()
+        return -p_max * np.minimum(1.0, np.maximum(0.0, ref - lengths) / (tau * ref))
+
+    with pytest.raises(AssertionError, match="wrong value|guard"):
+        cl.check("ch07.length_penalty", unguarded)
+
+
+def test_renorm_without_centring_the_outcome_fails():
+    def half_centred(process, outcome):
+        return (process - 0.5) + outcome
+
+    with pytest.raises(AssertionError, match="wrong value|failed|success"):
+        cl.check("ch07.renorm", half_centred)

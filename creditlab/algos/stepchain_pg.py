@@ -24,7 +24,7 @@ slower with more).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -57,12 +57,15 @@ __all__ = [
 
 #: credit-assignment modes understood by :func:`credit_returns`
 CREDITS = ("sum", "min", "softmin", "mean", "clip", "delta", "gated", "none")
-ESTIMATORS = ("traj", "token", "pure_verl")
+ESTIMATORS = ("traj", "token", "pure_verl", "gae")
+
+#: ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
+RewardFn = Callable[["Episodes", int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class PGConfig:
-    """Trainer settings (defaults: the PURE toy of ``research/pure.md`` §8).
+    r"""Trainer settings (defaults: the PURE toy of ``research/pure.md`` §8).
 
     Parameters
     ----------
@@ -89,6 +92,14 @@ class PGConfig:
         A_{i,t} = G_{i,t} - sum_{j != i} sum_t G_{j,t} / ((n-1) * horizon); PURE-style,
         not PURE: one action per step (PURE writes a step's reward on its last token),
         the horizon in place of the padded response length, no KL penalty in the reward.
+        ``gae`` (per-step, with a critic): the step rewards implied by the returns,
+        :math:`r_t = G_t - G_{t+1}`, a small value network :math:`V(s_t)` (the policy's
+        architecture, one output) and GAE with :math:`\gamma = 1`, ``gae_lambda``
+        (:func:`creditlab.returns.gae`, Chapter 1); the critic regresses on the
+        :math:`\lambda`-returns, ``critic_steps`` Adam steps per iteration.
+    gae_lambda : float in [0, 1]
+    critic_lr : float
+    critic_steps : int
     baseline : {"rloo", "grpo"}
         Group baseline of the ``traj`` estimator.
     whiten : bool
@@ -120,6 +131,9 @@ class PGConfig:
     vr_fraction: float = 0.0
     outcome_coef: float = 1.0
     estimator: str = "traj"
+    gae_lambda: float = 0.95
+    critic_lr: float = 1e-2
+    critic_steps: int = 5
     baseline: str = "rloo"
     whiten: bool = True
     n_prompts: int = 32
@@ -143,7 +157,7 @@ class PGConfig:
         if self.baseline not in ("rloo", "grpo"):
             raise ValueError(f"baseline must be 'rloo' or 'grpo', got {self.baseline!r}")
         for k in ("n_prompts", "iterations", "hidden", "ppo_epochs", "eval_every",
-                  "eval_episodes"):
+                  "eval_episodes", "critic_steps"):
             v = getattr(self, k)
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
@@ -157,6 +171,10 @@ class PGConfig:
             check_real(getattr(self, k), k)
         if check_real(self.lr, "lr") <= 0:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if check_real(self.critic_lr, "critic_lr") <= 0:
+            raise ValueError(f"critic_lr must be a finite number > 0, got {self.critic_lr!r}")
+        if not 0.0 <= check_real(self.gae_lambda, "gae_lambda") <= 1.0:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
         check_seed(self.seed)
         if self.ppo_clip is not None and not self.ppo_clip > 0:
             raise ValueError(f"ppo_clip must be None or > 0, got {self.ppo_clip!r}")
@@ -354,6 +372,8 @@ def advantages(G: np.ndarray, mask: np.ndarray, group_size: int, config: PGConfi
     """Advantages [B, T] from returns-to-go (rows in consecutive groups of ``group_size``)."""
     B, T = G.shape
     n = group_size
+    if config.estimator == "gae":
+        raise ValueError("estimator='gae' needs a critic's values: train() computes it")
     index = np.arange(B) // n
     if config.estimator == "traj":
         score = G[:, 0]
@@ -376,9 +396,13 @@ def advantages(G: np.ndarray, mask: np.ndarray, group_size: int, config: PGConfi
 # Evaluation and training
 
 
-def episode_stats(ep: Episodes) -> dict[str, float]:
+def episode_stats(ep: Episodes, step_types: tuple[str, ...] = ()) -> dict[str, float]:
     """accuracy, steps, filler / repeat fractions of steps, premature and truncation rates,
-    answer rate, and the PRM sum and min per episode (means over episodes)."""
+    answer rate, and the PRM sum and min per episode (means over episodes).
+
+    For each of Chapter 7's step types ``"decompose"``, ``"pattern"`` and ``"guess"`` that
+    is in ``step_types`` (the environment's, in action order), the fraction of episodes
+    that contain one is added under its name."""
     steps = ep.mask.sum()
     ev = ep.events
     n_f = (ev == EVENT_ID["filler"]).sum()
@@ -393,6 +417,9 @@ def episode_stats(ep: Episodes) -> dict[str, float]:
         "truncated": float((ev == EVENT_ID["truncated"]).any(1).mean()),
         "prm_sum": float(ep.prm.sum(1).mean()),
         "prm_min": float(prm_min[np.isfinite(prm_min)].mean()) if steps else 0.0,
+    } | {
+        name: float(((ep.actions == step_types.index(name)) & ep.mask).any(1).mean())
+        for name in ("decompose", "pattern", "guess") if name in step_types
     }
 
 
@@ -402,7 +429,7 @@ def evaluate(policy: MLPPolicy, config: StepChainConfig, prm: ProcessRewardModel
     n_episodes = check_int(n_episodes, "n_episodes", 1)
     rng = make_rng(seed)
     ep = sample_episodes(policy, config, prm, n_episodes, 1, rng)
-    return episode_stats(ep)
+    return episode_stats(ep, config.step_types)
 
 
 @dataclass
@@ -429,6 +456,7 @@ def train(
     config: PGConfig | None = None,
     *,
     progress: bool = True,
+    reward_fn: RewardFn | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a policy on StepChain with the chosen credit assignment.
@@ -442,6 +470,12 @@ def train(
     config : PGConfig, optional
     progress : bool
         Show a tqdm bar.
+    reward_fn : callable, optional
+        ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
+        replaces the PRM scores (``episodes.prm``) and the verifier's outcome reward
+        before :func:`credit_returns` (Chapter 7 mixes, normalises and corrupts rewards
+        here). Rows come in consecutive groups of ``group_size`` responses to one prompt;
+        ``rng`` is the trainer's generator. Evaluation is unchanged (true accuracy).
     **overrides
         PGConfig fields, e.g. ``credit="sum", seed=1``.
 
@@ -463,6 +497,10 @@ def train(
     sft_init(policy, env_config, config.sft_steps)
     ref = copy.deepcopy(policy).requires_grad_(False) if config.kl_coef > 0 else None
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    critic = critic_opt = None
+    if config.estimator == "gae":
+        critic = MLPPolicy(env_config.obs_dim, 1, config.hidden)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr)
 
     hist: dict[str, list[float]] = {}
 
@@ -478,15 +516,60 @@ def train(
     for it in bar:
         ep = sample_episodes(policy, env_config, prm, config.n_prompts, config.group_size,
                              rng, verifier)
-        outcome = verifier.reward(ep.correct, ep.has_vr)
-        G = credit_returns(ep.prm, ep.mask, outcome, config)
-        A = advantages(G, ep.mask, config.group_size, config)
+        if reward_fn is None:
+            step_r, outcome = ep.prm, verifier.reward(ep.correct, ep.has_vr)
+        else:
+            step_r, outcome = _call_reward_fn(reward_fn, ep, config.group_size, rng)
+        G = credit_returns(step_r, ep.mask, outcome, config)
+        if critic is not None:
+            A = _gae_step(critic, critic_opt, ep, G, config)
+        else:
+            A = advantages(G, ep.mask, config.group_size, config)
         _update(policy, opt, ep, A, config, ref)
         if it % config.eval_every == 0 or it == config.iterations:
             log(it)
     history = {k: np.asarray(v) for k, v in hist.items()}
     final = {k: float(v[-1]) for k, v in history.items() if k != "iteration"}
     return TrainResult(history, final, policy, config, env_config, prm)
+
+
+def _gae_step(critic: MLPPolicy, critic_opt: torch.optim.Optimizer, ep: Episodes,
+              G: np.ndarray, config: PGConfig) -> np.ndarray:
+    """GAE advantages [B, T] from returns G (r_t = G_t - G_{t+1}) and the critic's values;
+    then ``config.critic_steps`` regression steps of the critic on the lambda-returns."""
+    from creditlab.returns import gae
+
+    m = ep.mask
+    r = G - np.concatenate([G[:, 1:], np.zeros((len(G), 1))], 1)
+    r = np.where(m, r, 0.0)
+    x = torch.as_tensor(ep.obs)
+    with torch.no_grad():
+        V = critic(x)[..., 0].numpy().astype(np.float64)
+    A, ret = gae(r, np.where(m, V, 0.0), 1.0, config.gae_lambda, response_mask=m)
+    xm = x[torch.as_tensor(m)]
+    target = torch.as_tensor(ret[m], dtype=torch.float32)
+    for _ in range(config.critic_steps):
+        loss = ((critic(xm)[:, 0] - target) ** 2).mean()
+        critic_opt.zero_grad()
+        loss.backward()
+        critic_opt.step()
+    if config.whiten and m.sum() > 1:
+        A = masked_whiten(np.ascontiguousarray(A), m)
+    return np.where(m, A, 0.0)
+
+
+def _call_reward_fn(reward_fn: RewardFn, ep: Episodes, group_size: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    out = reward_fn(ep, group_size, rng)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("reward_fn must return a pair (step_rewards [B, T], outcome [B])")
+    B, T = ep.mask.shape
+    step_r = np.asarray(out[0], np.float64)
+    outcome = np.asarray(out[1], np.float64)
+    if step_r.shape != (B, T) or outcome.shape != (B,):
+        raise ValueError(f"reward_fn must return step_rewards of shape {(B, T)} and outcome of "
+                         f"shape {(B,)}, got {step_r.shape} and {outcome.shape}")
+    return step_r, outcome
 
 
 def _update(policy: MLPPolicy, opt: torch.optim.Optimizer, ep: Episodes, A: np.ndarray,
@@ -531,6 +614,7 @@ def run_arms(
     """Train every arm (a dict of :class:`PGConfig` overrides) on every seed.
 
     Shows one progress bar over all runs. ``common`` holds overrides shared by all arms.
+    An arm (or ``common``) may also name a ``reward_fn`` (see :func:`train`).
 
     Returns
     -------
@@ -544,7 +628,7 @@ def run_arms(
             for s in seeds:
                 bar.set_postfix_str(f"{name}, seed {s}")
                 out[name].append(train(env_config, prm, progress=False, seed=s,
-                                       **{**common, **kw}))
+                                       **{**common, **kw}))  # reward_fn passes through
                 bar.update()
     return out
 

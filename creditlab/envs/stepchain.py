@@ -14,6 +14,20 @@ the policy writes one step of a chosen type:
 ``answer``
     Ends the episode (terminated). The answer is correct iff ``p >= d`` and no WORK
     step was wrong: this is the verifiable outcome.
+``decompose``
+    "Let me split the problem into parts first." No progress and no risk itself, but
+    every later WORK step is wrong with probability ``decompose_error_rate`` instead of
+    ``error_rate``: a reasoning pattern that *causes* success (Chapter 7).
+``pattern``
+    A step that contains a key phrase ("let me verify") and does nothing else: the
+    spurious-pattern control of Chapter 7.
+``guess``
+    Ends the episode with an answer written without any work: correct with probability
+    ``guess_rate`` whatever the progress, like a lucky guess (Chapter 7's short answers).
+
+The last three are off by default; with the default step types the dynamics and the
+random draws are those of Chapters 5 and 6. From a judge's view (the events below)
+DECOMPOSE and PATTERN are filler; a GUESS is a correct or wrong answer.
 
 After ``horizon`` steps without an answer the episode is truncated (and wrong). Which
 step types exist, the error rate, the horizon, the difficulties and what the policy
@@ -40,8 +54,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-#: every step type StepChain knows, in canonical order
-STEP_TYPES = ("work", "filler", "repeat", "answer")
+#: every step type StepChain knows, in canonical order (new types are appended, so the
+#: first four keep their ids)
+STEP_TYPES = ("work", "filler", "repeat", "answer", "decompose", "pattern", "guess")
 
 #: what happened at a step; process reward models score these
 EVENTS = (
@@ -80,6 +95,11 @@ class StepChainConfig:
         ``horizon``); plus the difficulty ``d``; plus the step counter ``t``. The error is
         never observed. Without ``t`` the policy cannot count to the horizon, like an LLM
         without an exact length counter.
+    decompose_error_rate : float in [0, 1] or None
+        Error rate of WORK steps taken after a DECOMPOSE step (None: ``error_rate``, so
+        decomposing changes nothing). Whether the prompt was decomposed is not observed.
+    guess_rate : float in [0, 1]
+        Probability that a GUESS is correct.
     """
 
     step_types: tuple[str, ...] = ("work", "filler", "answer")
@@ -87,6 +107,8 @@ class StepChainConfig:
     horizon: int = 10
     error_rate: float = 0.1
     observation: str = "difficulty_progress"
+    decompose_error_rate: float | None = None
+    guess_rate: float = 0.3
     action_id: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +126,14 @@ class StepChainConfig:
             raise ValueError(f"horizon must be an integer >= 1, got {self.horizon!r}")
         if not (isinstance(self.error_rate, (int, float)) and 0.0 <= self.error_rate <= 1.0):
             raise ValueError(f"error_rate must be a number in [0, 1], got {self.error_rate!r}")
+        der = self.decompose_error_rate
+        if der is not None and not (isinstance(der, (int, float)) and not isinstance(der, bool)
+                                    and 0.0 <= der <= 1.0):
+            raise ValueError(
+                f"decompose_error_rate must be None or a number in [0, 1], got {der!r}")
+        g = self.guess_rate
+        if isinstance(g, bool) or not (isinstance(g, (int, float)) and 0.0 <= g <= 1.0):
+            raise ValueError(f"guess_rate must be a number in [0, 1], got {g!r}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(
                 f"observation must be one of {OBSERVATIONS}, got {self.observation!r}"
@@ -112,6 +142,9 @@ class StepChainConfig:
         object.__setattr__(self, "difficulties", tuple(int(x) for x in d))
         object.__setattr__(self, "horizon", int(self.horizon))
         object.__setattr__(self, "error_rate", float(self.error_rate))
+        object.__setattr__(self, "guess_rate", float(g))
+        if der is not None:
+            object.__setattr__(self, "decompose_error_rate", float(der))
         object.__setattr__(self, "action_id", {s: i for i, s in enumerate(st)})
 
     @property
@@ -160,6 +193,8 @@ class StepChainBatch:
         Difficulty, progress, steps taken.
     error : bool array [n]
         Whether any WORK step so far was wrong (hidden from the policy).
+    decomposed : bool array [n]
+        Whether a DECOMPOSE step was taken (hidden from the policy).
     done, correct, truncated : bool arrays [n]
     """
 
@@ -170,6 +205,7 @@ class StepChainBatch:
         self.n = int(n)
         self.rng = rng
         self._types = np.array([STEP_TYPES.index(s) for s in config.step_types])
+        self._has_guess = "guess" in config.step_types
         self.reset()
 
     def reset(self, difficulty: np.ndarray | None = None) -> np.ndarray:
@@ -189,6 +225,7 @@ class StepChainBatch:
         self.t = np.zeros(n, np.int64)
         self.error = np.zeros(n, bool)
         self.last_work_error = np.zeros(n, bool)
+        self.decomposed = np.zeros(n, bool)
         self.done = np.zeros(n, bool)
         self.correct = np.zeros(n, bool)
         self.truncated = np.zeros(n, bool)
@@ -225,7 +262,10 @@ class StepChainBatch:
         kind = self._types[a]
         ev = np.full(self.n, -1, np.int64)
         work = active & (kind == 0)
-        wrong = work & (self.rng.random(self.n) < self.config.error_rate)
+        rate = self.config.error_rate
+        if self.config.decompose_error_rate is not None:
+            rate = np.where(self.decomposed, self.config.decompose_error_rate, rate)
+        wrong = work & (self.rng.random(self.n) < rate)
         ev[work] = EVENT_ID["work"]
         ev[wrong] = EVENT_ID["work_error"]
         self.p[work] += 1
@@ -244,6 +284,16 @@ class StepChainBatch:
         ok = ans & enough & ~self.error
         ev[ok] = EVENT_ID["answer_correct"]
         self.correct |= ok
+        # Chapter 7's step types (kinds 4-6); no random draw unless GUESS is a step type
+        self.decomposed |= active & (kind == 4)
+        ev[active & ((kind == 4) | (kind == 5))] = EVENT_ID["filler"]
+        guess = active & (kind == 6)
+        if self._has_guess:
+            lucky = guess & (self.rng.random(self.n) < self.config.guess_rate)
+            ev[guess] = EVENT_ID["answer_wrong"]
+            ev[lucky] = EVENT_ID["answer_correct"]
+            self.correct |= lucky
+            ans = ans | guess
         self.t[active] += 1
         cut = active & ~ans & (self.t >= self.config.horizon)
         ev[cut] = EVENT_ID["truncated"]
