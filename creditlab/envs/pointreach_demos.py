@@ -12,8 +12,9 @@ demonstration (:func:`demonstrations`) differ after a *switch point*, a random f
     the controller until progress reaches ``u``, then the agent brakes and hovers in
     place (small random actions): progress stays flat, the task is never completed.
 ``"fail"``
-    the controller until progress reaches ``u``, then it heads for a goal that is not the
-    current one and parks there: progress falls back, the task is never completed.
+    the controller until progress reaches ``u``, then it heads for the goal farthest (by
+    geodesic distance) from the current one and parks there: progress falls back (to the
+    stage's floor ``k / n_stages`` at least), the task is never completed.
 
 Every episode is checked against its label; an episode whose outcome disagrees (a failed
 one that brushes its goal on the way) is drawn again with another sub-seed, so the labels
@@ -139,7 +140,11 @@ def _rollout(kind: str, n: int, seeds: np.ndarray, horizon: int, frames: bool,
     b.reset(mask=np.ones(n, bool))  # episode 1 of each seed
     switch = 0.25 + 0.5 * hash_uniform(b.seeds, 3)
     K = len(b.goals)
-    wrong = (b.target() + 1 + (hash_uniform(b.seeds, 4) * (K - 1)).astype(np.int64)) % K
+    # between[k, j]: geodesic distance from goal j to goal k; a failure heads for the goal
+    # farthest from its current one
+    between = np.stack([geodesic_distance(b.fields, np.full(K, k), b.goals) for k in range(K)])
+    farthest = np.argmax(between, axis=1)
+    wrong = farthest[b.target()]
     switched = np.zeros(n, bool)
     T = horizon
     st = np.zeros((n, T + 1, 7), np.float32)
@@ -157,9 +162,7 @@ def _rollout(kind: str, n: int, seeds: np.ndarray, horizon: int, frames: bool,
         if kind != "success":
             newly = ~switched & (b.progress() >= switch)
             # the wrong goal: one that is not the current target
-            tgt = b.target()
-            wrong = np.where(newly, (tgt + 1 + (hash_uniform(b.seeds, 5) * (K - 1))
-                                     .astype(np.int64)) % K, wrong)
+            wrong = np.where(newly, farthest[b.target()], wrong)
             switched |= newly
         a = scripted_action(b)
         if kind == "stall":
