@@ -54,6 +54,7 @@ def behaviour_cloning(policy: GaussianPolicy, obs: Any, actions: Any, *, steps: 
     """
     if not isinstance(policy, GaussianPolicy):
         raise TypeError(f"policy must be a GaussianPolicy, got {type(policy).__name__}")
+    as_tensor(obs, "obs")  # numbers (not masked), finite
     o = obs if isinstance(obs, torch.Tensor) else np.asarray(obs)
     a = as_tensor(actions, "actions")
     if len(o) != len(a) or len(a) == 0:
@@ -65,7 +66,7 @@ def behaviour_cloning(policy: GaussianPolicy, obs: Any, actions: Any, *, steps: 
     lr = check_real(lr, "lr")
     if lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr}")
-    policy(o[:1])  # validates obs against the policy
+    policy(o[:1])  # shape against the policy
     g = torch.Generator().manual_seed(check_seed(seed))
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     out = np.empty(steps)

@@ -370,7 +370,7 @@ class PointReachBatch:
         Parameters
         ----------
         actions : float array [n, 2]
-            Clipped to ``[-1, 1]``; NaN is refused.
+            Clipped to ``[-1, 1]``; NaN and inf are refused.
 
         Returns
         -------
@@ -384,8 +384,8 @@ class PointReachBatch:
         if a.dtype.kind not in "fiu" or a.shape != (self.n, 2):
             raise ValueError(f"actions must be a float array of shape ({self.n}, 2), got "
                              f"{a.dtype} {a.shape}")
-        if np.isnan(a).any():
-            raise ValueError("actions must not hold NaN")
+        if not np.isfinite(a).all():
+            raise ValueError("actions must be finite (no NaN or inf)")
         a = np.clip(a.astype(np.float64), -1.0, 1.0)
         live = ~self.done
         p0 = self.progress()

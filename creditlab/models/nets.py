@@ -169,7 +169,13 @@ class GaussianPolicy(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
 
     def features(self, obs: Any) -> torch.Tensor:
-        return self.encoder(obs) if self.encoder is not None else as_tensor(obs, "obs")
+        """CNN features of frames, or the state vectors as float32 ``[B, obs_dim]``."""
+        if self.encoder is not None:
+            return self.encoder(obs)
+        x = as_tensor(obs, "obs")
+        if x.ndim != 2 or x.shape[1] != self.obs_dim:
+            raise ValueError(f"obs must have shape [B, {self.obs_dim}], got {tuple(x.shape)}")
+        return x
 
     def forward(self, obs: Any) -> torch.distributions.Normal:
         """The action distribution (a ``torch.distributions.Normal``, batch ``[B, act]``)."""
