@@ -1260,9 +1260,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
     "creditlab.envs.pointreach.PointReachEnv": Fuzz(
         lambda **kw: _reset(pointreach.PointReachEnv(**kw)), lambda rng: {
             "layout": "obstacle", "n_stages": 2, "reward": "sparse", "obs": "pixels",
-            "size": 32, "distractors": 2, "colour_noise": 0.0, "render_mode": "rgb_array"},
+            "size": 32, "distractors": 2, "colour_noise": 0.0, "body": "point",
+            "render_mode": "rgb_array"},
         {"layout": "choice", "n_stages": "count", "reward": "choice", "obs": "choice",
-         "size": "choice", "distractors": "count0", "colour_noise": "unit",
+         "size": "choice", "distractors": "count0", "colour_noise": "unit", "body": "choice",
          "render_mode": "choice"}),
     "creditlab.envs.pointreach_render.project": Fuzz(
         pointreach_render.project, lambda rng: {"pos": rng.random((3, 2)), "size": 16},

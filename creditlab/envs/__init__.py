@@ -65,6 +65,8 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
      {"obs": "pixels", "distractors": 3, "colour_noise": 0.1}, 50),
     ("creditlab/PointReachMultistagePixels-v0", "creditlab.envs.pointreach:PointReachEnv",
      {"layout": "wall", "task": (0, 1, 2), "obs": "both", "distractors": 2}, 150),
+    ("creditlab/PointReachArm-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"body": "arm"}, 80),
 ]
 
 for _id, _entry, _kwargs, _limit in _REGISTRY:

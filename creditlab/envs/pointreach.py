@@ -58,7 +58,13 @@ Randomness is counter-based (:func:`~creditlab.envs.pointreach_render.hash_unifo
 seed, episode and step), so environment ``i`` of a batch reset with ``seed`` follows the
 same trajectory as a single environment reset with ``seed + i`` under the same actions.
 
-Not included: the 2-link arm variant of issue #17 (left for a later change).
+The 2-link arm (``body="arm"``, ``layout="open"`` only; ``creditlab/PointReachArm-v0``):
+the agent is the end effector of an arm with links 0.25 and 0.22 based at the arena's
+centre. Actions are joint accelerations, :math:`\dot q_{t+1} = 0.7\,\dot q_t + 0.04\,
+a_t`, :math:`q_{t+1} = q_t + \dot q_{t+1}` (the shoulder wraps; the elbow stops at
+:math:`\pm 2.8` rad with its velocity zeroed, a joint limit). The state observation has 11
+numbers: the 7 above (end effector) then :math:`q, \dot q`. Frames draw the links grey.
+Progress, stages, rewards and nuisances are those of the point mass.
 """
 
 from __future__ import annotations
@@ -90,6 +96,28 @@ AGENT_RADIUS, GOAL_RADIUS = 0.03, 0.07
 DAMPING, ACCEL = 0.3, 0.02
 GRID = 48
 STATE_DIM = 7
+BODIES = ("point", "arm")
+#: the 2-link arm: base, link lengths, joint damping and acceleration, elbow limit (rad)
+ARM_BASE, ARM_LINKS = np.array([0.5, 0.5]), (0.25, 0.22)
+ARM_DAMPING, ARM_ACCEL, ELBOW_LIMIT = 0.3, 0.04, 2.8
+ARM_STATE_DIM = 11
+
+
+def arm_points(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Elbow and end-effector positions ``[n, 2]`` of joint angles ``q`` ``[n, 2]``."""
+    l1, l2 = ARM_LINKS
+    a1, a12 = q[:, 0], q[:, 0] + q[:, 1]
+    elbow = ARM_BASE + l1 * np.stack([np.cos(a1), np.sin(a1)], 1)
+    return elbow, elbow + l2 * np.stack([np.cos(a12), np.sin(a12)], 1)
+
+
+def arm_jacobian(q: np.ndarray) -> np.ndarray:
+    """d(end effector) / dq, ``[n, 2, 2]``."""
+    l1, l2 = ARM_LINKS
+    a1, a12 = q[:, 0], q[:, 0] + q[:, 1]
+    s1, c1, s12, c12 = np.sin(a1), np.cos(a1), np.sin(a12), np.cos(a12)
+    return np.stack([np.stack([-l1 * s1 - l2 * s12, -l2 * s12], 1),
+                     np.stack([l1 * c1 + l2 * c12, l2 * c12], 1)], 1)
 
 
 @functools.cache
@@ -183,6 +211,8 @@ class PointReachBatch:
         Moving nuisance blobs in the frames.
     colour_noise : float in [0, 1]
         Amplitude of per-pixel uniform noise (fraction of 255).
+    body : {"point", "arm"}
+        A point mass, or the end effector of a 2-link arm (``layout="open"`` only).
     autoreset : bool
         Reset an environment in the step that ends its episode (the returned observation
         is then the new episode's; the last one is in ``info["final_obs"]``). Without it a
@@ -205,7 +235,7 @@ class PointReachBatch:
     def __init__(self, n: int = 1, *, layout: str = "open", n_stages: int = 1,
                  task: Any = None, horizon: int | None = 50, reward: str = "sparse",
                  obs: str = "state", size: int = 16, distractors: int = 0,
-                 colour_noise: float = 0.0, autoreset: bool = True,
+                 colour_noise: float = 0.0, body: str = "point", autoreset: bool = True,
                  seed: int | None = None) -> None:
         self.n = check_int(n, "n", 1)
         self.layout = _choice(layout, "layout", tuple(LAYOUTS))
@@ -240,6 +270,10 @@ class PointReachBatch:
         if not isinstance(autoreset, (bool, np.bool_)):
             raise TypeError(f"autoreset must be a bool, got {type(autoreset).__name__}")
         self.autoreset = bool(autoreset)
+        self.body = _choice(body, "body", BODIES)
+        if self.body == "arm" and layout != "open":
+            raise ValueError(f"body='arm' needs layout='open', got layout={layout!r}")
+        self.state_dim = ARM_STATE_DIM if self.body == "arm" else STATE_DIM
         self.fields = geodesic_fields(layout)
         self.static = _render.static_layer(self.size, self.walls)
         self.reset(seed=seed)
@@ -259,6 +293,8 @@ class PointReachBatch:
             self.episode = np.zeros(self.n, np.int64)
             self.pos = np.zeros((self.n, 2))
             self.vel = np.zeros((self.n, 2))
+            self.q = np.zeros((self.n, 2))
+            self.dq = np.zeros((self.n, 2))
             self.stage = np.zeros(self.n, np.int64)
             self.task = np.zeros((self.n, self.n_stages), np.int64)
             self.t = np.zeros(self.n, np.int64)
@@ -288,8 +324,15 @@ class PointReachBatch:
             self.task[idx] = self.fixed_task
         # start: the first of 8 uniform candidates that is free and away from all goals
         c = np.arange(8, dtype=np.uint64)[None, :, None]
-        cand = 0.08 + 0.84 * hash_u(s[:, None, None], e[:, None, None], 2, c,
-                                    np.arange(2, dtype=np.uint64)[None, None])
+        u = hash_u(s[:, None, None], e[:, None, None], 2, c,
+                   np.arange(2, dtype=np.uint64)[None, None])
+        if self.body == "arm":  # joint angles: shoulder anywhere, elbow bent 0.4-2.4 rad
+            qc = np.stack([np.pi * (2 * u[..., 0] - 1),
+                           np.where(u[..., 1] < 0.5, 1, -1) * (0.4 + 4.0 * np.abs(
+                               u[..., 1] - 0.5))], -1)
+            cand = arm_points(qc.reshape(-1, 2))[1].reshape(len(idx), 8, 2)
+        else:
+            cand = 0.08 + 0.84 * u
         ok = ~self._collides(cand.reshape(-1, 2)).reshape(len(idx), 8)
         ok &= (np.linalg.norm(cand[:, :, None] - self.goals[None, None], axis=-1)
                > 2.5 * GOAL_RADIUS).all(-1)
@@ -298,6 +341,13 @@ class PointReachBatch:
         start[~ok.any(1)] = (0.5, 0.08)  # a free fallback (never needed in practice)
         self.pos[idx] = start
         self.vel[idx] = 0.0
+        if self.body == "arm":
+            self.q[idx] = qc[np.arange(len(idx)), first]
+            self.dq[idx] = 0.0
+            bad = ~ok.any(1)
+            if bad.any():  # fallback: elbow bent, end effector clear of the goals
+                self.q[idx[bad]] = (-np.pi / 2, 1.2)
+                self.pos[idx[bad]] = arm_points(self.q[idx[bad]])[1]
         self.stage[idx] = 0
         self.t[idx] = 0
         self.done[idx] = False
@@ -340,9 +390,13 @@ class PointReachBatch:
 
     # ---- observations
     def state_obs(self) -> np.ndarray:
-        """float32 ``[n, 7]``: position, velocity, current goal position, stage fraction."""
-        return np.concatenate([self.pos, self.vel, self.goals[self.target()],
-                               (self.stage / self.n_stages)[:, None]], 1).astype(np.float32)
+        """float32 ``[n, 7]``: position, velocity, current goal position, stage fraction
+        (``[n, 11]`` for the arm: then joint angles and joint velocities)."""
+        parts = [self.pos, self.vel, self.goals[self.target()],
+                 (self.stage / self.n_stages)[:, None]]
+        if self.body == "arm":
+            parts += [self.q, self.dq]
+        return np.concatenate(parts, 1).astype(np.float32)
 
     def distractor_pos(self) -> np.ndarray:
         """Distractor positions, float64 ``[n, distractors, 2]``."""
@@ -353,8 +407,14 @@ class PointReachBatch:
         """Frames of every environment, uint8 ``[n, size, size, 3]``."""
         dis = self.distractor_pos() if self.n_distractors else None
         keys = (self.seeds, self.episode.astype(np.uint64), self.t.astype(np.uint64))
+        links = None
+        if self.body == "arm":
+            elbow, ee = arm_points(self.q)
+            f = np.linspace(0.0, 1.0, 9)[None, :, None]
+            links = np.concatenate([ARM_BASE + f * (elbow - ARM_BASE)[:, None],
+                                    elbow[:, None] + f * (ee - elbow)[:, None]], 1)
         return _render.render(self.static, self.goals, self.goal_done(), self.pos, dis,
-                              keys, self.colour_noise)
+                              keys, self.colour_noise, links)
 
     def observe(self) -> Any:
         if self.obs_kind == "state":
@@ -389,14 +449,26 @@ class PointReachBatch:
         a = np.clip(a.astype(np.float64), -1.0, 1.0)
         live = ~self.done
         p0 = self.progress()
-        vel = (1.0 - DAMPING) * self.vel + ACCEL * a
-        pos = self.pos.copy()
-        for ax in (0, 1):
-            trial = pos.copy()
-            trial[:, ax] += vel[:, ax]
-            hit = self._collides(trial)
-            pos = np.where(hit[:, None], pos, trial)
-            vel[:, ax] = np.where(hit, 0.0, vel[:, ax])
+        if self.body == "arm":
+            dq = (1.0 - ARM_DAMPING) * self.dq + ARM_ACCEL * a
+            q = self.q + dq
+            q[:, 0] = (q[:, 0] + np.pi) % (2 * np.pi) - np.pi
+            hit = np.abs(q[:, 1]) > ELBOW_LIMIT
+            q[:, 1] = np.clip(q[:, 1], -ELBOW_LIMIT, ELBOW_LIMIT)
+            dq[:, 1] = np.where(hit, 0.0, dq[:, 1])
+            self.q = np.where(live[:, None], q, self.q)
+            self.dq = np.where(live[:, None], dq, self.dq)
+            pos = arm_points(q)[1]
+            vel = pos - self.pos
+        else:
+            vel = (1.0 - DAMPING) * self.vel + ACCEL * a
+            pos = self.pos.copy()
+            for ax in (0, 1):
+                trial = pos.copy()
+                trial[:, ax] += vel[:, ax]
+                hit = self._collides(trial)
+                pos = np.where(hit[:, None], pos, trial)
+                vel[:, ax] = np.where(hit, 0.0, vel[:, ax])
         self.pos = np.where(live[:, None], pos, self.pos)
         self.vel = np.where(live[:, None], vel, self.vel)
         self.t = self.t + live
@@ -451,7 +523,7 @@ class PointReachEnv(gym.Env):
 
     def __init__(self, layout: str = "open", n_stages: int = 1, task: Any = None,
                  reward: str = "sparse", obs: str = "state", size: int = 16,
-                 distractors: int = 0, colour_noise: float = 0.0,
+                 distractors: int = 0, colour_noise: float = 0.0, body: str = "point",
                  render_mode: str | None = None) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -459,9 +531,10 @@ class PointReachEnv(gym.Env):
         self.batch = PointReachBatch(1, layout=layout, n_stages=n_stages, task=task,
                                      horizon=None, reward=reward, obs=obs, size=size,
                                      distractors=distractors, colour_noise=colour_noise,
-                                     autoreset=False, seed=0)
+                                     body=body, autoreset=False, seed=0)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        state = spaces.Box(-1.0, 1.0, (STATE_DIM,), np.float32)
+        lim = 4.0 if body == "arm" else 1.0  # joint angles in radians
+        state = spaces.Box(-lim, lim, (self.batch.state_dim,), np.float32)
         pix = spaces.Box(0, 255, (self.batch.size, self.batch.size, 3), np.uint8)
         self.observation_space = {"state": state, "pixels": pix,
                                   "both": spaces.Dict({"state": state, "pixels": pix})}[obs]

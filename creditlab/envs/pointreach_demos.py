@@ -32,8 +32,11 @@ import numpy as np
 from creditlab._backend import check_int, check_seed
 from creditlab.envs.pointreach import (
     ACCEL,
+    ARM_ACCEL,
+    ARM_DAMPING,
     DAMPING,
     PointReachBatch,
+    arm_jacobian,
     geodesic_distance,
 )
 from creditlab.envs.pointreach_render import hash_uniform
@@ -50,7 +53,7 @@ class Demos:
     Attributes
     ----------
     kind : str
-    states : float32 [n, T+1, 7]
+    states : float32 [n, T+1, 7] (11 for the arm)
         State observations (:class:`~creditlab.envs.PointReachBatch`); after an episode
         ends, its last state is repeated.
     actions : float32 [n, T, 2]
@@ -83,7 +86,16 @@ class Demos:
 
 
 def _velocity_action(batch: PointReachBatch, v_star: np.ndarray) -> np.ndarray:
-    """The action giving next velocity ``v_star`` (clipped to [-1, 1])."""
+    r"""The action giving next (end-effector) velocity ``v_star`` (clipped to [-1, 1]).
+
+    For the arm, the joint velocity is the damped least-squares solution
+    :math:`\dot q^* = J^\top (J J^\top + \lambda I)^{-1} v^*` (:math:`\lambda = 10^{-3}`).
+    """
+    if batch.body == "arm":
+        J = arm_jacobian(batch.q)
+        JJ = J @ J.transpose(0, 2, 1) + 1e-3 * np.eye(2)
+        dq = (J.transpose(0, 2, 1) @ np.linalg.solve(JJ, v_star[..., None]))[..., 0]
+        return np.clip((dq - (1.0 - ARM_DAMPING) * batch.dq) / ARM_ACCEL, -1.0, 1.0)
     return np.clip((v_star - (1.0 - DAMPING) * batch.vel) / ACCEL, -1.0, 1.0)
 
 
@@ -147,7 +159,7 @@ def _rollout(kind: str, n: int, seeds: np.ndarray, horizon: int, frames: bool,
     wrong = farthest[b.target()]
     switched = np.zeros(n, bool)
     T = horizon
-    st = np.zeros((n, T + 1, 7), np.float32)
+    st = np.zeros((n, T + 1, b.state_dim), np.float32)
     act = np.zeros((n, T, 2), np.float32)
     rew = np.zeros((n, T))
     prog = np.zeros((n, T + 1))

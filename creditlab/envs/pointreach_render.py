@@ -7,7 +7,8 @@ and ``y in (1 - (row + 1) / size, 1 - row / size]``. :func:`project` maps positi
 
 What is drawn, back to front: a dark floor; walls (grey); goals (one colour each, dimmed
 to half once their stage is done); distractor blobs (bright colours that are not goal
-colours, moving on their own, never touching the task); the agent (white disc). Colour
+colours, moving on their own, never touching the task); the arm's links (light grey, arm
+variant only); the agent (white disc). Colour
 noise, if asked for, is added last to every pixel. Distractors and noise come from a
 counter-based hash of ``(seed, episode, t)`` (:func:`hash_uniform`), so a frame depends
 only on the environment's seed, episode and step: batched and single environments with
@@ -25,6 +26,7 @@ __all__ = ["project"]
 FLOOR = np.array([24, 24, 32], np.uint8)
 WALL = np.array([128, 128, 128], np.uint8)
 AGENT = np.array([255, 255, 255], np.uint8)
+LINK = np.array([170, 170, 170], np.uint8)
 #: goal colours (A, B, C, D): red, green, blue, orange
 GOAL_COLOURS = np.array([[230, 40, 40], [40, 200, 60], [60, 90, 255], [240, 150, 20]],
                         np.uint8)
@@ -100,7 +102,7 @@ def _discs(centres: np.ndarray, radius: float, size: int) -> np.ndarray:
 
 def render(static: np.ndarray, goals: np.ndarray, goal_done: np.ndarray, pos: np.ndarray,
            distractors: np.ndarray | None, noise_keys: tuple | None,
-           colour_noise: float) -> np.ndarray:
+           colour_noise: float, links: np.ndarray | None = None) -> np.ndarray:
     """Frames of a batch, ``[n, size, size, 3]`` uint8.
 
     Parameters
@@ -120,6 +122,8 @@ def render(static: np.ndarray, goals: np.ndarray, goal_done: np.ndarray, pos: np
     colour_noise : float
         Standard deviation-like amplitude of the noise, as a fraction of 255 (uniform
         noise in ``[-a, a] * 255`` per pixel and channel).
+    links : float [n, P, 2] or None
+        Points along the arm's links, drawn grey under the agent.
     """
     n, size = len(pos), static.shape[0]
     img = np.broadcast_to(static, (n, size, size, 3)).copy()
@@ -133,6 +137,9 @@ def render(static: np.ndarray, goals: np.ndarray, goal_done: np.ndarray, pos: np
         dmask = _discs(project(distractors, size), 0.9 * scale, size)  # [n, D, H, W]
         for j in range(distractors.shape[1]):
             img[dmask[:, j]] = DISTRACTOR_COLOURS[j % len(DISTRACTOR_COLOURS)]
+    if links is not None:
+        lmask = _discs(project(links, size), 0.6 * scale, size).any(1)  # [n, H, W]
+        img[lmask] = LINK
     amask = _discs(project(pos, size), max(0.75, 0.8 * scale), size)  # [n, H, W]
     img[amask] = AGENT
     if colour_noise > 0 and noise_keys is not None:
