@@ -2,7 +2,7 @@
 
 The PPO bar (``creditlab.algos.control``): success >= 0.95 on 500 evaluation episodes of
 the single-stage task after < 30 s on one core, for seeds 0, 1, 2 (measured 1.00, 1.00,
-1.00 in about 5 s each). It runs when CREDITLAB_SLOW=1 (about 15 s);
+1.00; 0.994-1.000 on seeds 45-49; 4-7 s each). It runs when CREDITLAB_SLOW=1 (about 15 s);
 benchmarks/bench_substrates.py measures it on every benchmark run.
 """
 

@@ -91,7 +91,8 @@ class PPOConfig:
     ``env`` holds :class:`~creditlab.envs.PointReachBatch` arguments (``obs`` must be
     ``"state"``); ``success_bonus`` is added to the reward of the step that completes the
     task (with the discount it rewards finishing, and finishing sooner, not only getting
-    close); ``budget_s`` stops training after that many seconds (wall clock).
+    close); ``anneal_lr`` decays the learning rate linearly to 0 over ``iterations``;
+    ``budget_s`` stops training after that many seconds (wall clock).
     """
 
     n_envs: int = 64
@@ -106,6 +107,7 @@ class PPOConfig:
     vf_coef: float = 0.5
     ent_coef: float = 0.0
     success_bonus: float = 1.0
+    anneal_lr: bool = True
     max_grad_norm: float = 1.0
     hidden: int = 64
     eval_every: int = 10
@@ -199,6 +201,9 @@ def train_ppo(config: PPOConfig | None = None,
     t0 = time.perf_counter()
     steps = 0
     for it in range(cfg.iterations):
+        if cfg.anneal_lr:  # linearly to 0 over the iterations (CleanRL's default)
+            for grp in opt.param_groups:
+                grp["lr"] = cfg.lr * (1.0 - it / cfg.iterations)
         OBS = np.zeros((T, N, 7), np.float32)
         A = np.zeros((T, N, 2), np.float32)
         R, V, V1 = np.zeros((T, N)), np.zeros((T, N)), np.zeros((T, N))

@@ -230,6 +230,9 @@ class PointReachBatch:
     t, episode : int64 [n]
         Step within the episode, episodes finished since the last seeded reset.
     seeds : uint64 [n]
+
+    The attributes are read-only views of the state: progress is cached after each step
+    and reset, so change the state only through ``step`` and ``reset``.
     """
 
     def __init__(self, n: int = 1, *, layout: str = "open", n_stages: int = 1,
@@ -290,6 +293,7 @@ class PointReachBatch:
             if seed is None:
                 seed = int(np.random.SeedSequence().generate_state(1)[0])
             self.seeds = (np.uint64(seed) + np.arange(self.n, dtype=np.uint64))
+            self._rows = np.arange(self.n)
             self.episode = np.zeros(self.n, np.int64)
             self.pos = np.zeros((self.n, 2))
             self.vel = np.zeros((self.n, 2))
@@ -353,6 +357,7 @@ class PointReachBatch:
         self.done[idx] = False
         self.success[idx] = False
         self.d0[idx] = self._dist(idx)
+        self._progress = self._compute_progress()
 
     def _collides(self, p: np.ndarray) -> np.ndarray:
         r = AGENT_RADIUS
@@ -365,20 +370,23 @@ class PointReachBatch:
     def _dist(self, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Geodesic distance minus goal radius (>= 0) to the current goal, per env."""
         st = np.minimum(self.stage[idx], self.n_stages - 1)
-        goal = np.take_along_axis(self.task[idx], st[:, None], 1)[:, 0]
+        task = self.task[idx]
+        goal = task[np.arange(len(task)), st]
         d = geodesic_distance(self.fields, goal, self.pos[idx])
         return np.maximum(d - GOAL_RADIUS, 0.0)
 
     def progress(self) -> np.ndarray:
         """Fraction of the task done, float64 ``[n]`` in [0, 1] (module docstring)."""
+        return self._progress.copy()
+
+    def _compute_progress(self) -> np.ndarray:
         frac = np.clip(1.0 - self._dist() / np.maximum(self.d0, 1e-9), 0.0, 1.0)
         frac = np.where(self.stage >= self.n_stages, 0.0, frac)
         return (np.minimum(self.stage, self.n_stages) + frac) / self.n_stages
 
     def target(self) -> np.ndarray:
         """The current goal index per env, int64 ``[n]`` (the last goal once done)."""
-        st = np.minimum(self.stage, self.n_stages - 1)
-        return np.take_along_axis(self.task, st[:, None], 1)[:, 0]
+        return self.task[self._rows, np.minimum(self.stage, self.n_stages - 1)]
 
     def goal_done(self) -> np.ndarray:
         """Which goals have their stage done, bool ``[n, K]``."""
@@ -448,7 +456,7 @@ class PointReachBatch:
             raise ValueError("actions must be finite (no NaN or inf)")
         a = np.clip(a.astype(np.float64), -1.0, 1.0)
         live = ~self.done
-        p0 = self.progress()
+        p0 = self._progress
         if self.body == "arm":
             dq = (1.0 - ARM_DAMPING) * self.dq + ARM_ACCEL * a
             q = self.q + dq
@@ -480,7 +488,7 @@ class PointReachBatch:
         entered = reached & ~finished
         if entered.any():
             self.d0[entered] = self._dist(entered)
-        p1 = self.progress()
+        p1 = self._progress = self._compute_progress()
         if self.reward_kind == "sparse":
             reward = reached.astype(np.float64)
         else:
@@ -545,9 +553,10 @@ class PointReachEnv(gym.Env):
 
     def _info(self) -> dict:
         b = self.batch
+        self._task = tuple(int(x) for x in b.task[0])
         return {"progress": float(b.progress()[0]), "stage": int(b.stage[0]),
                 "success": bool(b.success[0]), "target": int(b.target()[0]),
-                "task": tuple(int(x) for x in b.task[0])}
+                "task": self._task}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
         super().reset(seed=seed)
@@ -562,8 +571,11 @@ class PointReachEnv(gym.Env):
 
     def step(self, action: Any) -> tuple:
         a = np.asarray(action, dtype=np.float64).reshape(1, 2)
-        o, r, term, trunc, _ = self.batch.step(a)
-        return self._obs(o), float(r[0]), bool(term[0]), False, self._info()
+        o, r, term, trunc, info = self.batch.step(a)
+        out = {"progress": float(info["progress"][0]), "stage": int(info["stage"][0]),
+               "success": bool(info["success"][0]), "target": int(info["target"][0]),
+               "task": self._task}
+        return self._obs(o), float(r[0]), bool(term[0]), False, out
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
