@@ -149,6 +149,7 @@ def pointreach(repeat: int) -> list[str]:
         ("single env (gymnasium API), 16x16 frames", lambda: single(obs="pixels"), 2000),
         ("batch n = 256, state", lambda: batch(256), 400),
         ("batch n = 4096, state", lambda: batch(4096), 100),
+        ("batch n = 4096, arm, state", lambda: batch(4096, body="arm"), 100),
         ("batch n = 1024, 16x16 frames", lambda: batch(1024, obs="pixels"), 50),
         ("batch n = 1024, 16x16 frames + 3 distractors + noise",
          lambda: batch(1024, obs="pixels", distractors=3, colour_noise=0.1), 20),

@@ -49,7 +49,7 @@ and ``colour_noise`` (uniform per-pixel noise of that amplitude, a fraction of 2
 Interfaces
 ----------
 - :class:`PointReachBatch`: ``n`` environments stepped together with numpy (no Python
-  loop over environments; auto-reset), about 1e6 state steps/s on one core at ``n = 4096``
+  loop over environments; auto-reset), about 3e6 state steps/s on one core at ``n = 4096``
   (``benchmarks/bench_substrates.py``);
 - :class:`PointReachEnv`: the gymnasium environment (one batch of size 1), registered as
   ``creditlab/PointReach-v0`` and variants (:mod:`creditlab.envs`).
