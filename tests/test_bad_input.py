@@ -161,9 +161,10 @@ def _reset(env: Any) -> Any:
 torch.set_num_threads(1)
 
 from creditlab import prefs  # noqa: E402  (needs torch)
-from creditlab.algos import sequence_rl  # noqa: E402
+from creditlab.algos import control, sequence_rl  # noqa: E402
+from creditlab.envs import pointreach, pointreach_demos, pointreach_render  # noqa: E402
 from creditlab.exercises import grade  # noqa: E402
-from creditlab.models import corpora, diffusion2d, tinylm  # noqa: E402
+from creditlab.models import corpora, diffusion2d, dynamics, nets, tinylm  # noqa: E402
 
 
 @functools.cache
@@ -1292,6 +1293,90 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"n_classes": "count", "steps": "count", "hidden": "count", "layers": "count",
          "sigma_min": "unit", "variance": "choice", "seed": "seed"},
         overrides={"n_classes:0": "error"}, examples=6),
+    # ---- PointReach (control substrate of Ch20, 22, 23)
+    "creditlab.envs.pointreach.PointReachBatch": Fuzz(
+        lambda actions, **kw: pointreach.PointReachBatch(**kw).step(actions),
+        lambda rng: {"actions": rng.uniform(-1, 1, (2, 2)), "n": 2, "layout": "wall",
+                     "n_stages": 2, "horizon": 5, "reward": "progress", "obs": "both",
+                     "size": 16, "distractors": 1, "colour_noise": 0.1, "seed": 0},
+        {"actions": "num", "n": "count", "layout": "choice", "n_stages": "count",
+         "horizon": "count", "reward": "choice", "obs": "choice", "size": "choice",
+         "distractors": "count0", "colour_noise": "unit", "seed": "seed"}, examples=16),
+    "creditlab.envs.pointreach.PointReachEnv": Fuzz(
+        lambda **kw: _reset(pointreach.PointReachEnv(**kw)), lambda rng: {
+            "layout": "obstacle", "n_stages": 2, "reward": "sparse", "obs": "pixels",
+            "size": 32, "distractors": 2, "colour_noise": 0.0, "body": "point",
+            "render_mode": "rgb_array"},
+        {"layout": "choice", "n_stages": "count", "reward": "choice", "obs": "choice",
+         "size": "choice", "distractors": "count0", "colour_noise": "unit", "body": "choice",
+         "render_mode": "choice"}),
+    "creditlab.envs.pointreach_render.project": Fuzz(
+        pointreach_render.project, lambda rng: {"pos": rng.random((3, 2)), "size": 16},
+        {"pos": "float", "size": "count"}),
+    "creditlab.envs.pointreach_demos.demonstrations": Fuzz(
+        lambda **kw: pointreach_demos.demonstrations(**kw).progress, lambda rng: {
+            "n": 2, "kind": "stall", "horizon": 12, "seed": 0},
+        {"n": "count", "kind": "choice", "horizon": "count", "seed": "seed"}, examples=8),
+    "creditlab.envs.pointreach_demos.scripted_action": Fuzz(
+        lambda goal, speed: pointreach_demos.scripted_action(
+            pointreach.PointReachBatch(3, seed=0), goal, speed),
+        lambda rng: {"goal": np.array([0, 2, 1]), "speed": 0.05},
+        {"goal": "int?", "speed": "pos"}),
+    "creditlab.models.nets.MLP": Fuzz(
+        lambda x, **kw: nets.MLP(**kw)(x).detach(), lambda rng: {
+            "x": rng.normal(size=(3, 4)), "in_dim": 4, "out_dim": 2, "hidden": 5,
+            "layers": 1, "activation": "relu", "seed": 0},
+        {"x": "num", "in_dim": "count", "out_dim": "count", "hidden": "count",
+         "layers": "count0", "activation": "choice", "seed": "seed"}),
+    "creditlab.models.nets.TinyCNN": Fuzz(
+        lambda frames, **kw: nets.TinyCNN(**kw)(frames).detach(), lambda rng: {
+            "frames": rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8), "size": 16,
+            "out_dim": 4, "seed": 0},
+        {"frames": "num", "size": "choice", "out_dim": "count", "seed": "seed"}),
+    "creditlab.models.nets.GaussianPolicy": Fuzz(
+        lambda obs, actions, **kw: nets.GaussianPolicy(**kw).log_prob(obs, actions).detach(),
+        lambda rng: {"obs": rng.normal(size=(3, 5)), "actions": rng.normal(size=(3, 2)),
+                     "obs_dim": 5, "hidden": 4, "layers": 1, "init_log_std": -0.5,
+                     "seed": 0},
+        {"obs": "num", "actions": "num", "obs_dim": "count", "hidden": "count",
+         "layers": "count0", "init_log_std": "real", "seed": "seed"}),
+    "creditlab.models.nets.as_tensor": Fuzz(
+        lambda x: nets.as_tensor(x, "x"), lambda rng: {"x": rng.normal(size=(2, 3))},
+        {"x": "num"},  # any shape is a valid tensor
+        overrides={"x:extra axis": "any", "x:short last axis": "any"}),
+    "creditlab.models.dynamics.DynamicsEnsemble": Fuzz(
+        lambda states, actions, next_states, steps, lr, seed, **kw: (
+            dynamics.DynamicsEnsemble(3, 2, seed=seed, **kw).fit(
+                states, actions, next_states, steps=steps, lr=lr, seed=seed)),
+        lambda rng: {"states": rng.normal(size=(6, 3)), "actions": rng.normal(size=(6, 2)),
+                     "next_states": rng.normal(size=(6, 3)), "n_members": 2, "hidden": 4,
+                     "steps": 2, "lr": 0.01, "seed": 0},
+        {"states": "num", "actions": "num", "next_states": "num", "n_members": "count",
+         "hidden": "count", "steps": "count", "lr": "pos", "seed": "seed"}),
+    "creditlab.algos.control.behaviour_cloning": Fuzz(
+        lambda obs, actions, **kw: control.behaviour_cloning(
+            nets.GaussianPolicy(3, 2, hidden=4, layers=1, seed=0), obs, actions, **kw),
+        lambda rng: {"obs": rng.normal(size=(5, 3)), "actions": rng.normal(size=(5, 2)),
+                     "steps": 2, "batch_size": 3, "lr": 0.01, "loss": "nll", "seed": 0},
+        {"obs": "num", "actions": "num", "steps": "count", "batch_size": "count",
+         "lr": "pos", "loss": "choice", "seed": "seed"}),
+    "creditlab.algos.control.PPOConfig": Fuzz(
+        lambda **kw: dataclasses.astuple(control.PPOConfig(**kw)), lambda rng: {
+            "n_envs": 4, "n_steps": 4, "lr": 0.001, "gamma": 0.9, "lam": 0.9, "clip": 0.2,
+            "ent_coef": 0.0, "success_bonus": 1.0, "budget_s": 5.0, "seed": 0},
+        {"n_envs": "count", "n_steps": "count", "lr": "pos", "gamma": "unit", "lam": "unit",
+         "clip": "unit", "ent_coef": "nonneg", "success_bonus": "nonneg", "budget_s": "pos",
+         "seed": "seed"}),
+    "creditlab.algos.control.train_ppo": Fuzz(
+        lambda config, policy: control.train_ppo(config, policy).env_steps,
+        lambda rng: {"config": control.PPOConfig(n_envs=2, n_steps=3, iterations=1,
+                                                 eval_episodes=2, seed=0),
+                     "policy": None},
+        {"config": "callable", "policy": "callable?"}, examples=4),
+    "creditlab.algos.control.evaluate_policy": Fuzz(
+        lambda n_episodes, seed: control.evaluate_policy(
+            nets.GaussianPolicy(seed=0), n_episodes, seed=seed, horizon=5),
+        lambda rng: {"n_episodes": 3, "seed": 0}, {"n_episodes": "count", "seed": "seed"}),
     # ---- sequence-level RL on the tiny models
     "creditlab.algos.sequence_rl.SeqRLConfig": Fuzz(
         lambda **kw: dataclasses.astuple(sequence_rl.SeqRLConfig(**kw)), lambda rng: {
@@ -1383,6 +1468,7 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "creditlab.models.corpora.TextExample",
         "creditlab.models.diffusion2d.DiffusionChain",
         "creditlab.models.diffusion2d.Transition",
+        "creditlab.envs.pointreach_demos.Demos", "creditlab.algos.control.PPOResult",
     )},
     # ---- reference loops: documented to trust their inputs (the wrappers validate)
     **{f"creditlab.tree_reference.{k}": Exempt(

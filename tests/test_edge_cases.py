@@ -316,7 +316,13 @@ def test_every_registered_env_resets_the_same_for_the_same_seed():
         again = fresh.reset(seed=3)[0]
         other = gym.make(env_id).reset(seed=3)[0]
         for obs in (again, other):
-            np.testing.assert_array_equal(np.asarray(first), np.asarray(obs), err_msg=env_id)
+            if isinstance(first, dict):  # a Dict observation space: compare each entry
+                assert first.keys() == obs.keys(), env_id
+                for k in first:
+                    np.testing.assert_array_equal(first[k], obs[k], err_msg=f"{env_id} {k}")
+            else:
+                np.testing.assert_array_equal(np.asarray(first), np.asarray(obs),
+                                              err_msg=env_id)
 
 
 def test_potential_shaping_keeps_a_0d_shape():

@@ -6,12 +6,15 @@
 ``sequence_rl``   supervised pre-training of TinyTextLM and sequence-level GRPO / RLOO /
                   PPO-clip on its sampled responses, sequence or token rewards, KL to a
                   reference (Parts III-V).
+``control``       behaviour cloning of a Gaussian policy and a compact PPO-clip on
+                  PointReach (state observations; Ch20, 22, 23).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
 
-from creditlab.algos import sequence_rl, stepchain_pg
+from creditlab.algos import control, sequence_rl, stepchain_pg
+from creditlab.algos.control import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.sequence_rl import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.stepchain_pg import *  # noqa: F403  (the names in its __all__)
 
-__all__ = [*stepchain_pg.__all__, *sequence_rl.__all__]
+__all__ = [*stepchain_pg.__all__, *sequence_rl.__all__, *control.__all__]

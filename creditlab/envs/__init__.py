@@ -11,6 +11,8 @@ from creditlab.envs.blocksworld import BlocksworldEnv
 from creditlab.envs.chain import ChainEnv
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
+from creditlab.envs.pointreach import PointReachBatch, PointReachEnv
+from creditlab.envs.pointreach_demos import Demos, demonstrations, scripted_action
 from creditlab.envs.rollout import Rollout, rollout
 from creditlab.envs.rtb import RTBEnv
 from creditlab.envs.stepchain import StepChainBatch, StepChainConfig, StepChainEnv
@@ -19,13 +21,18 @@ __all__ = [
     "BlocksworldEnv",
     "ChainEnv",
     "DeceptiveChainEnv",
+    "Demos",
     "GridWorldEnv",
+    "PointReachBatch",
+    "PointReachEnv",
     "RTBEnv",
     "Rollout",
     "StepChainBatch",
     "StepChainConfig",
     "StepChainEnv",
+    "demonstrations",
     "rollout",
+    "scripted_action",
 ]
 
 _REGISTRY: list[tuple[str, str, dict, int | None]] = [
@@ -46,6 +53,20 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
     ("creditlab/DeceptiveChain-v0", "creditlab.envs.deceptive_chain:DeceptiveChainEnv", {}, 200),
     # Chapter 4: real-time bidding (budget-constrained auctions, Cai et al. 2017)
     ("creditlab/RealTimeBidding-v0", "creditlab.envs.rtb:RTBEnv", {}, None),
+    # Chapters 20, 22, 23: a rendered 2-D reaching task with stages and nuisances
+    ("creditlab/PointReach-v0", "creditlab.envs.pointreach:PointReachEnv", {}, 50),
+    ("creditlab/PointReachObstacle-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"layout": "obstacle"}, 50),
+    ("creditlab/PointReachMultistage-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"layout": "wall", "task": (0, 1, 2)}, 150),
+    ("creditlab/PointReachPixels-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"obs": "pixels"}, 50),
+    ("creditlab/PointReachDistractors-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"obs": "pixels", "distractors": 3, "colour_noise": 0.1}, 50),
+    ("creditlab/PointReachMultistagePixels-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"layout": "wall", "task": (0, 1, 2), "obs": "both", "distractors": 2}, 150),
+    ("creditlab/PointReachArm-v0", "creditlab.envs.pointreach:PointReachEnv",
+     {"body": "arm"}, 80),
 ]
 
 for _id, _entry, _kwargs, _limit in _REGISTRY:

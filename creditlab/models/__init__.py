@@ -6,15 +6,21 @@
 ``diffusion2d`` :class:`Toy2DDiffusion`, a DDPM on 2-D points with per-step Gaussian
              transitions, log-probs, M candidates per step and x0-hat; seeded ring data
              (Ch19, 24)
+``nets``     :class:`MLP`, :class:`TinyCNN` (16x16 / 32x32 frames), :class:`GaussianPolicy`
+             (state or frames), shared by the control chapters (Ch20, 22, 23)
+``dynamics`` :class:`DynamicsEnsemble`: M Gaussian next-state models (and next-frame
+             heads) with disagreement and sampling (Ch20, 23)
 ``corpora``  seeded synthetic corpora with a vocabulary and exact checkers: arithmetic
              with thoughts, dialogues with a hidden rule, scene captions, instructions with
              judgments
 """
 
-from creditlab.models import corpora, diffusion2d, tinylm
+from creditlab.models import corpora, diffusion2d, dynamics, nets, tinylm
 from creditlab.models.corpora import *  # noqa: F403
 from creditlab.models.diffusion2d import *  # noqa: F403
+from creditlab.models.dynamics import *  # noqa: F403
+from creditlab.models.nets import *  # noqa: F403
 from creditlab.models.tinylm import *  # noqa: F403
 
-__all__ = ["corpora", "diffusion2d", "tinylm", *corpora.__all__, *diffusion2d.__all__,
-           *tinylm.__all__]
+__all__ = ["corpora", "diffusion2d", "dynamics", "nets", "tinylm", *corpora.__all__,
+           *diffusion2d.__all__, *dynamics.__all__, *nets.__all__, *tinylm.__all__]
