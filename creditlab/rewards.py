@@ -27,10 +27,11 @@ told which prompts carry it.
 
 Mixing and corrupting rewards (book Chapter 7)
 ----------------------------------------------
-:func:`hybrid` (a verifier where one exists, a reward model elsewhere; HARMO's
+:func:`hybrid` (a verifier where one exists, a reward model elsewhere; a HARMO-style
 :math:`R^{hybrid}`), :func:`length_penalty` (HARMO-style group length penalty, a
 reconstruction), :func:`flip_noise` (question-wise reward flips of Lv et al. 2025) and
-:func:`pattern_reward` (their reasoning-pattern reward, RPR). ReNorm, a transform of a
+:func:`pattern_reward` (their reasoning-pattern reward, RPR; Chapter 7 uses it
+RPR-style, with ``cap=1``). ReNorm, a transform of a
 process and an outcome reward, is :func:`creditlab.shaping.renorm`.
 """
 
