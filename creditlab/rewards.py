@@ -27,10 +27,11 @@ told which prompts carry it.
 
 Mixing and corrupting rewards (book Chapter 7)
 ----------------------------------------------
-:func:`hybrid` (a verifier where one exists, a reward model elsewhere; HARMO's
+:func:`hybrid` (a verifier where one exists, a reward model elsewhere; a HARMO-style
 :math:`R^{hybrid}`), :func:`length_penalty` (HARMO-style group length penalty, a
 reconstruction), :func:`flip_noise` (question-wise reward flips of Lv et al. 2025) and
-:func:`pattern_reward` (their reasoning-pattern reward, RPR). ReNorm, a transform of a
+:func:`pattern_reward` (their reasoning-pattern reward, RPR; Chapter 7 uses it
+RPR-style, with ``cap=1``). ReNorm, a transform of a
 process and an outcome reward, is :func:`creditlab.shaping.renorm`.
 """
 
@@ -253,10 +254,11 @@ class OutcomeVerifier:
 # Mixing and corrupting rewards (Chapter 7)
 
 
-def _vector(x: Any, name: str) -> np.ndarray:
+def _vector(x: Any, name: str, bools: bool = False) -> np.ndarray:
     a = to_numpy(x, name)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    if a.dtype.kind not in ("biuf" if bools else "iuf"):
+        kinds = "a numeric or bool" if bools else "a numeric"
+        raise TypeError(f"{name} must be {kinds} array, got dtype {a.dtype}")
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D [B], got shape {tuple(a.shape)}")
     a = a.astype(np.float64)
@@ -285,7 +287,7 @@ def _groups(index: Any, n: int) -> np.ndarray:
 
 
 def hybrid(verifier: Any, model: Any, has_verifier: Any, confidence: float = 1.0) -> np.ndarray:
-    r"""HARMO's hybrid reward: a rule-based check where one exists, a reward model elsewhere.
+    r"""HARMO-style hybrid reward: a rule-based check where one exists, a reward model elsewhere.
 
     .. math:: R^{hybrid}_i = \begin{cases} c\, v_i + (1 - c)\, m_i & \text{prompt } i
               \text{ has a verifier} \\ m_i & \text{otherwise} \end{cases}
@@ -293,6 +295,10 @@ def hybrid(verifier: Any, model: Any, has_verifier: Any, confidence: float = 1.0
     with :math:`c` the confidence placed in the rule-based check (Gulhane & Indurthi
     2025, arXiv:2510.05283, Eq. 3 gives :math:`R = R^{hybrid} + R^\lambda + R^{fmt}`
     with equal weights; add :func:`length_penalty` and a format reward to this).
+    *HARMO-style*: the paper describes the hybrid part only as a verifier "with
+    confidence" where one applies and the reward model elsewhere; the convex mix
+    :math:`c\,v + (1-c)\,m` is our reading, not the paper's formula. Chapter 7 runs
+    only :math:`c = 1` (the verifier alone where it exists).
 
     Parameters
     ----------
@@ -397,6 +403,7 @@ def flip_noise(r: Any, p: float, rng: np.random.Generator, per: str = "question"
     Parameters
     ----------
     r : array [B] of 0s and 1s
+        Float, int or bool (e.g. an episode batch's ``correct``).
     p : float in [0, 1]
     rng : numpy.random.Generator
         Draws one uniform number per question (``per="question"``, in order of first
@@ -410,7 +417,7 @@ def flip_noise(r: Any, p: float, rng: np.random.Generator, per: str = "question"
     -------
     float64 array [B] of 0s and 1s (a new array; ``r`` is not modified)
     """
-    x = _vector(r, "r")
+    x = _vector(r, "r", bools=True)
     if not np.isin(x, (0.0, 1.0)).all():
         raise ValueError("r must hold binary rewards (0 or 1)")
     p = check_unit_interval(p, "p")
@@ -452,7 +459,7 @@ def pattern_reward(tokens: Any, patterns: Any, r_per_hit: float = 1.0, cap: int 
     Parameters
     ----------
     tokens : int array [B, T] or [T]
-    patterns : int or sequence of int
+    patterns : int or non-empty sequence of int
         The ids that count as a hit.
     r_per_hit : float
     cap : int >= 0 or None
@@ -471,6 +478,8 @@ def pattern_reward(tokens: Any, patterns: Any, r_per_hit: float = 1.0, cap: int 
     if y.ndim not in (1, 2):
         raise ValueError(f"tokens must be 1-D [T] or 2-D [B, T], got shape {tuple(y.shape)}")
     pats = to_numpy(patterns, "patterns")
+    if pats.size == 0:
+        raise ValueError("patterns must name at least one token id, got an empty sequence")
     if pats.dtype.kind not in "iu":
         raise TypeError(f"patterns must be integer ids, got dtype {pats.dtype}")
     r_per_hit = check_real(r_per_hit, "r_per_hit")

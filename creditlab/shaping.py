@@ -268,14 +268,20 @@ def renorm(process: Any, outcome: Any, *, response_mask: Any = None) -> np.ndarr
 
     Parameters
     ----------
-    process : float array [B, T] or [T], values in [0, 1]
-    outcome : float array [B] (a scalar for one [T] row), values in [0, 1]
+    process : float array [B, T] or [T]
+        Judge scores, in [0, 1] on every active step and finite everywhere (values on
+        padding are otherwise ignored: a padding value such as -1 is fine).
+    outcome : array [B] of 0s and 1s (a scalar for one [T] row)
+        The verified outcome, binary as in the paper: float, int or bool (e.g. an
+        episode batch's ``correct``). A graded outcome such as 0.5 is refused, since the
+        sign rule above holds only for :math:`r_o \in \{0, 1\}`.
     response_mask : bool array like ``process``, optional
         False marks padding (output 0).
 
     Returns
     -------
-    float64 array like ``process``
+    float64 numpy array like ``process`` (also for torch input: the result is a NumPy
+    array, like the other reward transforms of Chapter 7)
     """
     r = to_numpy(process, "process")
     if r.dtype.kind != "f":
@@ -283,25 +289,23 @@ def renorm(process: Any, outcome: Any, *, response_mask: Any = None) -> np.ndarr
     if r.ndim not in (1, 2):
         raise ValueError(f"process must be 1-D [T] or 2-D [B, T], got shape {tuple(r.shape)}")
     r = check_finite(r.astype(np.float64), "process")
-    if ((r < 0) | (r > 1)).any():
-        raise ValueError("process must hold scores in [0, 1] (clip a judge's scores first)")
     squeeze = r.ndim == 1
     r2 = r.reshape(1, -1) if squeeze else r
-    if squeeze and isinstance(outcome, (int, float, np.integer, np.floating)) and not \
-            isinstance(outcome, bool):
+    if squeeze and isinstance(outcome, (bool, int, float, np.bool_, np.integer, np.floating)):
         o = np.array([float(outcome)])
     else:
         o = to_numpy(outcome, "outcome")
-        if o.dtype.kind not in "iuf":
-            raise TypeError(f"outcome must be a numeric array, got dtype {o.dtype}")
+        if o.dtype.kind not in "biuf":
+            raise TypeError(f"outcome must be a numeric or bool array, got dtype {o.dtype}")
         o = o.astype(np.float64).reshape(-1) if squeeze and o.size == 1 else o.astype(
             np.float64)
     if o.shape != (r2.shape[0],):
         raise ValueError(f"outcome must have shape ({r2.shape[0]},) (one value per row of "
                          f"process), got {tuple(o.shape)}")
     check_finite(o, "outcome")
-    if ((o < 0) | (o > 1)).any():
-        raise ValueError("outcome must hold values in [0, 1]")
+    if not np.isin(o, (0.0, 1.0)).all():
+        raise ValueError("outcome must hold binary outcomes (0 or 1; ReNorm's sign rule "
+                         "needs a verified outcome)")
     m = np.ones(r2.shape, bool)
     if response_mask is not None:
         m = bool_array(response_mask, "response_mask")
@@ -309,5 +313,8 @@ def renorm(process: Any, outcome: Any, *, response_mask: Any = None) -> np.ndarr
             raise ValueError(f"response_mask must have the shape of process {tuple(r.shape)}, "
                              f"got {tuple(m.shape)}")
         m = m.reshape(r2.shape)
+    if (((r2 < 0) | (r2 > 1)) & m).any():
+        raise ValueError("process must hold scores in [0, 1] on active steps (clip a judge's "
+                         "scores first)")
     out = np.where(m, (r2 - 0.5) + (o[:, None] - 0.5), 0.0)
     return out.reshape(-1) if squeeze else out

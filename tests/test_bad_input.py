@@ -688,9 +688,14 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         rewards.pattern_reward, lambda rng: {
             "tokens": rng.integers(0, 4, (2, 5)), "patterns": np.array([2]),
             "r_per_hit": 0.5, "cap": 2, "mask": rng.random((2, 5)) < 0.8},
-        {"tokens": "int", "r_per_hit": "real", "cap": "count0", "mask": "bool?"},
-        # token ids are labels: any integer is a valid id (it is a hit or it is not)
-        overrides={"tokens:huge": "same", "tokens:very negative": "same"}),
+        {"tokens": "int", "patterns": "int", "r_per_hit": "real", "cap": "count0",
+         "mask": "bool?"},
+        # token ids are labels: any integer is a valid id (it is a hit or it is not);
+        # patterns is a set of ids, so its shape does not matter (an empty one is refused:
+        # tests/test_rewards_mixing.py)
+        overrides={"tokens:huge": "same", "tokens:very negative": "same",
+                   "patterns:huge": "any", "patterns:very negative": "any",
+                   "patterns:extra axis": "same"}),
     # ---- metrics
     "creditlab.metrics.epic_canonicalise": Fuzz(
         metrics.epic_canonicalise, lambda rng: {"R": _mdp(rng)[1], "gamma": 0.9},

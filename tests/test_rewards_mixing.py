@@ -47,6 +47,27 @@ def test_renorm_rejects_scores_outside_unit_interval():
         renorm(np.array([[0.2]]), np.array([2.0]))
     with pytest.raises(ValueError, match="outcome"):
         renorm(np.ones((2, 3)) * 0.5, np.ones(3))
+    with pytest.raises(ValueError, match="outcome"):  # ReNorm's outcome is binary
+        renorm(np.array([[0.2]]), np.array([0.5]))
+
+
+def test_renorm_ignores_padding_and_accepts_bool_outcomes():
+    r = np.array([[0.8, -1.0, 7.0], [0.3, 0.4, -2.0]])  # padding holds junk values
+    m = np.array([[True, False, False], [True, True, False]])
+    out = renorm(r, np.array([True, False]), response_mask=m)
+    np.testing.assert_allclose(out, [[0.8, 0.0, 0.0], [-0.7, -0.6, 0.0]])
+    np.testing.assert_allclose(renorm(r, np.array([1, 0]), response_mask=m), out)
+    np.testing.assert_allclose(renorm(np.array([0.5, 0.25]), True), [0.5, 0.25])
+    with pytest.raises(ValueError, match="process"):  # an active step out of range
+        renorm(r, np.array([True, False]), response_mask=np.ones((2, 3), bool))
+
+
+def test_renorm_returns_numpy_for_torch_input():
+    import torch
+
+    out = renorm(torch.tensor([[0.2, 0.9]]), torch.tensor([True]))
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    np.testing.assert_allclose(out, [[0.2, 0.9]])
 
 
 # ---- hybrid
@@ -147,6 +168,17 @@ def test_flip_noise_bad_input():
         flip_noise(np.ones(2), 0.2, 0, per="response")
 
 
+def test_flip_noise_accepts_bool_rewards():
+    correct = np.array([True, False, True, True])
+    q = np.array([0, 0, 1, 1])
+    out = flip_noise(correct, 1.0, np.random.default_rng(0), index=q)
+    np.testing.assert_array_equal(out, [0.0, 1.0, 0.0, 0.0])
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(
+        flip_noise(correct, 0.4, np.random.default_rng(3), index=q),
+        flip_noise(correct.astype(float), 0.4, np.random.default_rng(3), index=q))
+
+
 # ---- pattern_reward
 
 
@@ -162,6 +194,13 @@ def test_pattern_reward_counts_hits(tokens, cap, r_hit):
     np.testing.assert_allclose(out, r_hit * hits)
     m = np.zeros(tokens.shape, bool)
     np.testing.assert_allclose(pattern_reward(tokens, [1, 3], r_hit, cap=cap, mask=m), 0.0)
+
+
+def test_pattern_reward_rejects_empty_patterns():
+    with pytest.raises(ValueError, match="patterns.*at least one"):
+        pattern_reward(np.array([1, 2, 3]), [])
+    with pytest.raises(ValueError, match="patterns"):
+        pattern_reward(np.array([1, 2, 3]), np.array([], np.int64))
 
 
 # ---- StepChain's Chapter 7 step types
@@ -238,6 +277,39 @@ def test_train_with_reward_fn():
 
     with pytest.raises(ValueError, match="reward_fn"):
         train(None, "principle", reward_fn=bad, **kw)
+
+    def nan_outcome(ep, group_size, rng):
+        return np.zeros(ep.mask.shape), np.full(len(ep.correct), np.nan)
+
+    def inf_step(ep, group_size, rng):
+        return np.where(ep.mask, np.inf, 0.0), ep.correct.astype(float)
+
+    def nan_on_padding(ep, group_size, rng):  # padding is ignored: no error
+        return np.where(ep.mask, 0.0, np.nan), ep.correct.astype(float)
+
+    with pytest.raises(ValueError, match="reward_fn returned non-finite outcome"):
+        train(None, "principle", reward_fn=nan_outcome, **kw)
+    with pytest.raises(ValueError, match="reward_fn returned non-finite step_rewards"):
+        train(None, "principle", reward_fn=inf_step, **kw)
+    res = train(None, "principle", reward_fn=nan_on_padding, **kw)
+    assert all(np.isfinite(p.detach().numpy()).all() for p in res.policy.parameters())
+
+
+def test_dr_grpo_baseline_skips_the_std():
+    from creditlab.algos import PGConfig, advantages
+
+    # two groups of two: scores [1, 0] and [3, 0]; GRPO divides each by its std,
+    # Dr.GRPO only subtracts the group mean
+    G = np.array([[1.0], [0.0], [3.0], [0.0]])
+    m = np.ones((4, 1), bool)
+    a_grpo = advantages(G, m, 2, PGConfig(baseline="grpo", whiten=False))[:, 0]
+    a_dr = advantages(G, m, 2, PGConfig(baseline="dr_grpo", whiten=False))[:, 0]
+    np.testing.assert_allclose(a_grpo, [0.7071, -0.7071, 0.7071, -0.7071], atol=1e-3)
+    np.testing.assert_allclose(a_dr, [0.5, -0.5, 1.5, -1.5])
+    a_rloo = advantages(G, m, 2, PGConfig(baseline="rloo", whiten=False))[:, 0]
+    np.testing.assert_allclose(a_dr, a_rloo * (2 - 1) / 2)  # Dr.GRPO = (n-1)/n * RLOO
+    with pytest.raises(ValueError, match="baseline"):
+        PGConfig(baseline="drgrpo")
 
 
 def test_train_with_a_critic():

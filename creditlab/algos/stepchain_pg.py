@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from creditlab._backend import check_int, check_real, check_seed, make_rng
-from creditlab.advantages import grpo, masked_whiten, rloo
+from creditlab.advantages import dr_grpo, grpo, masked_whiten, rloo
 from creditlab.envs.stepchain import EVENT_ID, StepChainBatch, StepChainConfig
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
 from creditlab.progress import tqdm
@@ -58,6 +58,8 @@ __all__ = [
 #: credit-assignment modes understood by :func:`credit_returns`
 CREDITS = ("sum", "min", "softmin", "mean", "clip", "delta", "gated", "none")
 ESTIMATORS = ("traj", "token", "pure_verl", "gae")
+#: group baselines of the ``traj`` estimator
+BASELINES = ("rloo", "grpo", "dr_grpo")
 
 #: ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
 RewardFn = Callable[["Episodes", int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -85,7 +87,7 @@ class PGConfig:
     vr_fraction, outcome_coef : float
         Verifiable outcome reward ``outcome_coef * 1[correct]`` on this fraction of prompts,
         added to every step's return after the transform (never softmin-weighted).
-    estimator : {"traj", "token", "pure_verl"}
+    estimator : {"traj", "token", "pure_verl", "gae"}
         ``traj`` (sequence-level credit): A_i = baseline(G_{i,0}) broadcast to every
         step. ``token`` (per-step): A_{i,t} = G_{i,t} - mean_{j != i} G_{j,0}.
         ``pure_verl`` (per-step): PURE's verl estimator,
@@ -100,10 +102,16 @@ class PGConfig:
     gae_lambda : float in [0, 1]
     critic_lr : float
     critic_steps : int
-    baseline : {"rloo", "grpo"}
-        Group baseline of the ``traj`` estimator.
+    baseline : {"rloo", "grpo", "dr_grpo"}
+        Group baseline of the ``traj`` estimator, applied to each response's score
+        :math:`s_i = G_{i,0}`: ``"rloo"`` :math:`s_i - \mathrm{mean}_{j \ne i} s_j`;
+        ``"grpo"`` :math:`(s_i - \bar s_g) / (\mathrm{std}_g(s) + \epsilon)`
+        (:func:`creditlab.advantages.grpo`); ``"dr_grpo"`` :math:`s_i - \bar s_g`, GRPO
+        without the division by the group's std (:func:`creditlab.advantages.dr_grpo`;
+        HARMO's training, Chapter 7). Ignored by the other estimators.
     whiten : bool
-        Whiten advantages over the batch's steps.
+        Whiten advantages over the batch's steps (this is separate from the baseline:
+        ``baseline="grpo", whiten=False`` still divides by each group's std).
     n_prompts, group_size, iterations : int
     lr : float
         Adam learning rate.
@@ -154,8 +162,8 @@ class PGConfig:
             raise ValueError(f"credit must be one of {CREDITS}, got {self.credit!r}")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
-        if self.baseline not in ("rloo", "grpo"):
-            raise ValueError(f"baseline must be 'rloo' or 'grpo', got {self.baseline!r}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
         for k in ("n_prompts", "iterations", "hidden", "ppo_epochs", "eval_every",
                   "eval_episodes", "critic_steps"):
             v = getattr(self, k)
@@ -377,7 +385,7 @@ def advantages(G: np.ndarray, mask: np.ndarray, group_size: int, config: PGConfi
     index = np.arange(B) // n
     if config.estimator == "traj":
         score = G[:, 0]
-        a = (rloo if config.baseline == "rloo" else grpo)(score, index)
+        a = {"rloo": rloo, "grpo": grpo, "dr_grpo": dr_grpo}[config.baseline](score, index)
         A = np.broadcast_to(a[:, None], (B, T)).astype(np.float64)
     elif config.estimator == "token":
         g0 = G[:, 0].reshape(-1, n)
@@ -476,6 +484,8 @@ def train(
         before :func:`credit_returns` (Chapter 7 mixes, normalises and corrupts rewards
         here). Rows come in consecutive groups of ``group_size`` responses to one prompt;
         ``rng`` is the trainer's generator. Evaluation is unchanged (true accuracy).
+        Non-finite rewards (NaN or inf) on active steps or in the outcome raise
+        ``ValueError``; values on padding are ignored.
     **overrides
         PGConfig fields, e.g. ``credit="sum", seed=1``.
 
@@ -569,6 +579,12 @@ def _call_reward_fn(reward_fn: RewardFn, ep: Episodes, group_size: int,
     if step_r.shape != (B, T) or outcome.shape != (B,):
         raise ValueError(f"reward_fn must return step_rewards of shape {(B, T)} and outcome of "
                          f"shape {(B,)}, got {step_r.shape} and {outcome.shape}")
+    # padding positions are ignored (credit_returns zeroes them), so only active steps count
+    bad_steps = ~np.isfinite(step_r) & ep.mask
+    if bad_steps.any() or not np.isfinite(outcome).all():
+        where = "step_rewards" if bad_steps.any() else "outcome"
+        raise ValueError(f"reward_fn returned non-finite {where} (NaN or inf); the trainer "
+                         "would turn them into NaN weights")
     return step_r, outcome
 
 
