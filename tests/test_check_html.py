@@ -58,6 +58,13 @@ def test_raw_tex_in_prose(text):
     assert rules(f"<p>{text}</p>") == ["raw-tex"]
 
 
+def test_stray_dollar_around_typeset_math():
+    # "halves:\n$$\n...\n$$\nOn a failed ..." without blank lines: the inside is typeset as
+    # inline math and the outer dollars are left in the text
+    html = f"<p>ReNorm centres both halves:\n${TYPESET}$. The judge can still rank</p>"
+    assert rules(html) == ["raw-tex"]
+
+
 def test_tex_in_code_is_not_raw_tex():
     html = (r'<div class="cell_input"><pre>ax.set_xlabel(r"$\lambda$")</pre></div>'
             r"<p><code>$\alpha$</code> and a price of $3.</p>")

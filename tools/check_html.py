@@ -81,6 +81,10 @@ TEX_PATTERNS = [
     (re.compile(r"\\begin\{[A-Za-z]+\*?\}"), r"\begin{...}"),
     (re.compile(r"(?<![\w$\\])\$(?=\S)[^$\n]*\\[A-Za-z]+[^$\n]*(?<=\S)\$(?![\w$])"),
      "$ ... $"),
+    # a dollar left over from display math the parser did not see ("text:\n$$ ... $$" with
+    # no blank line typesets the inside as inline math and shows the outer dollars); a
+    # price ($5) is not flagged
+    (re.compile(r"\$(?![\d.,])"), "stray $"),
 ]
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 # "---", or the dash a typographer made of it (commonmark with smartquotes: "|—|—|")
