@@ -280,16 +280,18 @@ def masked_whiten(
 
 
 def sigma_filter(adv: Any, k: float = 3.0) -> Any:
-    r"""Drop outlying advantages: StableReinforce's advantage filter (Zhang et al. 2025,
-    R1-Reward, arXiv:2505.02835; Chapter 8).
+    r"""Zero outlying advantages: StableReinforce-style advantage filter (Zhang et al.
+    2025, R1-Reward, arXiv:2505.02835; Chapter 8).
 
     With :math:`\mu, \sigma` the mean and (population) standard deviation of the batch,
 
-    .. math:: \tilde A_i = A_i \, \mathbb 1\left[|A_i - \mu| \le k \sigma\right],
+    .. math:: \tilde A_i = A_i \, \mathbb 1\left[|A_i - \mu| \le k \sigma\right].
 
-    so an advantage more than ``k`` standard deviations from the mean contributes nothing
-    to the loss (set to 0, which with a mean-over-tokens loss is what dropping it does to
-    the gradient, up to the divisor). With :math:`\sigma = 0` nothing is dropped.
+    *StableReinforce-style*: the paper drops the samples; we set their advantages to 0, so
+    they contribute no gradient but still count in a mean-over-samples divisor. With
+    :math:`\sigma = 0` nothing is dropped. Note the bound on what can be dropped: in a
+    batch of :math:`N`, one value can lie at most :math:`\sqrt{N-1}\,\sigma` from the
+    mean, so with ``k = 3`` a batch of :math:`N \le 10` never loses anything.
 
     Parameters
     ----------
@@ -300,7 +302,8 @@ def sigma_filter(adv: Any, k: float = 3.0) -> Any:
 
     Returns
     -------
-    array [N], same dtype and kind as ``adv`` (a new array; ``adv`` is not modified).
+    array [N], same dtype and kind as ``adv``: a new array (``adv`` is not modified); for
+    a torch input a new CPU tensor with no autograd history (advantages are constants).
     """
     a = float_array(adv, "adv")
     if a.ndim != 1:

@@ -684,6 +684,11 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
             "response_mask": rng.random((2, 5)) < 0.8},
         {"process": "float", "outcome": "num", "response_mask": "bool?"}),
     # ---- mixing and corrupting rewards (Chapter 7)
+    "creditlab.rewards.consistency_reward": Fuzz(
+        rewards.consistency_reward, lambda rng: {
+            "r": rng.integers(0, 2, 6).astype(float), "reason_choice": rng.integers(0, 2, 6),
+            "final_choice": rng.integers(0, 2, 6), "n_choices": 2},
+        {"r": "num", "reason_choice": "int", "final_choice": "int", "n_choices": "count"}),
     "creditlab.rewards.hybrid": Fuzz(
         rewards.hybrid, lambda rng: {
             "verifier": rng.integers(0, 2, 6).astype(float), "model": rng.random(6),
@@ -1383,11 +1388,20 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"h_a": "num", "h_b": "num", "probes": "num"},
         overrides={"probes:short last axis": "any"}),  # fewer probes is valid
     "creditlab.algos.pg_losses.pre_clip_ratio": Fuzz(
-        lambda logp_new, logp_old, eps: algos.pre_clip_ratio(
+        lambda logp_new, logp_old, low, high: algos.pre_clip_ratio(
             nets.as_tensor(logp_new, "logp_new", torch.float64),
-            nets.as_tensor(logp_old, "logp_old", torch.float64), eps).numpy(),
-        lambda rng: {"logp_new": -rng.random(5), "logp_old": -rng.random(5), "eps": 0.2},
-        {"logp_new": "num", "logp_old": "num", "eps": "unit"}),
+            nets.as_tensor(logp_old, "logp_old", torch.float64), (low, high)).numpy(),
+        lambda rng: {"logp_new": -5 * rng.random(5), "logp_old": -5 * rng.random(5),
+                     "low": 1e-3, "high": 1e3},
+        {"logp_new": "num", "logp_old": "num", "low": "unit", "high": "pos"}),
+    "creditlab.algos.pg_losses.ppo_clip_loss": Fuzz(
+        lambda logp_new, logp_old, adv, eps: algos.ppo_clip_loss(
+            nets.as_tensor(logp_new, "logp_new", torch.float64),
+            nets.as_tensor(logp_old, "logp_old", torch.float64),
+            nets.as_tensor(adv, "adv", torch.float64), eps, pre_clip=True).numpy(),
+        lambda rng: {"logp_new": -rng.random(5), "logp_old": -rng.random(5),
+                     "adv": rng.normal(size=5), "eps": 0.2},
+        {"logp_new": "num", "logp_old": "num", "adv": "num", "eps": "unit"}),
     "creditlab.models.nets.as_tensor": Fuzz(
         lambda x: nets.as_tensor(x, "x"), lambda rng: {"x": rng.normal(size=(2, 3))},
         {"x": "num"},  # any shape is a valid tensor

@@ -1,5 +1,5 @@
-"""Chapter 8's library pieces: sigma_filter, pre_clip_ratio, auroc, linear probes,
-contrastive_update and probe_confidence."""
+"""Chapter 8's library pieces: sigma_filter, pre_clip_ratio, ppo_clip_loss,
+consistency_reward, auroc, linear probes, contrastive_update and probe_confidence."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from creditlab.advantages import sigma_filter
-from creditlab.algos import pre_clip_ratio
+from creditlab.algos import PRE_CLIP_BOUNDS, ppo_clip_loss, pre_clip_ratio
 from creditlab.metrics import auroc, linear_probe, probe_accuracy
 from creditlab.models import MLP, contrastive_update, probe_confidence
+from creditlab.rewards import consistency_reward
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=64)
 
@@ -38,15 +39,58 @@ def test_sigma_filter_torch_in_torch_out_and_no_mutation():
 
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-50, 50)),
-       st.floats(0.01, 0.9))
-def test_pre_clip_ratio_is_bounded_and_exact_inside(d, eps):
+       st.floats(0.01, 1.0), st.floats(1.0, 1e4))
+def test_pre_clip_ratio_is_bounded_and_exact_inside(d, lo, hi):
     new = torch.tensor(d, requires_grad=True)
-    r = pre_clip_ratio(new, torch.zeros(len(d), dtype=torch.float64), eps)
-    assert torch.all(r >= 1 - eps - 1e-12) and torch.all(r <= 1 + eps + 1e-12)
-    inside = (d > np.log(1 - eps)) & (d < np.log(1 + eps))
+    r = pre_clip_ratio(new, torch.zeros(len(d), dtype=torch.float64), (lo, hi))
+    assert torch.all(r >= lo * (1 - 1e-12)) and torch.all(r <= hi * (1 + 1e-12))
+    inside = (d > np.log(lo)) & (d < np.log(hi))
     np.testing.assert_allclose(r.detach().numpy()[inside], np.exp(d[inside]))
     r.sum().backward()
-    assert torch.all(new.grad[torch.as_tensor(~inside & (np.abs(d) > 1))] == 0)
+    outside = (d < np.log(lo) - 1e-9) | (d > np.log(hi) + 1e-9)
+    assert torch.all(new.grad[torch.as_tensor(outside)] == 0)
+
+
+def test_pre_clip_default_bounds_are_r1_rewards_and_stop_float32_overflow():
+    assert PRE_CLIP_BOUNDS == (1e-3, 1e3)
+    new = torch.tensor([0.0, 100.0, -100.0], requires_grad=True)  # exp(100) = inf in float32
+    r = pre_clip_ratio(new, torch.zeros(3))
+    np.testing.assert_allclose(r.detach().numpy(), [1.0, 1e3, 1e-3], rtol=1e-5)
+    r.sum().backward()
+    assert torch.all(torch.isfinite(new.grad)) and new.grad[0] == 1 and new.grad[1] == 0
+    plain = torch.tensor([100.0], requires_grad=True)
+    torch.exp(plain - 0).sum().backward()  # what Pre-CLIP prevents
+    assert not torch.isfinite(plain.grad).all()
+
+
+def test_ppo_clip_loss_matches_ppo_and_pre_clip_only_bounds_the_extreme():
+    g = torch.Generator().manual_seed(0)
+    new, old = torch.randn(50, generator=g, dtype=torch.float64), torch.randn(
+        50, generator=g, dtype=torch.float64)
+    adv = torch.randn(50, generator=g, dtype=torch.float64)
+    rho = torch.exp(new - old)
+    want = -torch.minimum(rho * adv, rho.clamp(0.8, 1.2) * adv).mean()
+    torch.testing.assert_close(ppo_clip_loss(new, old, adv, 0.2), want)
+    # log-ratios within +-log(1e3): Pre-CLIP changes nothing
+    torch.testing.assert_close(ppo_clip_loss(new, old, adv, 0.2, pre_clip=True), want)
+    # a huge ratio with a negative advantage: plain PPO's loss explodes, Pre-CLIP's is bounded
+    big, zero, neg = torch.tensor([50.0]), torch.zeros(1), -torch.ones(1)
+    assert ppo_clip_loss(big, zero, neg) > 1e20
+    assert float(ppo_clip_loss(big, zero, neg, pre_clip=True)) == pytest.approx(1e3)
+
+
+def test_pre_clip_ratio_requires_matching_dtypes():
+    with pytest.raises(TypeError, match="same dtype"):
+        pre_clip_ratio(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
+
+
+def test_consistency_reward_zeroes_disagreeing_reasoning():
+    r = np.array([1.0, 1.0, 0.0, 0.5])
+    out = consistency_reward(r, np.array([0, 1, 1, 0]), np.array([0, 0, 1, 0]))
+    np.testing.assert_array_equal(out, [1.0, 0.0, 0.0, 0.5])
+    assert r[1] == 1.0  # not mutated
+    with pytest.raises(ValueError, match="final_choice"):
+        consistency_reward(r, np.zeros(4, int), np.full(4, 2))
 
 
 def test_pre_clip_ratio_rejects_nonfinite_and_shape_mismatch():

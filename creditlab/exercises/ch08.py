@@ -16,8 +16,11 @@ def sigma_filter(adv: np.ndarray, k: float) -> np.ndarray:
     raise NotImplementedError
 
 
-def pre_clip_ratio(logp_new: np.ndarray, logp_old: np.ndarray, eps: float) -> np.ndarray:
-    """Pre-CLIP: exp(clip(logp_new - logp_old, log(1 - eps), log(1 + eps)))."""
+def pre_clip_ratio(logp_new: np.ndarray, logp_old: np.ndarray, lo: float,
+                   hi: float) -> np.ndarray:
+    """Pre-CLIP: exp(clip(logp_new - logp_old, log(lo), log(hi))), the log-ratio clipped
+    *before* the exponential, so that no log-ratio, however large, overflows (R1-Reward's
+    code uses lo = 1e-3, hi = 1e3). Keep the dtype of the inputs."""
     # YOUR CODE HERE
     raise NotImplementedError
 

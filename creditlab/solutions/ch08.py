@@ -13,9 +13,10 @@ def sigma_filter(adv: np.ndarray, k: float) -> np.ndarray:
     return np.where(np.abs(a - a.mean()) <= k * sd, a, 0.0)
 
 
-def pre_clip_ratio(logp_new: np.ndarray, logp_old: np.ndarray, eps: float) -> np.ndarray:
-    d = np.asarray(logp_new, float) - np.asarray(logp_old, float)
-    return np.exp(np.clip(d, np.log(1 - eps), np.log(1 + eps)))
+def pre_clip_ratio(logp_new: np.ndarray, logp_old: np.ndarray, lo: float,
+                   hi: float) -> np.ndarray:
+    d = np.asarray(logp_new) - np.asarray(logp_old)
+    return np.exp(np.clip(d, np.log(lo), np.log(hi)).astype(d.dtype))
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:

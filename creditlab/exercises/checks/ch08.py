@@ -22,11 +22,11 @@ def make_cases() -> dict[str, np.ndarray]:
         a = rng.normal(size=n)
         a[0] = 6.0
         put("sigma_filter", i, sigma_filter(a, k), adv=a, k=k)
-    for i, eps in enumerate([0.2, 0.1, 0.5]):
-        new, old = rng.normal(size=7), rng.normal(size=7)
+    for i, (lo, hi) in enumerate([(1e-3, 1e3), (0.8, 1.2), (0.5, 4.0)]):
+        new, old = 5 * rng.normal(size=7), 5 * rng.normal(size=7)
         put("pre_clip_ratio", i, pre_clip_ratio(torch.tensor(new), torch.tensor(old),
-                                                eps).numpy(), logp_new=new, logp_old=old,
-            eps=eps)
+                                                (lo, hi)).numpy(), logp_new=new, logp_old=old,
+            lo=lo, hi=hi)
     for i, n in enumerate([6, 15, 40]):
         s = rng.integers(0, 5, n).astype(float)  # ties
         y = np.arange(n) % 2 == 0
@@ -44,10 +44,21 @@ def _inv_sigma(fn: Callable[..., Any]) -> None:
 
 
 def _inv_preclip(fn: Callable[..., Any]) -> None:
-    r = np.asarray(call(fn, {"logp_new": np.array([0.0, 30.0, -30.0]),
-                             "logp_old": np.zeros(3), "eps": 0.2}))
-    assert np.all(np.isfinite(r)), "the log is clipped before the exponential: no overflow"
-    assert np.allclose(r, [1.0, 1.2, 0.8]), "ratios are bounded to [1 - eps, 1 + eps]"
+    # exp is monotone, so clipping after exp gives the same values where nothing
+    # overflows: the test is a log-ratio whose exp overflows (float64 beyond ~709, float32
+    # beyond ~88), with overflow turned into an error
+    for dtype, big in ((np.float64, 1000.0), (np.float32, 100.0)):
+        new = np.array([0.0, big, -big], dtype)
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                r = np.asarray(call(fn, {"logp_new": new, "logp_old": np.zeros(3, dtype),
+                                         "lo": 1e-3, "hi": 1e3}))
+        except FloatingPointError:
+            raise AssertionError(f"exp overflowed on a {np.dtype(dtype).name} log-ratio of "
+                                 f"{big:g}: clip the log-ratio *before* the exponential, "
+                                 f"not the ratio after it") from None
+        assert np.all(np.isfinite(r)), "the log is clipped before the exponential: no overflow"
+        assert np.allclose(r, [1.0, 1e3, 1e-3]), "ratios are bounded to [lo, hi]"
 
 
 def _inv_auroc(fn: Callable[..., Any]) -> None:
