@@ -22,7 +22,7 @@ import numpy as np
 from creditlab import _cuda
 from creditlab._backend import bool_array, check_real, compiled, dtype_of, float_array, like
 
-__all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo"]
+__all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo", "sigma_filter"]
 
 
 def _scores(scores: Any, cuda: bool) -> Any:
@@ -277,3 +277,45 @@ def masked_whiten(
     if not shift_mean:
         out = out + mean
     return like(out.astype(a.dtype), x)
+
+
+def sigma_filter(adv: Any, k: float = 3.0) -> Any:
+    r"""Zero outlying advantages: StableReinforce-style advantage filter (Zhang et al.
+    2025, R1-Reward, arXiv:2505.02835; Chapter 8).
+
+    With :math:`\mu, \sigma` the mean and (population) standard deviation of the batch,
+
+    .. math:: \tilde A_i = A_i \, \mathbb 1\left[|A_i - \mu| \le k \sigma\right].
+
+    *StableReinforce-style*: the paper drops the samples; we set their advantages to 0, so
+    they contribute no gradient but still count in a mean-over-samples divisor. With
+    :math:`\sigma = 0` nothing is dropped. Note the bound on what can be dropped: in a
+    batch of :math:`N`, one value can lie at most :math:`\sqrt{N-1}\,\sigma` from the
+    mean, so with ``k = 3`` a batch of :math:`N \le 10` never loses anything.
+
+    Parameters
+    ----------
+    adv : array [N], float32 or float64 (numpy or torch)
+        Finite advantages of one batch (NaN / inf raise a ValueError).
+    k : float > 0
+        The threshold in standard deviations (the paper's 3).
+
+    Returns
+    -------
+    array [N], same dtype and kind as ``adv``: a new array (``adv`` is not modified); for
+    a torch input a new CPU tensor with no autograd history (advantages are constants).
+    """
+    a = float_array(adv, "adv")
+    if a.ndim != 1:
+        raise ValueError(f"adv must be 1-D [N], got shape {tuple(a.shape)}")
+    if not np.isfinite(a).all():
+        raise ValueError("adv must be finite (no NaN or inf)")
+    k = check_real(k, "k")
+    if not k > 0:
+        raise ValueError(f"k must be a finite number > 0, got {k!r}")
+    if a.size == 0:
+        return like(a.copy(), adv)
+    x = a.astype(np.float64)
+    sd = x.std()
+    keep = np.abs(x - x.mean()) <= k * sd if sd > 0 else np.ones(len(x), bool)
+    return like(np.where(keep, a, 0).astype(a.dtype), adv)

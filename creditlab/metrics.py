@@ -25,6 +25,7 @@ from creditlab._backend import (
     check_unit_interval,
     float_array,
     number_array,
+    to_numpy,
 )
 from creditlab.tabular import (
     _initial,
@@ -37,12 +38,15 @@ from creditlab.tabular import (
 )
 
 __all__ = [
+    "auroc",
     "epic_canonicalise",
     "epic_distance",
     "frechet_distance",
     "l2_distance",
+    "linear_probe",
     "mmd2",
     "optimal_return_range",
+    "probe_accuracy",
     "regret",
     "spearman",
     "starc_canonicalise",
@@ -563,3 +567,104 @@ def vendi_score(x: Any, kernel: Any = "rbf", *, bandwidth: float | None = None) 
     w = np.linalg.eigvalsh(0.5 * (K + K.T) / n)
     w = w[w > 1e-12]
     return float(np.exp(-(w * np.log(w)).sum()))
+
+
+# --------------------------------------------------------------------------------------
+# probing representations and ranking errors (Chapter 8, MRMBench)
+
+
+def _labels(y: Any, name: str, n: int) -> np.ndarray:
+    a = to_numpy(y, name)
+    if a.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {a.shape}")
+    return a
+
+
+def auroc(scores: Any, labels: Any) -> float:
+    r"""Area under the ROC curve: the probability that a positive outscores a negative.
+
+    .. math:: \mathrm{AUROC} = P(s^+ > s^-) + \tfrac12 P(s^+ = s^-)
+
+    (the Mann-Whitney U statistic over all positive-negative pairs, ties counting half).
+
+    Parameters
+    ----------
+    scores : array [N], finite numbers
+    labels : bool array [N], with at least one True and one False
+
+    Returns
+    -------
+    float in [0, 1]; 0.5 is chance.
+    """
+    s = check_finite(number_array(scores, "scores"), "scores")
+    if s.ndim != 1 or s.size < 2:
+        raise ValueError(f"scores must be 1-D with >= 2 entries, got shape {s.shape}")
+    y = _labels(labels, "labels", len(s))
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        raise ValueError("labels must contain both True and False")
+    _, inv, counts = np.unique(s, return_inverse=True, return_counts=True)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = (first + (counts + 1) / 2.0)[inv]  # average ranks, 1-based
+    return float((rank[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def linear_probe(H: Any, labels: Any, *, ridge: float = 1e-3) -> np.ndarray:
+    r"""Fit a linear probe: ridge least squares of :math:`\pm 1` labels on ``[H, 1]``.
+
+    .. math:: w = (X^\top X + \lambda I)^{-1} X^\top t,\quad X = [H, \mathbf 1],\;
+              t_i = 2\,y_i - 1,
+
+    and the probe predicts :math:`y = [X w > 0]` (a least-squares classifier: closed form
+    and deterministic, where MRMBench trains logistic probes).
+
+    Parameters
+    ----------
+    H : array [N, d], finite numbers
+        Frozen representations, one row per response.
+    labels : bool array [N]
+    ridge : float >= 0
+
+    Returns
+    -------
+    ndarray [d + 1] float64: the weights, then the bias.
+    """
+    X = _points(H, "H")
+    y = _labels(labels, "labels", len(X))
+    lam = check_real(ridge, "ridge")
+    if lam < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+    Xb = np.c_[X, np.ones(len(X))]
+    t = np.where(y, 1.0, -1.0)
+    return np.linalg.lstsq(Xb.T @ Xb + lam * np.eye(Xb.shape[1]), Xb.T @ t, rcond=None)[0]
+
+
+def probe_accuracy(H: Any, labels: Any, *, train_fraction: float = 0.5,
+                   ridge: float = 1e-3) -> float:
+    """Held-out accuracy of a :func:`linear_probe` of ``labels`` on ``H``.
+
+    The first ``train_fraction`` of the rows fit the probe; the rest measure it (shuffle
+    the rows first if their order means something).
+
+    Parameters
+    ----------
+    H : array [N, d], finite numbers (N >= 2)
+    labels : bool array [N]
+    train_fraction : float in (0, 1)
+    ridge : float >= 0
+
+    Returns
+    -------
+    float in [0, 1]: the fraction of held-out rows the probe classifies correctly.
+    """
+    X = _points(H, "H", 2)
+    y = _labels(labels, "labels", len(X))
+    f = check_real(train_fraction, "train_fraction")
+    if not 0 < f < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
+    n = min(max(int(round(f * len(X))), 1), len(X) - 1)
+    w = linear_probe(X[:n], y[:n], ridge=ridge)
+    pred = np.c_[X[n:], np.ones(len(X) - n)] @ w > 0
+    return float(np.mean(pred == y[n:]))

@@ -33,6 +33,8 @@ reconstruction), :func:`flip_noise` (question-wise reward flips of Lv et al. 202
 :func:`pattern_reward` (their reasoning-pattern reward, RPR; Chapter 7 uses it
 RPR-style, with ``cap=1``). ReNorm, a transform of a
 process and an outcome reward, is :func:`creditlab.shaping.renorm`.
+:func:`consistency_reward` (Chapter 8) zeroes a judge's reward when its reasoning and its
+final choice disagree (R1-Reward-style).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "PRM_PRESETS",
     "OutcomeVerifier",
     "ProcessRewardModel",
+    "consistency_reward",
     "flip_noise",
     "hybrid",
     "length_penalty",
@@ -284,6 +287,46 @@ def _groups(index: Any, n: int) -> np.ndarray:
         raise ValueError(f"index must have shape ({n},) (one group id per row), got "
                          f"{tuple(g.shape)}")
     return np.unique(g, return_inverse=True)[1].reshape(n)
+
+
+def consistency_reward(r: Any, reason_choice: Any, final_choice: Any,
+                       n_choices: int = 2) -> np.ndarray:
+    r"""R1-Reward-style consistency reward: the answer's reward counts only if the reasoning
+    agrees with the final choice (book Chapter 8).
+
+    .. math:: \tilde r_i = r_i \, \mathbb 1[z_i = c_i]
+
+    with :math:`z_i` the choice the reasoning argues for and :math:`c_i` the final choice.
+    *R1-Reward-style*: the paper has a separate judge model check consistency and its exact
+    combination with the accuracy reward is not pinned in our notes; here the check is an
+    exact comparison and the combination a product.
+
+    Parameters
+    ----------
+    r : array [B], numeric (numpy or torch)
+        The accuracy reward of each response.
+    reason_choice, final_choice : array [B], integer in [0, n_choices)
+        The choice the reasoning supports, and the final answer (indices).
+    n_choices : int >= 1
+        How many answers there are to choose from (2 for a pairwise judge).
+
+    Returns
+    -------
+    np.ndarray [B], float64 (a new array).
+    """
+    rv = _vector(r, "r")
+    n_choices = check_int(n_choices, "n_choices", 1)
+    z, c = to_numpy(reason_choice, "reason_choice"), to_numpy(final_choice, "final_choice")
+    for name, a in (("reason_choice", z), ("final_choice", c)):
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be an integer array of choices, got dtype {a.dtype}")
+        if a.shape != rv.shape:
+            raise ValueError(f"{name} must have shape {rv.shape} (one per reward), got "
+                             f"{tuple(a.shape)}")
+        if a.size and (a.min() < 0 or a.max() >= n_choices):
+            raise ValueError(f"{name} must hold choice indices in [0, {n_choices}), got "
+                             f"values in [{a.min()}, {a.max()}]")
+    return rv * (z == c)
 
 
 def hybrid(verifier: Any, model: Any, has_verifier: Any, confidence: float = 1.0) -> np.ndarray:

@@ -164,7 +164,20 @@ from creditlab import prefs  # noqa: E402  (needs torch)
 from creditlab.algos import control, sequence_rl  # noqa: E402
 from creditlab.envs import pointreach, pointreach_demos, pointreach_render  # noqa: E402
 from creditlab.exercises import grade  # noqa: E402
-from creditlab.models import corpora, diffusion2d, dynamics, nets, tinylm  # noqa: E402
+from creditlab.models import (  # noqa: E402
+    corpora,
+    diffusion2d,
+    dynamics,
+    nets,
+    reward_model,
+    tinylm,
+)
+
+
+def _contrastive(pos: Any, neg: Any, steps: Any) -> float:
+    rm = nets.MLP(3, 1, hidden=4, layers=1, seed=0)
+    return reward_model.contrastive_update(rm, torch.optim.SGD(rm.parameters(), lr=0.1), pos,
+                                           neg, steps)
 
 
 @functools.cache
@@ -609,6 +622,10 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         getattr(advantages, name), lambda rng: {"scores": rng.normal(size=6),
                                                 "index": np.array([0, 0, 1, 1, 2, 2])},
         {"scores": "float"}, nan={"scores": "propagate"}) for name in ("dr_grpo", "rloo")},
+    "creditlab.advantages.sigma_filter": Fuzz(
+        advantages.sigma_filter, lambda rng: {"adv": np.r_[rng.normal(size=9), 8.0], "k": 3.0},
+        {"adv": "float", "k": "pos"},
+        overrides={"adv:short last axis": "any"}),  # any length is a batch
     "creditlab.advantages.masked_whiten": Fuzz(
         advantages.masked_whiten, lambda rng: {"x": _bt(rng), "mask": np.ones((2, 5), bool),
                                                "eps": 1e-8},
@@ -667,6 +684,11 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
             "response_mask": rng.random((2, 5)) < 0.8},
         {"process": "float", "outcome": "num", "response_mask": "bool?"}),
     # ---- mixing and corrupting rewards (Chapter 7)
+    "creditlab.rewards.consistency_reward": Fuzz(
+        rewards.consistency_reward, lambda rng: {
+            "r": rng.integers(0, 2, 6).astype(float), "reason_choice": rng.integers(0, 2, 6),
+            "final_choice": rng.integers(0, 2, 6), "n_choices": 2},
+        {"r": "num", "reason_choice": "int", "final_choice": "int", "n_choices": "count"}),
     "creditlab.rewards.hybrid": Fuzz(
         rewards.hybrid, lambda rng: {
             "verifier": rng.integers(0, 2, 6).astype(float), "model": rng.random(6),
@@ -725,6 +747,21 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         metrics.starc_regret_bound, lambda rng: {
             "R_true": _mdp(rng)[1], "R_proxy": _mdp(rng)[1], "P": _mdp(rng)[0], "gamma": 0.9},
         {"R_true": "float", "R_proxy": "float", "P": "num", "gamma": "unit"}, examples=6),
+    "creditlab.metrics.auroc": Fuzz(
+        metrics.auroc, lambda rng: {"scores": rng.normal(size=6),
+                                    "labels": np.arange(6) % 2 == 0},
+        {"scores": "num", "labels": "bool"}),
+    "creditlab.metrics.linear_probe": Fuzz(
+        metrics.linear_probe, lambda rng: {"H": rng.normal(size=(8, 3)),
+                                           "labels": np.arange(8) % 2 == 0, "ridge": 1e-3},
+        {"H": "num", "labels": "bool", "ridge": "nonneg"},
+        overrides={"H:short last axis": "any"}),  # fewer features is a valid probe
+    "creditlab.metrics.probe_accuracy": Fuzz(
+        metrics.probe_accuracy, lambda rng: {
+            "H": rng.normal(size=(8, 3)), "labels": np.arange(8) % 2 == 0,
+            "train_fraction": 0.5, "ridge": 1e-3},
+        {"H": "num", "labels": "bool", "train_fraction": "unit", "ridge": "nonneg"},
+        overrides={"H:short last axis": "any"}),
     "creditlab.metrics.spearman": Fuzz(
         metrics.spearman, lambda rng: {"x": rng.normal(size=6), "y": rng.normal(size=6)},
         {"x": "num", "y": "num"}),
@@ -1345,6 +1382,31 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
                      "seed": 0},
         {"obs": "num", "actions": "num", "obs_dim": "count", "hidden": "count",
          "layers": "count0", "init_log_std": "real", "seed": "seed"}),
+    "creditlab.models.reward_model.contrastive_update": Fuzz(
+        lambda pos, neg, steps: _contrastive(pos, neg, steps), lambda rng: {
+            "pos": rng.normal(size=(4, 3)), "neg": rng.normal(size=(4, 3)), "steps": 2},
+        {"pos": "num", "neg": "num", "steps": "count"}),
+    "creditlab.models.reward_model.probe_confidence": Fuzz(
+        reward_model.probe_confidence, lambda rng: {
+            "h_a": rng.normal(size=(4, 3)), "h_b": rng.normal(size=(4, 3)),
+            "probes": rng.normal(size=(4, 2))},
+        {"h_a": "num", "h_b": "num", "probes": "num"},
+        overrides={"probes:short last axis": "any"}),  # fewer probes is valid
+    "creditlab.algos.pg_losses.pre_clip_ratio": Fuzz(
+        lambda logp_new, logp_old, low, high: algos.pre_clip_ratio(
+            nets.as_tensor(logp_new, "logp_new", torch.float64),
+            nets.as_tensor(logp_old, "logp_old", torch.float64), (low, high)).numpy(),
+        lambda rng: {"logp_new": -5 * rng.random(5), "logp_old": -5 * rng.random(5),
+                     "low": 1e-3, "high": 1e3},
+        {"logp_new": "num", "logp_old": "num", "low": "unit", "high": "pos"}),
+    "creditlab.algos.pg_losses.ppo_clip_loss": Fuzz(
+        lambda logp_new, logp_old, adv, eps: algos.ppo_clip_loss(
+            nets.as_tensor(logp_new, "logp_new", torch.float64),
+            nets.as_tensor(logp_old, "logp_old", torch.float64),
+            nets.as_tensor(adv, "adv", torch.float64), eps, pre_clip=True).numpy(),
+        lambda rng: {"logp_new": -rng.random(5), "logp_old": -rng.random(5),
+                     "adv": rng.normal(size=5), "eps": 0.2},
+        {"logp_new": "num", "logp_old": "num", "adv": "num", "eps": "unit"}),
     "creditlab.models.nets.as_tensor": Fuzz(
         lambda x: nets.as_tensor(x, "x"), lambda rng: {"x": rng.normal(size=(2, 3))},
         {"x": "num"},  # any shape is a valid tensor

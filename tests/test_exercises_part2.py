@@ -7,10 +7,11 @@ import pytest
 
 import creditlab as cl
 from creditlab.exercises import check as check_mod
-from creditlab.exercises.checks import ch05, ch06, ch07
+from creditlab.exercises.checks import ch05, ch06, ch07, ch08
 
 
-@pytest.mark.parametrize(("chapter", "module"), [("ch05", ch05), ("ch06", ch06), ("ch07", ch07)])
+@pytest.mark.parametrize(("chapter", "module"), [("ch05", ch05), ("ch06", ch06), ("ch07", ch07),
+                                                   ("ch08", ch08)])
 def test_stored_answers_match_the_library(chapter, module):
     fresh = module.make_cases()
     stored = check_mod._cases(chapter)
