@@ -346,6 +346,17 @@ def _steps_and_mask(step_rewards: Any, response_mask: Any, name: str) -> tuple[n
     return np.where(m, r, 0.0), m
 
 
+def _outcome(outcome: Any) -> np.ndarray:
+    from creditlab._backend import to_numpy
+
+    o = to_numpy(outcome, "outcome")
+    if o.dtype.kind not in "biuf":
+        raise TypeError(f"outcome must be a numeric array, got dtype {o.dtype}")
+    if o.ndim != 1:
+        raise ValueError(f"outcome must be 1-D [B], got shape {o.shape}")
+    return o.astype(np.float64)
+
+
 def oprl_advantages(outcome: Any, step_rewards: Any, index: Any, response_mask: Any, *,
                     alpha: float = 1.0, eps: float = 1e-6) -> np.ndarray:
     r"""OPRL's (iStar's) advantage: episode-level plus step-level, A = A^E + alpha A^S.
@@ -375,8 +386,7 @@ def oprl_advantages(outcome: Any, step_rewards: Any, index: Any, response_mask: 
     """
     r, m = _steps_and_mask(step_rewards, response_mask, "step_rewards")
     alpha = check_real(alpha, "alpha")
-    a_e = np.asarray(grpo(np.asarray(outcome, np.float64) if not hasattr(outcome, "cpu")
-                          else outcome, index, eps=eps), np.float64)
+    a_e = np.asarray(grpo(_outcome(outcome), index, eps=eps), np.float64)
     if a_e.shape != (r.shape[0],):
         raise ValueError(f"outcome must have shape ({r.shape[0]},), got {a_e.shape}")
     group = _group_ids(np.asarray(index))
@@ -425,7 +435,7 @@ def prime_advantages(token_rewards: Any, outcome: Any, index: Any, response_mask
     B = r.shape[0]
     n = np.maximum(m.sum(1), 1)
     mean = r.sum(1) / n
-    a_o = np.asarray(rloo(np.asarray(outcome, np.float64), index), np.float64)
+    a_o = np.asarray(rloo(_outcome(outcome), index), np.float64)
     if a_o.shape != (B,):
         raise ValueError(f"outcome must have shape ({B},), got {a_o.shape}")
     group = _group_ids(np.asarray(index))

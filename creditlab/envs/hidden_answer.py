@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from creditlab._backend import check_int, check_real
+from creditlab._backend import check_int, check_real, to_numpy
 
 __all__ = ["HiddenAnswerBatch", "HiddenAnswerConfig", "SearchEpisodes", "rollout_search"]
 
@@ -179,12 +179,15 @@ def rollout_search(probs: np.ndarray, config: HiddenAnswerConfig, n_questions: i
         hidden answer).
     rng : numpy.random.Generator
     """
-    probs = np.asarray(probs, np.float64)
+    probs = to_numpy(probs, "probs")
+    if probs.dtype.kind != "f":
+        raise TypeError(f"probs must be a float array, got dtype {probs.dtype}")
+    probs = probs.astype(np.float64)
     if probs.shape != (config.n_states, len(ACTIONS)):
         raise ValueError(f"probs must have shape {(config.n_states, len(ACTIONS))}, "
                          f"got {probs.shape}")
-    if not np.isfinite(probs).all() or (probs < 0).any():
-        raise ValueError("probs must be finite and >= 0")
+    if not np.isfinite(probs).all() or (probs < 0).any() or (probs.sum(1) <= 0).any():
+        raise ValueError("probs must be finite, >= 0, with a positive sum in every row")
     check_int(n_questions, "n_questions", 1)
     check_int(group_size, "group_size", 1)
     B, H, M = n_questions * group_size, config.horizon, config.n_candidates
