@@ -414,8 +414,12 @@ def prime_advantages(token_rewards: Any, outcome: Any, index: Any, response_mask
     Parameters
     ----------
     token_rewards : float array [B, T]
-        Dense rewards (PRIME's code uses the raw log-ratio
-        :math:`\log\pi_\phi/\pi_{ref}`).
+        Dense rewards. PRIME's code passes :math:`r_t = \beta q_t =
+        \beta\log\pi_\phi(y_t)/\pi_{ref}(y_t)` with :math:`\beta = 0.05`
+        (``prime_dp_rm.py``: ``r = q * beta``), not the raw log-ratio: the whitening of the
+        summed advantage does not undo the relative scale of the two sources. PRIME also
+        divides the dense rewards by the batch's largest absolute return-to-go
+        (``prime_norm``) first; this function does not.
     outcome : float array [B]
     index : array-like [B]
     response_mask : bool [B, T]

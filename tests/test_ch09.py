@@ -142,3 +142,32 @@ def test_siop_without_terminal_term_fails_the_check():
 
     with pytest.raises(AssertionError):
         cl.check("ch09.outcome_potential_rewards", no_terminal)
+
+
+def test_prime_credit_dense_reward_is_beta_times_logratio():
+    """PRIME's code: r = q * beta (beta_train = 0.05), not the raw log-ratio q."""
+    import copy
+
+    from creditlab.algos.implicit_credit import PRIMECredit
+    from creditlab.algos.stepchain_pg import MLPPolicy, sample_episodes
+    from creditlab.rewards import make_prm
+
+    env = cl.envs.StepChainConfig(horizon=5)
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    pol = MLPPolicy(env.obs_dim, env.n_actions, 8)
+    ep = sample_episodes(pol, env, make_prm("honest"), 4, 4, rng)
+    g, m = np.arange(16) // 4, ep.mask
+    for w, kw in ((0.05, {}), (0.05, {"beta": 0.05}), (0.3, {"dense_weight": 0.3})):
+        fn = PRIMECredit(env, hidden=8, sft_steps=5, seed=1, **kw)
+        fn.model.load_state_dict(copy.deepcopy(fn.ref.state_dict()))
+        with torch.no_grad():  # move phi away from ref so that q != 0
+            for p in fn.model.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+            q = (fn.logp(fn.model, ep) - fn.logp(fn.ref, ep)).numpy().astype(np.float64)
+        A = fn(ep, 4, rng)
+        np.testing.assert_allclose(A, prime_advantages(w * np.where(m, q, 0), ep.correct, g, m),
+                                   atol=1e-9)
+        assert np.abs(A - prime_advantages(np.where(m, q, 0), ep.correct, g, m)).max() > 1e-3
+    with pytest.raises(ValueError, match="dense_weight"):
+        PRIMECredit(env, hidden=8, sft_steps=5, dense_weight=0.0)

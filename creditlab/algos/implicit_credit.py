@@ -1,10 +1,11 @@
 """Implicit process rewards learned online from outcomes, for the StepChain trainer (Ch. 9).
 
 Two ``advantage_fn`` objects for :func:`creditlab.algos.stepchain_pg.train`. Each owns a
-reward model :math:`\\pi_\\phi` with the policy's architecture (:class:`MLPPolicy`,
-initialised by the same SFT step) and, every iteration, (1) scores the batch's steps with
-the current model, (2) updates the model from the batch's outcomes, (3) returns the
-advantages the policy step uses.
+reward model :math:`\\pi_\\phi` with the policy's architecture (:class:`MLPPolicy`). It is a
+separately seeded network given its own SFT step (the same recipe as the policy's, not a copy
+of the policy's weights; the papers initialise it from the policy), and, every iteration,
+(1) scores the batch's steps with the current model, (2) updates the model from the batch's
+outcomes, (3) returns the advantages the policy step uses.
 
 :class:`OPRLCredit` (OPRL / iStar-style, Liu et al. 2025)
     step reward :math:`r_t = \\beta\\log\\pi_\\phi(a_t \\mid s_t)/\\pi_{\\theta_{old}}(a_t \\mid
@@ -12,16 +13,20 @@ advantages the policy step uses.
     every (success, failure) pair of a group; advantages
     :func:`creditlab.advantages.oprl_advantages` (:math:`A^E + \\alpha A^S`). Differences
     from the paper: one step is one action (not a whole LLM turn), REINFORCE or the
-    trainer's PPO instead of the paper's PPO/GRPO setup, and the model starts from the SFT
-    policy rather than the current one.
+    trainer's PPO instead of the paper's PPO/GRPO setup, and the model is its own SFT-initialised
+    network, not a copy of the current policy.
 :class:`PRIMECredit` (PRIME-style, Cui et al. 2025)
-    token reward :math:`q_t = \\log\\pi_\\phi(a_t)/\\pi_{ref}(a_t)` with :math:`\\pi_{ref}` the
-    frozen SFT policy; the model is trained with the outcome cross-entropy
-    (:func:`creditlab.rewards.implicit_prm_loss`, :math:`\\beta = 0.05`); advantages
-    :func:`creditlab.advantages.prime_advantages`. ``update_until`` freezes the model
-    after that many iterations (the stale-PRM arm). Differences: no prompt filtering by
-    accuracy, one action per step, and the dense reward is not ``prime_norm``-normalised
-    (whitening does the scaling).
+    log-ratio :math:`q_t = \\log\\pi_\\phi(a_t)/\\pi_{ref}(a_t)` with :math:`\\pi_{ref}` the
+    frozen SFT model; the dense reward is :math:`r_t = \\beta q_t` (PRIME's code,
+    ``prime_dp_rm.py``: ``r = q * beta``, ``beta_train`` = 0.05); the model is trained with
+    the outcome cross-entropy :math:`\\mathrm{BCE}(\\sigma(\\beta\\sum_t q_t), o)`
+    (:func:`creditlab.rewards.implicit_prm_loss`); advantages
+    :func:`creditlab.advantages.prime_advantages` on :math:`(\\beta q, o)`. ``update_until``
+    freezes the model after that many iterations and ``dense_weight`` replaces
+    :math:`\\beta` in the dense reward (both ablations beyond PRIME). Differences: no prompt
+    filtering by accuracy, one action per step, and the dense reward is not
+    ``prime_norm``-normalised (PRIME divides it by the batch's largest absolute
+    return-to-go before RLOO).
 
 Both record, per iteration, ``history["implicit_score"]``: the mean over the batch of the
 model's sequence score :math:`\\sum_t` (reward), the proxy the policy is pushed up.
@@ -127,20 +132,26 @@ class PRIMECredit(_ImplicitModel):
     lr : float > 0
     update_until : int or None
         Update the model only during the first ``update_until`` iterations, then freeze
-        it (None: online for the whole run).
+        it (None: online for the whole run; an ablation beyond PRIME).
+    dense_weight : float > 0 or None
+        Weight :math:`w` of the dense reward :math:`r_t = w\\,q_t` (None: :math:`w = \\beta`,
+        as in PRIME's code; other values are an ablation beyond PRIME).
     hidden, seed, sft_steps
         As :class:`OPRLCredit`.
     """
 
     def __init__(self, env_config: StepChainConfig, *, beta: float = 0.05, lr: float = 3e-3,
-                 update_until: int | None = None, hidden: int = 64, seed: int = 0,
-                 sft_steps: int = 300):
+                 update_until: int | None = None, dense_weight: float | None = None,
+                 hidden: int = 64, seed: int = 0, sft_steps: int = 300):
         super().__init__(env_config, lr, hidden, seed, sft_steps)
         if check_real(beta, "beta") <= 0:
             raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
         if update_until is not None:
             check_int(update_until, "update_until", 0)
+        if dense_weight is not None and check_real(dense_weight, "dense_weight") <= 0:
+            raise ValueError(f"dense_weight must be a finite number > 0, got {dense_weight!r}")
         self.beta, self.update_until, self.calls = float(beta), update_until, 0
+        self.dense_weight = self.beta if dense_weight is None else float(dense_weight)
 
     def __call__(self, ep: Episodes, group_size: int, rng: np.random.Generator) -> np.ndarray:
         m = torch.as_tensor(ep.mask)
@@ -158,4 +169,4 @@ class PRIMECredit(_ImplicitModel):
             self.opt.step()
         self.calls += 1
         g = np.arange(len(o)) // group_size
-        return prime_advantages(q, o, g, ep.mask)
+        return prime_advantages(self.dense_weight * q, o, g, ep.mask)   # r_t = beta * q_t
