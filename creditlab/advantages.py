@@ -22,7 +22,8 @@ import numpy as np
 from creditlab import _cuda
 from creditlab._backend import bool_array, check_real, compiled, dtype_of, float_array, like
 
-__all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo", "sigma_filter"]
+__all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo", "sigma_filter",
+           "oprl_advantages", "prime_advantages"]
 
 
 def _scores(scores: Any, cuda: bool) -> Any:
@@ -319,3 +320,135 @@ def sigma_filter(adv: Any, k: float = 3.0) -> Any:
     sd = x.std()
     keep = np.abs(x - x.mean()) <= k * sd if sd > 0 else np.ones(len(x), bool)
     return like(np.where(keep, a, 0).astype(a.dtype), adv)
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 9: outcome advantages blended with learned step rewards
+
+
+def _steps_and_mask(step_rewards: Any, response_mask: Any, name: str) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    from creditlab._backend import check_finite, to_numpy
+
+    r = to_numpy(step_rewards, name)
+    if r.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {r.dtype}")
+    if r.ndim != 2:
+        raise ValueError(f"{name} must be 2-D [B, T], got shape {tuple(r.shape)}")
+    m = bool_array(response_mask, "response_mask")
+    if m.shape != r.shape:
+        raise ValueError(f"response_mask must have the shape of {name} {tuple(r.shape)}, got "
+                         f"{tuple(m.shape)}")
+    r = r.astype(np.float64)
+    if not np.isfinite(r[m]).all():
+        raise ValueError(f"{name} must be finite on active steps")
+    check_finite(np.where(m, r, 0.0), name)
+    return np.where(m, r, 0.0), m
+
+
+def _outcome(outcome: Any) -> np.ndarray:
+    from creditlab._backend import to_numpy
+
+    o = to_numpy(outcome, "outcome")
+    if o.dtype.kind not in "biuf":
+        raise TypeError(f"outcome must be a numeric array, got dtype {o.dtype}")
+    if o.ndim != 1:
+        raise ValueError(f"outcome must be 1-D [B], got shape {o.shape}")
+    return o.astype(np.float64)
+
+
+def oprl_advantages(outcome: Any, step_rewards: Any, index: Any, response_mask: Any, *,
+                    alpha: float = 1.0, eps: float = 1e-6) -> np.ndarray:
+    r"""OPRL's (iStar's) advantage: episode-level plus step-level, A = A^E + alpha A^S.
+
+    .. math:: A^E_i = \frac{r_o(\tau_i) - \mathrm{mean}_g r_o}{\mathrm{std}_g r_o + \epsilon},
+              \qquad A^S_{i,t} = \frac{r_{i,t} - \mathrm{mean}(R_s)}{\mathrm{std}(R_s) + \epsilon}
+
+    where :math:`A^E` is GRPO on the outcomes (:func:`grpo`) broadcast to every step and
+    :math:`R_s` pools *all* active step rewards of the group's rollouts. The paper uses
+    :math:`\alpha = 1` and implicit step rewards
+    :math:`r_{i,t} = \beta\log\pi_\phi/\pi_{\theta_{old}}`
+    (:func:`creditlab.rewards.implicit_process_reward`).
+
+    Parameters
+    ----------
+    outcome : float array [B]
+    step_rewards : float array [B, T]
+    index : array-like [B]
+        Group id (prompt) of each rollout.
+    response_mask : bool [B, T]
+    alpha : float
+    eps : float > 0
+
+    Returns
+    -------
+    float64 array [B, T] (0 on padding)
+    """
+    r, m = _steps_and_mask(step_rewards, response_mask, "step_rewards")
+    alpha = check_real(alpha, "alpha")
+    a_e = np.asarray(grpo(_outcome(outcome), index, eps=eps), np.float64)
+    if a_e.shape != (r.shape[0],):
+        raise ValueError(f"outcome must have shape ({r.shape[0]},), got {a_e.shape}")
+    group = _group_ids(np.asarray(index))
+    G = group.max() + 1
+    row_g = np.broadcast_to(group[:, None], r.shape)[m]
+    cnt = np.bincount(row_g, minlength=G).astype(np.float64)
+    mean = np.bincount(row_g, r[m], minlength=G) / np.maximum(cnt, 1)
+    var = np.bincount(row_g, (r[m] - mean[row_g]) ** 2, minlength=G) / np.maximum(cnt - 1, 1)
+    a_s = (r - mean[group][:, None]) / (np.sqrt(var)[group][:, None] + eps)
+    return np.where(m, a_e[:, None] + alpha * a_s, 0.0)
+
+
+def prime_advantages(token_rewards: Any, outcome: Any, index: Any, response_mask: Any, *,
+                     gamma: float = 1.0, whiten: bool = True) -> np.ndarray:
+    r"""PRIME's advantage: RLOO on dense and outcome rewards separately, summed, whitened.
+
+    As in PRIME's ``compute_rloo_returns`` (Cui et al. 2025), for a group of :math:`K`
+    rollouts and each reward source: the dense (implicit PRM) rewards get
+    :math:`r'_{i,t} = r_{i,t}\frac{K}{K-1} - \frac{1}{K-1}\sum_j \bar r_j` with
+    :math:`\bar r_j` rollout :math:`j`'s mean dense reward (:func:`rloo` on the means,
+    plus :math:`\frac{K}{K-1}(r_{i,t} - \bar r_i)`), returns
+    :math:`\sum_{s \ge t}\gamma^{s-t} r'_{i,s}`; the outcome gets :func:`rloo`, on every
+    step; the two are added and whitened over the batch (:func:`masked_whiten`).
+
+    Parameters
+    ----------
+    token_rewards : float array [B, T]
+        Dense rewards. PRIME's code passes :math:`r_t = \beta q_t =
+        \beta\log\pi_\phi(y_t)/\pi_{ref}(y_t)` with :math:`\beta = 0.05`
+        (``prime_dp_rm.py``: ``r = q * beta``), not the raw log-ratio: the whitening of the
+        summed advantage does not undo the relative scale of the two sources. PRIME also
+        divides the dense rewards by the batch's largest absolute return-to-go
+        (``prime_norm``) first; this function does not.
+    outcome : float array [B]
+    index : array-like [B]
+    response_mask : bool [B, T]
+    gamma : float in [0, 1]
+    whiten : bool
+
+    Returns
+    -------
+    float64 array [B, T] (0 on padding)
+    """
+    from creditlab.returns import discounted_returns
+
+    r, m = _steps_and_mask(token_rewards, response_mask, "token_rewards")
+    gamma = check_real(gamma, "gamma")
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+    B = r.shape[0]
+    n = np.maximum(m.sum(1), 1)
+    mean = r.sum(1) / n
+    a_o = np.asarray(rloo(_outcome(outcome), index), np.float64)
+    if a_o.shape != (B,):
+        raise ValueError(f"outcome must have shape ({B},), got {a_o.shape}")
+    group = _group_ids(np.asarray(index))
+    K = np.bincount(group)[group].astype(np.float64)
+    scale = np.where(K > 1, K / np.maximum(K - 1, 1), 1.0)
+    a_mean = np.asarray(rloo(mean, index), np.float64)
+    dense = a_mean[:, None] + scale[:, None] * (r - mean[:, None])
+    G = discounted_returns(np.where(m, dense, 0.0), gamma, response_mask=m)
+    A = np.where(m, G + a_o[:, None], 0.0)
+    if whiten and m.sum() > 1:
+        A = masked_whiten(np.ascontiguousarray(A), m)
+    return np.where(m, A, 0.0)

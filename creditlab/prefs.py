@@ -31,6 +31,7 @@ __all__ = [
     "mine_pairs",
     "sequence_logratio",
     "unlikelihood_loss",
+    "traj_dpo_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -339,3 +340,29 @@ def mine_pairs(scores: Any, index: Any, *, k: int = 1, min_margin: float = 0.0
                 chosen.append(a)
                 rejected.append(b)
     return np.asarray(chosen, dtype=np.int64), np.asarray(rejected, dtype=np.int64)
+
+
+def traj_dpo_loss(lp_phi_pos: Any, lp_old_pos: Any, lp_phi_neg: Any, lp_old_neg: Any, *,
+                  beta: float = 0.5, mask_pos: Any | None = None, mask_neg: Any | None = None,
+                  reduction: str = "mean") -> Any:
+    r"""Trajectory-level DPO that trains OPRL's implicit step reward (book Chapter 9).
+
+    .. math:: J = -\log\sigma\Big(\beta\log\frac{\pi_\phi(\tau^+)}{\pi_{old}(\tau^+)}
+              - \beta\log\frac{\pi_\phi(\tau^-)}{\pi_{old}(\tau^-)}\Big)
+
+    :func:`dpo_loss` on whole trajectories, with the policy that sampled them
+    (:math:`\pi_{\theta_{old}}`) as the reference and pairs ranked by outcome
+    (:math:`\tau^+` succeeded, :math:`\tau^-` failed). The model's per-step log-ratios
+    :math:`\beta\log\pi_\phi(a_t)/\pi_{old}(a_t)` are then step rewards that sum to the
+    DPO margin's half for each trajectory
+    (:func:`creditlab.rewards.implicit_process_reward`).
+
+    Parameters
+    ----------
+    lp_phi_pos, lp_old_pos, lp_phi_neg, lp_old_neg : [P, T] per-step log-probs or [P]
+    beta : float > 0
+    mask_pos, mask_neg : bool [P, T], optional
+    reduction : {"mean", "sum", "none"}
+    """
+    return dpo_loss(lp_phi_pos, lp_old_pos, lp_phi_neg, lp_old_neg, beta=beta,
+                    mask_chosen=mask_pos, mask_rejected=mask_neg, reduction=reduction)

@@ -35,6 +35,14 @@ RPR-style, with ``cap=1``). ReNorm, a transform of a
 process and an outcome reward, is :func:`creditlab.shaping.renorm`.
 :func:`consistency_reward` (Chapter 8) zeroes a judge's reward when its reasoning and its
 final choice disagree (R1-Reward-style).
+
+Rewards learned from outcomes (book Chapter 9)
+----------------------------------------------
+:func:`implicit_process_reward` is the per-step reward
+:math:`\beta\\log\\pi_\\phi(a_t \\mid s_t)/\\pi_{ref}(a_t \\mid s_t)` of an implicit PRM
+(PRIME, OPRL); :func:`implicit_prm_loss` is PRIME's outcome cross-entropy that trains it;
+:func:`answer_clusters` groups a prompt's final answers (equality or a user equivalence)
+for label-free rewards (majority vote, cluster frequency, SIOP's cluster weights).
 """
 
 from __future__ import annotations
@@ -57,6 +65,9 @@ __all__ = [
     "length_penalty",
     "make_prm",
     "pattern_reward",
+    "answer_clusters",
+    "implicit_process_reward",
+    "implicit_prm_loss",
 ]
 
 
@@ -541,3 +552,150 @@ def pattern_reward(tokens: Any, patterns: Any, r_per_hit: float = 1.0, cap: int 
         hits = np.minimum(hits, cap)
     out = r_per_hit * hits
     return float(out) if y.ndim == 1 else out
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 9: rewards learned from outcomes
+
+
+def implicit_process_reward(logp_phi: Any, logp_ref: Any, beta: float = 1.0, *,
+                            response_mask: Any = None) -> Any:
+    r"""Implicit process reward of a log-likelihood-ratio reward model (PRIME, OPRL).
+
+    .. math:: r_t = \beta\,\big[\log\pi_\phi(a_t \mid s_t) - \log\pi_{ref}(a_t \mid s_t)\big]
+
+    per step (or token). It telescopes: :math:`\sum_t r_t = \beta\log\pi_\phi(\tau) /
+    \pi_{ref}(\tau)`, the sequence score the model was trained on (PRIME's implicit ORM,
+    OPRL's trajectory DPO margin). PRIME's code feeds the raw log-ratio (``beta=1``) to
+    the policy and keeps :math:`\beta = 0.05` inside the loss; OPRL uses
+    :math:`\pi_{ref} = \pi_{\theta_{old}}`, the policy that sampled the batch.
+
+    Parameters
+    ----------
+    logp_phi, logp_ref : float array or tensor [B, T]
+        Log-probabilities of the taken actions under the reward model and the reference.
+    beta : float > 0
+    response_mask : bool [B, T], optional
+        False marks padding (reward 0).
+
+    Returns
+    -------
+    [B, T], the input's kind (torch keeps the gradient through ``logp_phi``)
+    """
+    from creditlab import prefs
+
+    a = prefs._t(logp_phi, "logp_phi", (2,))
+    b = prefs._t(logp_ref, "logp_ref", (2,))
+    if a.shape != b.shape:
+        raise ValueError(f"logp_ref must have the shape of logp_phi {tuple(a.shape)}, got "
+                         f"{tuple(b.shape)}")
+    r = prefs._beta(beta) * (a - b.to(a.dtype))
+    m = prefs._mask(response_mask, "response_mask", tuple(r.shape))
+    if m is not None:
+        r = r.masked_fill(~m.to(r.device), 0.0)
+    return prefs._out(r, prefs._is_torch(logp_phi, logp_ref))
+
+
+def implicit_prm_loss(logp_phi: Any, logp_ref: Any, outcome: Any, beta: float = 0.05, *,
+                      response_mask: Any = None, reduction: str = "mean") -> Any:
+    r"""PRIME's outcome cross-entropy for an implicit PRM (Cui et al. 2025).
+
+    .. math:: L = \mathrm{BCE}\Big(\sigma\big(\beta\textstyle\sum_t m_t[\log\pi_\phi(a_t)
+              - \log\pi_{ref}(a_t)]\big),\ o\Big)
+
+    with :math:`o \in [0, 1]` the verified outcome; :math:`\beta = 0.05` in PRIME's code
+    (``beta_train``). Trained this way, :math:`\pi_\phi` is an outcome reward model whose
+    per-step log-ratios are process rewards (:func:`implicit_process_reward`).
+
+    Parameters
+    ----------
+    logp_phi, logp_ref : float array or tensor [B, T]
+    outcome : float array [B] in [0, 1]
+    beta : float > 0
+    response_mask : bool [B, T], optional
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    scalar (or [B]), the input's kind; torch keeps the gradient through ``logp_phi``
+    """
+    from creditlab import prefs
+
+    torch = prefs._torch()
+    a = prefs._t(logp_phi, "logp_phi", (2,))
+    b = prefs._t(logp_ref, "logp_ref", (2,))
+    if a.shape != b.shape:
+        raise ValueError(f"logp_ref must have the shape of logp_phi {tuple(a.shape)}, got "
+                         f"{tuple(b.shape)}")
+    o = prefs._t(outcome, "outcome", (1,))
+    if tuple(o.shape) != (a.shape[0],):
+        raise ValueError(f"outcome must have shape ({a.shape[0]},), got {tuple(o.shape)}")
+    if not bool(((o >= 0) & (o <= 1)).all()):
+        raise ValueError("outcome must hold values in [0, 1]")
+    score = prefs._logratio(a, b, response_mask, ("logp_phi", "logp_ref", "response_mask"))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        prefs._beta(beta) * score, o.to(score.dtype).to(score.device), reduction="none")
+    return prefs._out(prefs._reduce(loss, reduction), prefs._is_torch(logp_phi, logp_ref))
+
+
+def answer_clusters(answers: Any, index: Any, *, valid: Any = None,
+                    equiv_fn: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Cluster each prompt's final answers; frequencies and the majority.
+
+    Two answers of the same group (same ``index``) share a cluster when they are equal, or
+    when ``equiv_fn(a, b)`` is true (greedy: an answer joins the first cluster whose first
+    member is equivalent; SIOP clusters with an NLI model, here equality or a user rule).
+
+    Parameters
+    ----------
+    answers : array-like [N]
+        Final answers (any values ``==`` can compare, or ``equiv_fn`` can).
+    index : array-like [N]
+        Group id (prompt) of each answer.
+    valid : bool [N], optional
+        False marks a rollout without an answer (truncated): cluster -1, frequency 0,
+        never the majority; it still counts in the group size :math:`K`.
+    equiv_fn : callable ``(a, b) -> bool``, optional
+
+    Returns
+    -------
+    cluster : int64 [N]
+        Row of the cluster's first member (-1 for invalid rows).
+    freq : float64 [N]
+        :math:`m_c / K`, the share of the group in the row's cluster (EMPO-style reward,
+        SIOP's :math:`q_c` with :math:`\eta = 0`).
+    majority : bool [N]
+        Whether the row's cluster is the largest of its group (ties: every largest
+        cluster; TTRL-style majority-vote reward).
+    """
+    ans = np.asarray(answers, dtype=object) if equiv_fn is not None else np.asarray(answers)
+    if ans.ndim != 1:
+        raise ValueError(f"answers must be 1-D [N], got shape {ans.shape}")
+    n = len(ans)
+    idx = np.asarray(index)
+    if idx.ndim != 1 or len(idx) != n:
+        raise ValueError(f"index must be 1-D with one group id per answer ({n}), got shape "
+                         f"{idx.shape}")
+    ok = np.ones(n, bool) if valid is None else _bools(valid, "valid", n)
+    if equiv_fn is not None and not callable(equiv_fn):
+        raise TypeError(f"equiv_fn must be callable, got {type(equiv_fn).__name__}")
+    group = _groups(idx, n)
+    cluster = np.full(n, -1, np.int64)
+    for g in np.unique(group):
+        heads: list[int] = []
+        for i in np.flatnonzero((group == g) & ok):
+            for h in heads:
+                same = equiv_fn(ans[h], ans[i]) if equiv_fn is not None else ans[h] == ans[i]
+                if bool(same):
+                    cluster[i] = h
+                    break
+            else:
+                heads.append(int(i))
+                cluster[i] = i
+    K = np.bincount(group)[group].astype(np.float64)
+    size = np.bincount(np.where(cluster >= 0, cluster, n), minlength=n + 1)[:n]
+    freq = np.where(cluster >= 0, size[np.maximum(cluster, 0)] / K, 0.0)
+    best = np.zeros(group.max() + 1 if n else 0)
+    np.maximum.at(best, group, freq)
+    majority = (cluster >= 0) & (freq >= best[group] - 1e-12)
+    return cluster, freq, majority

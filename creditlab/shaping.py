@@ -68,6 +68,7 @@ __all__ = [
     "potential_shaping_fn",
     "potential_shaping_table",
     "progress_bonus_table",
+    "outcome_potential_rewards",
 ]
 
 
@@ -318,3 +319,75 @@ def renorm(process: Any, outcome: Any, *, response_mask: Any = None) -> np.ndarr
                          "scores first)")
     out = np.where(m, (r2 - 0.5) + (o[:, None] - 0.5), 0.0)
     return out.reshape(-1) if squeeze else out
+
+
+def outcome_potential_rewards(p_hat: Any, q: Any, *, lam: float = 0.5, eps: float = 1e-8,
+                              response_mask: Any = None) -> np.ndarray:
+    r"""SIOP's self-induced outcome-potential turn rewards (book Chapter 9).
+
+    For a rollout whose final answer falls in cluster :math:`c` with weight :math:`q_c`,
+    and a reader's probability :math:`\hat p_t = \hat p(c \mid h_{\le t})` of that answer
+    after turn :math:`t` (:math:`\hat p_0` from the question alone),
+
+    .. math:: r_t = q_c\,[\log(\hat p_t + \epsilon) - \log(\hat p_{t-1} + \epsilon)],
+              \qquad r_T \mathrel{+}= (1 - \lambda)\,q_c .
+
+    This is potential-based shaping (Chapter 2) with :math:`\Phi_c(h) = q_c\log\hat p(c
+    \mid h)` and :math:`\gamma = 1`: the sum telescopes to
+    :math:`q_c\log[(\hat p_T + \epsilon)/(\hat p_0 + \epsilon)] + (1 - \lambda)q_c`. With
+    the gold answer and :math:`q = 1` it is the log form of IGPO. As in
+    ``dl-m9/SIOP`` (``compute_siop_process_rewards``), :math:`\lambda = 0.5`.
+
+    Parameters
+    ----------
+    p_hat : float array [B, T + 1] in [0, 1]
+        :math:`\hat p_0, \dots, \hat p_T` per rollout (entries after a rollout's last
+        turn are ignored).
+    q : float array [B]
+        Cluster weight :math:`q_c` of each rollout (0 for a rollout with no answer).
+    lam : float in [0, 1]
+    eps : float >= 0
+    response_mask : bool [B, T], optional
+        Active turns, a prefix of each row (default all). The terminal term goes on the
+        last active turn; rows with no active turn get no reward.
+
+    Returns
+    -------
+    float64 array [B, T] (0 on padding)
+    """
+    p = to_numpy(p_hat, "p_hat")
+    if p.dtype.kind != "f":
+        raise TypeError(f"p_hat must be a float array, got dtype {p.dtype}")
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"p_hat must be 2-D [B, T + 1] with T >= 1, got shape {p.shape}")
+    p = check_finite(p.astype(np.float64), "p_hat")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p_hat must hold probabilities in [0, 1]")
+    B, T = p.shape[0], p.shape[1] - 1
+    qq = to_numpy(q, "q")
+    if qq.dtype.kind not in "iuf":
+        raise TypeError(f"q must be a numeric array, got dtype {qq.dtype}")
+    if qq.shape != (B,):
+        raise ValueError(f"q must have shape ({B},) (one weight per row of p_hat), got "
+                         f"{qq.shape}")
+    qq = check_finite(qq.astype(np.float64), "q")
+    lam = check_unit_interval(lam, "lam")
+    eps = check_real(eps, "eps")
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    m = np.ones((B, T), bool)
+    if response_mask is not None:
+        m = bool_array(response_mask, "response_mask")
+        if m.shape != (B, T):
+            raise ValueError(f"response_mask must have shape {(B, T)}, got {m.shape}")
+    with np.errstate(divide="ignore"):
+        lp = np.log(p + eps)
+    r = qq[:, None] * (lp[:, 1:] - lp[:, :-1])
+    n = m.sum(1)
+    rows = np.flatnonzero(n > 0)
+    last = T - 1 - np.argmax(m[:, ::-1], 1)
+    r[rows, last[rows]] += (1.0 - lam) * qq[rows]
+    if not np.isfinite(r[m]).all():
+        raise ValueError("p_hat has a zero probability on an active turn with eps=0 "
+                         "(log 0); pass eps > 0")
+    return np.where(m, r, 0.0)

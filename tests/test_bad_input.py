@@ -161,7 +161,7 @@ def _reset(env: Any) -> Any:
 torch.set_num_threads(1)
 
 from creditlab import prefs  # noqa: E402  (needs torch)
-from creditlab.algos import control, sequence_rl  # noqa: E402
+from creditlab.algos import control, implicit_credit, sequence_rl  # noqa: E402
 from creditlab.envs import pointreach, pointreach_demos, pointreach_render  # noqa: E402
 from creditlab.exercises import grade  # noqa: E402
 from creditlab.models import (  # noqa: E402
@@ -172,6 +172,8 @@ from creditlab.models import (  # noqa: E402
     reward_model,
     tinylm,
 )
+
+hidden_answer = importlib.import_module("creditlab.envs.hidden_answer")  # Chapter 9
 
 
 def _contrastive(pos: Any, neg: Any, steps: Any) -> float:
@@ -1499,6 +1501,88 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"results": "str"}),
     "creditlab.exercises.grade.main": Fuzz(
         grade.main, lambda rng: {"argv": ["ch01", _student_file()]}, {"argv": "str"}),
+    # ---- Chapter 9: potentials from outcomes
+    "creditlab.rewards.implicit_process_reward": Fuzz(
+        rewards.implicit_process_reward, lambda rng: {
+            "logp_phi": -rng.random((2, 4)), "logp_ref": -rng.random((2, 4)), "beta": 0.5,
+            "response_mask": rng.random((2, 4)) < 0.7},
+        {"logp_phi": "num", "logp_ref": "num", "beta": "pos", "response_mask": "bool?"},
+        nan=_propagate("logp_phi", "logp_ref")),
+    "creditlab.rewards.implicit_prm_loss": Fuzz(
+        rewards.implicit_prm_loss, lambda rng: {
+            "logp_phi": -rng.random((2, 4)), "logp_ref": -rng.random((2, 4)),
+            "outcome": rng.integers(0, 2, 2).astype(float), "beta": 0.05,
+            "response_mask": rng.random((2, 4)) < 0.7, "reduction": "none"},
+        {"logp_phi": "num", "logp_ref": "num", "outcome": "num", "beta": "pos",
+         "response_mask": "bool?", "reduction": "choice"},
+        nan=_propagate("logp_phi", "logp_ref")),
+    "creditlab.rewards.answer_clusters": Fuzz(
+        lambda **kw: rewards.answer_clusters(**kw)[1], lambda rng: {
+            "answers": rng.integers(0, 3, 6), "index": np.repeat(np.arange(2), 3),
+            "valid": rng.random(6) < 0.8, "equiv_fn": None},
+        {"answers": "int", "index": "int", "valid": "bool?", "equiv_fn": "callable?"},
+        # answers are labels compared by ==, group ids are labels: float labels are labels
+        overrides={**_ANY_GROUP_ID, "answers:huge": "any", "answers:very negative": "any",
+                   "answers:float dtype": "same"}),
+    "creditlab.shaping.outcome_potential_rewards": Fuzz(
+        shaping.outcome_potential_rewards, lambda rng: {
+            "p_hat": rng.uniform(0.05, 1, (2, 5)), "q": rng.random(2), "lam": 0.5,
+            "eps": 1e-8, "response_mask": np.array([[True] * 4, [True, True, False, False]])},
+        {"p_hat": "float", "q": "num", "lam": "unit", "eps": "nonneg",
+         "response_mask": "bool?"}),
+    "creditlab.advantages.oprl_advantages": Fuzz(
+        advantages.oprl_advantages, lambda rng: {
+            "outcome": rng.integers(0, 2, 4).astype(float), "step_rewards": rng.normal(
+                size=(4, 3)), "index": np.array([0, 0, 1, 1]),
+            "response_mask": rng.random((4, 3)) < 0.8, "alpha": 1.0, "eps": 1e-6},
+        {"outcome": "num", "step_rewards": "num", "index": "int", "response_mask": "bool",
+         "alpha": "real", "eps": "nonneg"},
+        nan=_propagate("outcome"), overrides={**_ANY_GROUP_ID, "index:float dtype": "same"}),
+    "creditlab.advantages.prime_advantages": Fuzz(
+        advantages.prime_advantages, lambda rng: {
+            "token_rewards": rng.normal(size=(4, 3)),
+            "outcome": rng.integers(0, 2, 4).astype(float), "index": np.array([0, 0, 1, 1]),
+            "response_mask": rng.random((4, 3)) < 0.8, "gamma": 1.0, "whiten": True},
+        {"token_rewards": "num", "outcome": "num", "index": "int", "response_mask": "bool",
+         "gamma": "unit"},
+        nan=_propagate("outcome"), overrides={**_ANY_GROUP_ID, "index:float dtype": "same"}),
+    "creditlab.prefs.traj_dpo_loss": Fuzz(
+        prefs.traj_dpo_loss, lambda rng: {
+            "lp_phi_pos": -rng.random((2, 4)), "lp_old_pos": -rng.random((2, 4)),
+            "lp_phi_neg": -rng.random((2, 4)), "lp_old_neg": -rng.random((2, 4)),
+            "beta": 0.5, "mask_pos": rng.random((2, 4)) < 0.7,
+            "mask_neg": rng.random((2, 4)) < 0.7, "reduction": "none"},
+        {"lp_phi_pos": "num", "lp_old_pos": "num", "lp_phi_neg": "num", "lp_old_neg": "num",
+         "beta": "pos", "mask_pos": "bool?", "mask_neg": "bool?", "reduction": "choice"},
+        nan=_propagate("lp_phi_pos", "lp_old_pos", "lp_phi_neg", "lp_old_neg"),
+        # a thin wrapper of dpo_loss: its errors use dpo_loss's argument names
+        aliases={"lp_phi_pos": ["logp_chosen"], "lp_old_pos": ["ref_chosen"],
+                 "lp_phi_neg": ["logp_rejected"], "lp_old_neg": ["ref_rejected"],
+                 "mask_pos": ["mask_chosen"], "mask_neg": ["mask_rejected"]}),
+    "creditlab.envs.hidden_answer.HiddenAnswerConfig": Fuzz(
+        lambda **kw: dataclasses.astuple(hidden_answer.HiddenAnswerConfig(**kw)),
+        lambda rng: {"n_candidates": 4, "accuracy": 0.55, "horizon": 6, "n_bins": 4},
+        {"n_candidates": "count", "accuracy": "unit", "horizon": "count", "n_bins": "count"}),
+    "creditlab.envs.hidden_answer.HiddenAnswerBatch": Fuzz(
+        lambda n, seed: hidden_answer.HiddenAnswerBatch(
+            hidden_answer.HiddenAnswerConfig(), n, np.random.default_rng(seed)).observe(),
+        lambda rng: {"n": 3, "seed": 0}, {"n": "count"}),
+    "creditlab.envs.hidden_answer.rollout_search": Fuzz(
+        lambda probs, n_questions, group_size, seed: hidden_answer.rollout_search(
+            probs, hidden_answer.HiddenAnswerConfig(horizon=3), n_questions, group_size,
+            np.random.default_rng(seed)).final,
+        lambda rng: {"probs": np.full((12, 3), 1 / 3), "n_questions": 2, "group_size": 2,
+                     "seed": 0},
+        {"probs": "float", "n_questions": "count", "group_size": "count"}),
+    "creditlab.envs.hidden_answer.SearchEpisodes": Exempt(
+        "a result type the library builds (dataclass)"),
+    **{f"creditlab.algos.implicit_credit.{k}": Fuzz(
+        lambda beta, lr, seed, _k=k: getattr(implicit_credit, _k)(
+            cl.envs.StepChainConfig(horizon=3), beta=beta, lr=lr, seed=seed, hidden=4,
+            sft_steps=1).beta,
+        lambda rng: {"beta": 0.5, "lr": 1e-3, "seed": 0},
+        {"beta": "pos", "lr": "pos", "seed": "seed"}, examples=6)
+       for k in ("OPRLCredit", "PRIMECredit")},
     # ---- no caller data
     "creditlab.exercises.check.chapters": Exempt("takes no arguments"),
     "creditlab.exercises.check.exercises": Exempt("takes no arguments"),

@@ -63,6 +63,8 @@ BASELINES = ("rloo", "grpo", "dr_grpo")
 
 #: ``reward_fn(episodes, group_size, rng) -> (step_rewards [B, T], outcome [B])``
 RewardFn = Callable[["Episodes", int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+#: ``advantage_fn(episodes, group_size, rng) -> advantages [B, T]`` (Chapter 9)
+AdvantageFn = Callable[["Episodes", int, np.random.Generator], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -465,6 +467,7 @@ def train(
     *,
     progress: bool = True,
     reward_fn: RewardFn | None = None,
+    advantage_fn: AdvantageFn | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a policy on StepChain with the chosen credit assignment.
@@ -486,6 +489,12 @@ def train(
         ``rng`` is the trainer's generator. Evaluation is unchanged (true accuracy).
         Non-finite rewards (NaN or inf) on active steps or in the outcome raise
         ``ValueError``; values on padding are ignored.
+    advantage_fn : callable, optional
+        ``advantage_fn(episodes, group_size, rng) -> advantages [B, T]`` replaces the
+        whole credit step (PRM scores, :func:`credit_returns` and :func:`advantages`):
+        Chapter 9's learned implicit rewards (:mod:`creditlab.algos.implicit_credit`)
+        read the episodes, update their own reward model and return the advantages the
+        policy step uses. Cannot be combined with ``reward_fn``.
     **overrides
         PGConfig fields, e.g. ``credit="sum", seed=1``.
 
@@ -493,6 +502,10 @@ def train(
     -------
     TrainResult
     """
+    if reward_fn is not None and advantage_fn is not None:
+        raise ValueError("pass reward_fn or advantage_fn, not both")
+    if advantage_fn is not None and not callable(advantage_fn):
+        raise TypeError(f"advantage_fn must be callable, got {type(advantage_fn).__name__}")
     env_config = env_config or StepChainConfig()
     prm = make_prm(prm) if isinstance(prm, str) else prm
     config = (config or PGConfig()).replace(**overrides) if overrides else (config or PGConfig())
@@ -526,6 +539,12 @@ def train(
     for it in bar:
         ep = sample_episodes(policy, env_config, prm, config.n_prompts, config.group_size,
                              rng, verifier)
+        if advantage_fn is not None:
+            A = _call_advantage_fn(advantage_fn, ep, config.group_size, rng)
+            _update(policy, opt, ep, A, config, ref)
+            if it % config.eval_every == 0 or it == config.iterations:
+                log(it)
+            continue
         if reward_fn is None:
             step_r, outcome = ep.prm, verifier.reward(ep.correct, ep.has_vr)
         else:
@@ -566,6 +585,17 @@ def _gae_step(critic: MLPPolicy, critic_opt: torch.optim.Optimizer, ep: Episodes
     if config.whiten and m.sum() > 1:
         A = masked_whiten(np.ascontiguousarray(A), m)
     return np.where(m, A, 0.0)
+
+
+def _call_advantage_fn(advantage_fn: AdvantageFn, ep: Episodes, group_size: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    A = np.asarray(advantage_fn(ep, group_size, rng), np.float64)
+    if A.shape != ep.mask.shape:
+        raise ValueError(f"advantage_fn must return advantages of shape {ep.mask.shape}, "
+                         f"got {A.shape}")
+    if (~np.isfinite(A) & ep.mask).any():
+        raise ValueError("advantage_fn returned non-finite advantages (NaN or inf)")
+    return np.where(ep.mask, A, 0.0)
 
 
 def _call_reward_fn(reward_fn: RewardFn, ep: Episodes, group_size: int,
