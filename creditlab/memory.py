@@ -34,7 +34,13 @@ class RubricMemory:
     """
 
     def __init__(self, item_shape: Any) -> None:
-        shape = (item_shape,) if isinstance(item_shape, (int, np.integer)) else tuple(item_shape)
+        if isinstance(item_shape, (int, np.integer)):
+            shape: tuple = (item_shape,)
+        elif isinstance(item_shape, (tuple, list)):
+            shape = tuple(item_shape)
+        else:
+            raise TypeError(f"item_shape must be an int or a tuple of ints, got "
+                            f"{type(item_shape).__name__} {item_shape!r}")
         if not shape:
             raise ValueError("item_shape must have at least one dimension")
         self.item_shape = tuple(check_int(d, "item_shape", 1) for d in shape)
