@@ -345,7 +345,7 @@ def stage_structured(stage_scores: Any, stage_ids: Any, index: Any, *, outcome: 
     group), :math:`k(i,t)` is step :math:`t`'s stage and :math:`o` an optional outcome
     score broadcast to every step. Broadcast GRPO is the special case of one stage.
 
-    RubricEM-style: RubricEM (2025) scores each stage with stage-specific rubric
+    RubricEM-style: RubricEM (2026) scores each stage with stage-specific rubric
     judgments instead of broadcasting one terminal reward; its exact weighting of stage
     and outcome terms is not pinned in the sources we read. This reconstruction
     normalises each stage separately and adds ``w_outcome`` times the outcome's GRPO

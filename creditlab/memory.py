@@ -1,6 +1,6 @@
 """Memory across attempts: a store of the rubric items an attempt left unmet (Chapter 10).
 
-RubricEM (2025) keeps a bank of rubric feedback that a reflection policy writes and the
+RubricEM (2026) keeps a bank of rubric feedback that a reflection policy writes and the
 agent reads on later attempts. :class:`RubricMemory` is the smallest version of that
 idea: per task, the items the judge reported unmet on the last attempt, so a retry can
 keep what passed and redo what did not.

@@ -337,10 +337,15 @@ def milestone_rewards(events: Any, weights: Any = None, *, once: bool = True) ->
               \big(\mathbb 1[\text{once}]\, \mathbb 1[\textstyle\sum_{k<t} e_{k,m} = 0]
               + \mathbb 1[\text{not once}]\big)
 
-    With ``once=True`` (MiRA's rule, Wang et al. 2025) only the *first* completion of each
+    With ``once=True`` (the MiRA-style rule; MiRA is Wang et al. 2026) only the *first*
+    completion of each
     milestone in a trajectory pays; re-completing it (e.g. leaving a room and entering it
     again) pays nothing, so no cycle can farm it. MiRA-style: the paper's milestones are
     subgoals proposed by an LLM and checked by a judge; here they are given event flags.
+    Secondary summaries describe MiRA's dense reward as coming from a learned progress
+    (potential) critic; we did not read its formula, so this first-completion bonus is
+    the simplest milestone reward, not necessarily MiRA's. It is not potential-based: see
+    :func:`milestone_potential` for the potential-based alternative.
 
     Parameters
     ----------
@@ -412,20 +417,28 @@ KRC_MODES = ("signed_geomean", "any_negative", "weighted_sum")
 def krc_combine(components: Any, mode: str = "signed_geomean", weights: Any = None) -> Any:
     r"""Combine reward components, Lucy-SKG's kinesthetic reward combination (KRC).
 
+    The combination rule is Lucy-SKG's; which components it combines is up to the caller
+    (Chapter 10 combines a motion-gated alignment, not Lucy's positional one: KRC-style).
+
     ``components[..., i]`` holds :math:`r_i`, usually in :math:`[-1, 1]`; with
     :math:`N` components
 
     ``"signed_geomean"`` (KRC, confirmed in Lucy-SKG's code, ``lucy_utils/rewards/misc.py``:
     ``np.sqrt(abs(rew)) * np.sign(rew)`` for two components)
         :math:`\operatorname{sign}(\prod_i r_i)\,(\prod_i |r_i|)^{1/N}`;
-    ``"any_negative"`` (a variant seen in another implementation's tests)
+    ``"any_negative"`` (the rule of Lucy-SKG's own ``player_ball.py``,
+    ``OffensivePotentialReward``, where several components are signed)
         :math:`(\prod_i |r_i|)^{1/N}`, negated if any :math:`r_i < 0`;
     ``"weighted_sum"`` (the usual baseline)
         :math:`\sum_i w_i r_i` (``weights`` default :math:`1/N` each).
 
     The geometric means are large only when *every* component is large: no single
-    component can be farmed while another is near 0. Two negative components give a
-    positive ``signed_geomean`` (a sign convention worth knowing).
+    component can be farmed while another is near 0. In ``misc.py`` one of the two
+    components is a distance utility, never negative, so the two sign rules agree there;
+    where Lucy's code combines several signed components it uses ``"any_negative"``.
+    ``"signed_geomean"``'s :math:`\operatorname{sign}(\prod_i r_i)` is our N-component
+    generalisation of ``misc.py``: with it two negative components give a *positive*
+    KRC, which is not Lucy's convention for signed components.
 
     Parameters
     ----------
@@ -466,8 +479,13 @@ def krc_combine(components: Any, mode: str = "signed_geomean", weights: Any = No
 
 def distance_shape(d: Any, dispersion: float = 1.0, density: float = 1.0,
                    scale: float = 1.0) -> np.ndarray:
-    r"""Lucy-SKG's distance utility :math:`\exp(-\tfrac12\, d / (\text{scale} \cdot
+    r"""Lucy-SKG-style distance utility :math:`\exp(-\tfrac12\, d / (\text{scale} \cdot
     \text{dispersion}))^{\text{density}}`, in :math:`(0, 1]`.
+
+    Lucy-SKG's player-to-ball utility (``LiuDistancePlayerToBallReward``) raises the
+    exponential to ``1 / density``; only its pressure rewards use ``density`` itself. So
+    Lucy's player-to-ball utility is ``distance_shape(d, dispersion, 1 / density, scale)``
+    (the same at ``density = 1``, the value Chapter 10 uses).
 
     In Lucy-SKG ``scale`` is the car's top speed (``CAR_MAX_SPEED``): distance is
     measured in "seconds at full speed". Larger ``dispersion`` flattens the curve (reward

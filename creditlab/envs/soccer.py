@@ -14,11 +14,15 @@ optimal policy. Two reward components, in Lucy-SKG's spirit, are exposed as tabl
 
 ``ball_closeness[s]``
     :func:`creditlab.shaping.distance_shape` of the agent-ball (Euclidean) distance in
-    state ``s``: Lucy-SKG's player-to-ball utility, in (0, 1].
+    state ``s``: Lucy-SKG's player-to-ball utility (its exponent is ``1 / density``;
+    the same at the default ``density = 1``), in (0, 1].
 ``ball_to_goal[s, s']``
     cosine between the ball's move from ``s`` to ``s'`` and the direction from the ball
     to the goal mouth's centre; 0 when the ball does not move (rlgym's velocity-ball-to-
-    goal idea, with the move in place of a velocity), in [-1, 1].
+    goal idea, with the move in place of a velocity), in [-1, 1]. This is *not* Lucy-SKG's
+    alignment component (rlgym's ``AlignBallGoal``, a positional cosine between
+    player->ball and ball->goal, which pays for standing behind the ball without pushing
+    it); Chapter 10 shows what KRC does with that one.
 """
 
 from __future__ import annotations

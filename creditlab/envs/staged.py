@@ -9,7 +9,7 @@ computable from the actions; a *noisy judge* reports each item's verdict flipped
 probability ``judge_flip``. The episode succeeds when every item of every stage's true
 checklist is met: the verifiable outcome.
 
-Why a stand-in: RubricEM (2025) has an LLM write the rubrics and an LLM judge score each
+Why a stand-in: RubricEM (2026) has an LLM write the rubrics and an LLM judge score each
 stage of a research agent's trajectory. Here the rubrics are fixed and computable, the
 judge is a coin flip per item, and a policy is a table of logits per (stage, step): the
 credit-assignment question (one broadcast score or one score per stage) stays the same.
