@@ -36,7 +36,9 @@ def make_cases() -> dict[str, np.ndarray]:
 def _inv_geomean(fn: Callable[..., Any]) -> None:
     r = np.asarray(call(fn, {"components": np.array([[1.0, 0.0], [-0.5, -0.5], [-1.0, 0.25]])}))
     assert np.isclose(r[0], 0.0), "one component at 0 gives 0, whatever the others"
-    assert np.isclose(r[1], 0.5), "two negative components: sign(product) = + (our N-component rule; Lucy's player_ball.py would use any_negative)"
+    # sign(product) is our N-component rule; Lucy's player_ball.py negates instead
+    # when any signed component is negative (krc_combine's mode="any_negative")
+    assert np.isclose(r[1], 0.5), "two negative components: sign(product) = +"
     assert np.isclose(r[2], -0.5), "one negative component: negative, sqrt(|-1 * 0.25|)"
 
 
