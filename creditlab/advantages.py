@@ -20,10 +20,18 @@ from typing import Any
 import numpy as np
 
 from creditlab import _cuda
-from creditlab._backend import bool_array, check_real, compiled, dtype_of, float_array, like
+from creditlab._backend import (
+    bool_array,
+    check_real,
+    compiled,
+    dtype_of,
+    float_array,
+    like,
+    to_numpy,
+)
 
 __all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo", "sigma_filter",
-           "oprl_advantages", "prime_advantages"]
+           "oprl_advantages", "prime_advantages", "stage_structured"]
 
 
 def _scores(scores: Any, cuda: bool) -> Any:
@@ -452,3 +460,70 @@ def prime_advantages(token_rewards: Any, outcome: Any, index: Any, response_mask
     if whiten and m.sum() > 1:
         A = masked_whiten(np.ascontiguousarray(A), m)
     return np.where(m, A, 0.0)
+def stage_structured(stage_scores: Any, stage_ids: Any, index: Any, *, outcome: Any = None,
+                     w_outcome: float = 0.5, eps: float = 1e-6,
+                     norm_by_std: bool = True) -> np.ndarray:
+    r"""Stage-structured group advantages, RubricEM-style SS-GRPO (book Chapter 10).
+
+    Each stage :math:`k` of a response gets its own group-normalised score, and a step
+    is credited with the score of the stage it belongs to:
+
+    .. math:: A_{i,t} = \mathrm{GRPO}_g\big(s_{\cdot,k(i,t)}\big)_i
+              + w_o\, \mathrm{GRPO}_g(o)_i,
+
+    where :math:`\mathrm{GRPO}_g(x)_i = (x_i - \mathrm{mean}_{g(i)} x) /
+    (\mathrm{std}_{g(i)} x + \epsilon)` (:func:`grpo`, per stage, within each prompt's
+    group), :math:`k(i,t)` is step :math:`t`'s stage and :math:`o` an optional outcome
+    score broadcast to every step. Broadcast GRPO is the special case of one stage.
+
+    RubricEM-style: RubricEM (2026) scores each stage with stage-specific rubric
+    judgments instead of broadcasting one terminal reward; its exact weighting of stage
+    and outcome terms is not pinned in the sources we read. This reconstruction
+    normalises each stage separately and adds ``w_outcome`` times the outcome's GRPO
+    advantage.
+
+    Parameters
+    ----------
+    stage_scores : float array [B, K]
+        Score of each response's stages (e.g. the fraction of rubric items met).
+    stage_ids : int array [B, T]
+        Stage of each step, in ``0..K-1``; -1 marks padding (advantage 0).
+    index : array-like [B]
+        Group id (prompt) of each response.
+    outcome : float array [B], optional
+    w_outcome : float
+        Weight of the outcome term (ignored without ``outcome``).
+    eps : float >= 0
+    norm_by_std : bool
+        False: Dr.GRPO-style centring only.
+
+    Returns
+    -------
+    float64 numpy array [B, T]. Inputs are not modified.
+    """
+    sc = to_numpy(float_array(stage_scores, "stage_scores"), "stage_scores").astype(np.float64)
+    if sc.ndim != 2 or sc.shape[1] == 0:
+        raise ValueError(f"stage_scores must be a float array [B, K] with K >= 1, got shape "
+                         f"{sc.shape}")
+    if not np.isfinite(sc).all():
+        raise ValueError("stage_scores must be finite (no NaN or inf)")
+    B, K = sc.shape
+    ids = to_numpy(stage_ids, "stage_ids")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"stage_ids must be an integer array, got dtype {ids.dtype}")
+    if ids.ndim != 2 or ids.shape[0] != B:
+        raise ValueError(f"stage_ids must have shape [B={B}, T], got {ids.shape}")
+    if ((ids < -1) | (ids >= K)).any():
+        raise ValueError(f"stage_ids must be in -1..{K - 1} (-1: padding), got values in "
+                         f"[{ids.min()}, {ids.max()}]")
+    w = check_real(w_outcome, "w_outcome")
+    per_stage = np.stack([to_numpy(grpo(sc[:, k], index, eps=eps, norm_by_std=norm_by_std),
+                                   "adv") for k in range(K)], 1)  # [B, K]
+    A = np.take_along_axis(per_stage, np.maximum(ids, 0), 1)
+    if outcome is not None:
+        o = to_numpy(float_array(outcome, "outcome"), "outcome").astype(np.float64)
+        if o.shape != (B,) or not np.isfinite(o).all():
+            raise ValueError(f"outcome must be a finite float array of shape ({B},), got "
+                             f"{o.shape}")
+        A = A + w * np.asarray(grpo(o, index, eps=eps, norm_by_std=norm_by_std))[:, None]
+    return np.where(ids >= 0, A, 0.0)

@@ -49,10 +49,12 @@ import numpy as np
 from creditlab._backend import (
     bool_array,
     check_finite,
+    check_int,
     check_real,
     check_unit_interval,
     float_array,
     like,
+    number_array,
     to_numpy,
 )
 from creditlab.process_rewards import clip_process, delta_process, gated_accumulate
@@ -69,6 +71,10 @@ __all__ = [
     "potential_shaping_table",
     "progress_bonus_table",
     "outcome_potential_rewards",
+    "milestone_rewards",
+    "milestone_potential",
+    "krc_combine",
+    "distance_shape",
 ]
 
 
@@ -391,3 +397,184 @@ def outcome_potential_rewards(p_hat: Any, q: Any, *, lam: float = 0.5, eps: floa
         raise ValueError("p_hat has a zero probability on an active turn with eps=0 "
                          "(log 0); pass eps > 0")
     return np.where(m, r, 0.0)
+# --------------------------------------------------------------------------------------
+# Milestones (MiRA, book Chapter 10) and composite rewards (Lucy-SKG's KRC, Chapter 10)
+
+
+def milestone_rewards(events: Any, weights: Any = None, *, once: bool = True) -> np.ndarray:
+    r"""MiRA-style milestone rewards: ``weights[m]`` when milestone ``m`` is completed.
+
+    .. math:: r_t = \sum_m w_m\, \mathbb 1[e_{t,m}]\,
+              \big(\mathbb 1[\text{once}]\, \mathbb 1[\textstyle\sum_{k<t} e_{k,m} = 0]
+              + \mathbb 1[\text{not once}]\big)
+
+    With ``once=True`` (the MiRA-style rule; MiRA is Wang et al. 2026) only the *first*
+    completion of each
+    milestone in a trajectory pays; re-completing it (e.g. leaving a room and entering it
+    again) pays nothing, so no cycle can farm it. MiRA-style: the paper's milestones are
+    subgoals proposed by an LLM and checked by a judge; here they are given event flags.
+    Secondary summaries describe MiRA's dense reward as coming from a learned progress
+    (potential) critic; we did not read its formula, so this first-completion bonus is
+    the simplest milestone reward, not necessarily MiRA's. It is not potential-based: see
+    :func:`milestone_potential` for the potential-based alternative.
+
+    Parameters
+    ----------
+    events : bool array [B, T, M] or [T, M]
+        ``events[b, t, m]``: milestone ``m`` is (judged) completed at step ``t``.
+    weights : float array [M], optional
+        Reward per milestone (default ``1 / M`` each, so all milestones together pay 1).
+    once : bool
+        Pay only the first completion of each milestone (default) or every one.
+
+    Returns
+    -------
+    float64 array [B, T] (or [T]). Inputs are not modified.
+    """
+    e = bool_array(events, "events")
+    e = to_numpy(e, "events")
+    if e.ndim not in (2, 3):
+        raise ValueError(f"events must be a bool array [B, T, M] or [T, M], got shape {e.shape}")
+    M = e.shape[-1]
+    if M == 0:
+        raise ValueError("events must have at least one milestone (last axis M >= 1)")
+    if weights is None:
+        w = np.full(M, 1.0 / M)
+    else:
+        w = check_finite(to_numpy(float_array(weights, "weights"), "weights").astype(
+            np.float64), "weights")
+        if w.shape != (M,):
+            raise ValueError(f"weights must have shape ({M},) (one per milestone), got {w.shape}")
+    if not isinstance(once, (bool, np.bool_)):
+        raise TypeError(f"once must be a bool, got {type(once).__name__}")
+    e3 = e[None] if e.ndim == 2 else e
+    if once:
+        seen = np.cumsum(e3, axis=1) - e3  # completions strictly before t
+        e3 = e3 & (seen == 0)
+    out = (e3 * w).sum(-1)
+    return out[0] if e.ndim == 2 else out
+
+
+def milestone_potential(n_done: Any, n_milestones: int, scale: float = 1.0) -> np.ndarray:
+    r"""The milestone potential :math:`\Phi(s) = \text{scale} \cdot n_\text{done}(s) / M`.
+
+    Used with :func:`potential_shaping` (or :func:`potential_shaping_table`) it gives the
+    policy-invariant version of milestone rewards (Ng et al. 1999): each step pays
+    :math:`\gamma \Phi(s') - \Phi(s)`, so completing a milestone pays about ``scale / M``
+    and *undoing* it (where the state allows that) pays it back.
+
+    Parameters
+    ----------
+    n_done : int or float array, any shape
+        Milestones completed in each state, in ``[0, n_milestones]``.
+    n_milestones : int >= 1
+    scale : float
+
+    Returns
+    -------
+    float64 array of the shape of ``n_done``.
+    """
+    M = check_int(n_milestones, "n_milestones", 1)
+    n = check_finite(number_array(n_done, "n_done"), "n_done")
+    if ((n < 0) | (n > M)).any():
+        raise ValueError(f"n_done must be in [0, n_milestones={M}], got values in "
+                         f"[{n.min()}, {n.max()}]")
+    return check_real(scale, "scale") * n / M
+
+
+KRC_MODES = ("signed_geomean", "any_negative", "weighted_sum")
+
+
+def krc_combine(components: Any, mode: str = "signed_geomean", weights: Any = None) -> Any:
+    r"""Combine reward components, Lucy-SKG's kinesthetic reward combination (KRC).
+
+    The combination rule is Lucy-SKG's; which components it combines is up to the caller
+    (Chapter 10 combines a motion-gated alignment, not Lucy's positional one: KRC-style).
+
+    ``components[..., i]`` holds :math:`r_i`, usually in :math:`[-1, 1]`; with
+    :math:`N` components
+
+    ``"signed_geomean"`` (KRC, confirmed in Lucy-SKG's code, ``lucy_utils/rewards/misc.py``:
+    ``np.sqrt(abs(rew)) * np.sign(rew)`` for two components)
+        :math:`\operatorname{sign}(\prod_i r_i)\,(\prod_i |r_i|)^{1/N}`;
+    ``"any_negative"`` (the rule of Lucy-SKG's own ``player_ball.py``,
+    ``OffensivePotentialReward``, where several components are signed)
+        :math:`(\prod_i |r_i|)^{1/N}`, negated if any :math:`r_i < 0`;
+    ``"weighted_sum"`` (the usual baseline)
+        :math:`\sum_i w_i r_i` (``weights`` default :math:`1/N` each).
+
+    The geometric means are large only when *every* component is large: no single
+    component can be farmed while another is near 0. In ``misc.py`` one of the two
+    components is a distance utility, never negative, so the two sign rules agree there;
+    where Lucy's code combines several signed components it uses ``"any_negative"``.
+    ``"signed_geomean"``'s :math:`\operatorname{sign}(\prod_i r_i)` is our N-component
+    generalisation of ``misc.py``: with it two negative components give a *positive*
+    KRC, which is not Lucy's convention for signed components.
+
+    Parameters
+    ----------
+    components : float array [..., N] (numpy or torch)
+    mode : {"signed_geomean", "any_negative", "weighted_sum"}
+    weights : float array [N], optional
+        Only for ``"weighted_sum"``.
+
+    Returns
+    -------
+    array [...] like ``components`` (float). Inputs are not modified.
+    """
+    if not isinstance(mode, str) or mode not in KRC_MODES:
+        raise ValueError(f"mode must be one of {KRC_MODES}, got {mode!r}")
+    c = check_finite(to_numpy(float_array(components, "components"), "components"),
+                     "components")
+    if c.ndim < 1 or c.shape[-1] == 0:
+        raise ValueError(f"components must be an array [..., N] with N >= 1, got shape {c.shape}")
+    N = c.shape[-1]
+    if weights is not None and mode != "weighted_sum":
+        raise ValueError(f"weights are only used by mode='weighted_sum', got mode={mode!r}")
+    if mode == "weighted_sum":
+        w = np.full(N, 1.0 / N) if weights is None else check_finite(
+            to_numpy(float_array(weights, "weights"), "weights").astype(np.float64), "weights")
+        if w.shape != (N,):
+            raise ValueError(f"weights must have shape ({N},), got {w.shape}")
+        out = (c * w).sum(-1)
+    else:
+        mag = np.abs(c).prod(-1) ** (1.0 / N)
+        if mode == "signed_geomean":
+            sign = np.sign(c).prod(-1)
+        else:
+            sign = np.where((c < 0).any(-1), -1.0, 1.0)
+        out = sign * mag
+    out = np.asarray(out, dtype=c.dtype)
+    return like(np.require(out, requirements="C") if out.ndim else out, components)
+
+
+def distance_shape(d: Any, dispersion: float = 1.0, density: float = 1.0,
+                   scale: float = 1.0) -> np.ndarray:
+    r"""Lucy-SKG-style distance utility :math:`\exp(-\tfrac12\, d / (\text{scale} \cdot
+    \text{dispersion}))^{\text{density}}`, in :math:`(0, 1]`.
+
+    Lucy-SKG's player-to-ball utility (``LiuDistancePlayerToBallReward``) raises the
+    exponential to ``1 / density``; only its pressure rewards use ``density`` itself. So
+    Lucy's player-to-ball utility is ``distance_shape(d, dispersion, 1 / density, scale)``
+    (the same at ``density = 1``, the value Chapter 10 uses).
+
+    In Lucy-SKG ``scale`` is the car's top speed (``CAR_MAX_SPEED``): distance is
+    measured in "seconds at full speed". Larger ``dispersion`` flattens the curve (reward
+    far away); larger ``density`` sharpens it.
+
+    Parameters
+    ----------
+    d : float array, any shape, >= 0
+    dispersion, density, scale : float > 0
+
+    Returns
+    -------
+    float64 array of the shape of ``d``.
+    """
+    x = check_finite(number_array(d, "d"), "d")
+    if (x < 0).any():
+        raise ValueError("d must hold distances >= 0")
+    for name, v in (("dispersion", dispersion), ("density", density), ("scale", scale)):
+        if check_real(v, name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {v}")
+    return np.exp(-0.5 * x / (scale * dispersion)) ** density

@@ -20,6 +20,7 @@ import numpy as np
 from creditlab._backend import (
     bool_array,
     check_finite,
+    check_int,
     check_unit_interval,
     float_array,
     make_rng,
@@ -34,6 +35,7 @@ __all__ = [
     "q_learning",
     "q_values",
     "value_iteration",
+    "milestone_product",
 ]
 
 
@@ -377,3 +379,65 @@ def q_learning(
         episode_true_returns=[np.asarray(x) if true_reward is not None else np.zeros(0)
                               for x in trues],
     )
+
+
+# --------------------------------------------------------------------------------------
+# Milestone flags in the state (book Chapter 10)
+
+
+def milestone_product(P: Any, reached: Any, *, max_states: int = 2048,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The MDP whose state also records which milestones were completed.
+
+    A reward for the *first* completion of a milestone (MiRA,
+    :func:`creditlab.shaping.milestone_rewards` with ``once=True``) depends on the past, so
+    it is not a function of the grid state. Adding one flag per milestone makes it one:
+    product state :math:`(s, f)` with :math:`f \in \{0,1\}^M`, and
+
+    .. math:: P((s', f \lor \text{reached}(s')) \mid (s, f), a) = P(s' \mid s, a),
+
+    so a flag turns on when its milestone's state is entered and never turns off (the
+    "reward machine" product). Product state ``i`` is grid state ``base[i] = i % S`` with
+    flags ``code = i // S`` (bit ``m`` of ``code`` is milestone ``m``).
+
+    Parameters
+    ----------
+    P : array [S, A, S]
+        Row-stochastic transition probabilities.
+    reached : bool array [M, S]
+        ``reached[m, s]``: entering (or starting in) state ``s`` completes milestone ``m``.
+    max_states : int
+        Refuse products with more than this many states (the result is dense).
+
+    Returns
+    -------
+    P2 : float64 array [S * 2**M, A, S * 2**M]
+    base : int64 array [S * 2**M]
+        The grid state of each product state (index rewards with ``R[base][:, :, base]``).
+    flags : bool array [S * 2**M, M]
+
+    Start the product at ``start + S * code`` where ``code`` has the bits of the
+    milestones that ``start`` itself completes (usually 0).
+    """
+    P, _, _ = check_mdp(P, np.zeros(np.shape(P)), 0.0)
+    r = bool_array(reached, "reached")
+    S, A = P.shape[:2]
+    if r.ndim != 2 or r.shape[1] != S or r.shape[0] < 1:
+        raise ValueError(f"reached must be a bool array [M, S] with M >= 1 and S = {S}, got "
+                         f"shape {r.shape}")
+    M = r.shape[0]
+    n = S * 2 ** M
+    if n > check_int(max_states, "max_states", 1):
+        raise ValueError(f"the product has S * 2**M = {n} states, more than max_states="
+                         f"{max_states}; use fewer milestones or raise max_states")
+    codes = np.arange(2 ** M)
+    bits = (r.astype(np.int64) << np.arange(M)[:, None]).sum(0)  # [S] code of s' itself
+    P2 = np.zeros((n, A, n))
+    for c in codes:
+        src = slice(c * S, (c + 1) * S)
+        dst = (c | bits) * S + np.arange(S)  # [S'] product index of each s'
+        for a in range(A):
+            np.add.at(P2[src, a], (slice(None), dst), P[:, a, :])
+    base = np.tile(np.arange(S), 2 ** M)
+    flags = ((np.repeat(codes, S)[:, None] >> np.arange(M)) & 1).astype(bool)
+    return P2, base, flags

@@ -61,6 +61,9 @@ from creditlab import (
 from creditlab.envs.gridworld import make_layout  # noqa: E402
 from creditlab.envs.policies import TabularPolicy  # noqa: E402
 from creditlab.envs.rule_task import RuleTask  # noqa: E402
+from creditlab.envs.soccer import GridSoccerEnv  # noqa: E402
+from creditlab.envs.staged import StagedChain  # noqa: E402
+from creditlab.memory import RubricMemory  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -1631,7 +1634,58 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         "qtransform_by_min_max", "qtransform_by_parent_and_siblings",
         "qtransform_completed_by_mix_value", "rap_back_propagate", "reduce_up", "scan_down",
         "sibling_stats")},
+    # ---- Chapter 10: milestones, stages, composite rewards
+    "creditlab.shaping.milestone_rewards": Fuzz(
+        shaping.milestone_rewards, lambda rng: {
+            "events": rng.random((2, 5, 3)) < 0.3, "weights": rng.random(3)},
+        {"events": "bool", "weights": "float?"}),
+    "creditlab.shaping.milestone_potential": Fuzz(
+        shaping.milestone_potential, lambda rng: {
+            "n_done": rng.integers(0, 3, 5).astype(float), "n_milestones": 3, "scale": 1.0},
+        {"n_done": "num", "n_milestones": "count", "scale": "real"},
+        overrides={"n_done:extra axis": "any", "n_done:short last axis": "any"}),
+    "creditlab.shaping.krc_combine": Fuzz(
+        shaping.krc_combine, lambda rng: {
+            "components": rng.uniform(-1, 1, (4, 2)), "mode": "weighted_sum",
+            "weights": rng.random(2)},
+        {"components": "float", "mode": "choice", "weights": "float?"},
+        overrides={"weights:None": "any"}),
+    "creditlab.shaping.distance_shape": Fuzz(
+        shaping.distance_shape, lambda rng: {
+            "d": rng.random(5), "dispersion": 1.0, "density": 1.0, "scale": 1.0},
+        {"d": "num", "dispersion": "pos", "density": "pos", "scale": "pos"},
+        overrides={"d:extra axis": "any", "d:short last axis": "any"}),
+    "creditlab.advantages.stage_structured": Fuzz(
+        advantages.stage_structured, lambda rng: {
+            "stage_scores": rng.random((4, 3)), "stage_ids": rng.integers(-1, 3, (4, 5)),
+            "index": np.array([0, 0, 1, 1]), "outcome": rng.random(4), "w_outcome": 0.5},
+        {"stage_scores": "float", "stage_ids": "int", "outcome": "float?", "w_outcome": "real"},
+        overrides={"stage_ids:short last axis": "any"}),
+    "creditlab.tabular.milestone_product": Fuzz(
+        lambda P, reached: tabular.milestone_product(P, reached)[0], lambda rng: {
+            "P": _mdp(rng)[0], "reached": rng.random((2, 3)) < 0.5},
+        {"P": "num", "reached": "bool"}),
+    "creditlab.envs.staged.StagedChain": Fuzz(
+        lambda **kw: StagedChain(**kw).success_prob(
+            np.full((4, kw["steps_per_stage"], 6), 1 / 6)), lambda rng: {
+            "steps_per_stage": 2, "judge_flip": 0.2},
+        {"steps_per_stage": "count", "judge_flip": "unit"}),
+    "creditlab.envs.soccer.GridSoccerEnv": Fuzz(
+        lambda **kw: _reset(GridSoccerEnv(**kw)), lambda rng: {
+            "width": 3, "height": 3, "goal_width": 1, "slip": 0.1, "goal_reward": 1.0},
+        {"width": "count", "height": "count", "goal_width": "count", "slip": "unit",
+         "goal_reward": "real"}),
+    "creditlab.memory.RubricMemory": Fuzz(
+        lambda item_shape, met: _memory(item_shape, met), lambda rng: {
+            "item_shape": 3, "met": rng.random((2, 3)) < 0.5},
+        {"item_shape": "count", "met": "bool"}),
 }
+
+
+def _memory(item_shape: Any, met: Any) -> np.ndarray:
+    mem = RubricMemory(item_shape)
+    mem.record(np.arange(2), met)
+    return mem.unmet(np.arange(2))
 
 
 # Known gaps (issue 15 follow-up): these functions do not yet refuse every bad input of

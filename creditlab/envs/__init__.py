@@ -46,6 +46,8 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
      {"layout": "lava"}, 200),
     ("creditlab/GridWorldCycle-v0", "creditlab.envs.gridworld:GridWorldEnv",
      {"layout": "cycle"}, 200),
+    ("creditlab/GridWorldKeyDoorDecoy-v0", "creditlab.envs.gridworld:GridWorldEnv",
+     {"layout": "key_door_decoy", "size": 8}, 200),
     # Part II: a synthetic reasoning MDP for process rewards
     ("creditlab/StepChain-v0", "creditlab.envs.stepchain:StepChainEnv", {}, None),
     # Part VI: planning

@@ -24,6 +24,10 @@ Named variants (``layout=``), each registered as a gymnasium id:
     and the goal far down a corridor. The true reward is the sparse goal; a naive bonus
     for entering the checkpoint (or for getting closer to the goal) is a reachable
     positive cycle that an agent can farm forever instead of finishing.
+``"key_door_decoy"`` (``creditlab/GridWorldKeyDoorDecoy-v0``)
+    ``"key_door"`` with a checkpoint ``C`` in the top-right corner of the first room:
+    straight across the wall from the goal, far from the key and the door. It pays
+    nothing itself; Chapter 10 uses it as a deliberately wrong ("fake") milestone.
 
 Dynamics: actions 0 up, 1 right, 2 down, 3 left. With probability ``slip`` the action is
 replaced by one drawn uniformly from all four. Moving into a wall, a locked door or off
@@ -46,7 +50,7 @@ from creditlab.envs.tabular_mdp import TabularMDPEnv
 __all__ = ["GridWorldEnv", "LAYOUTS", "make_layout"]
 
 MOVES = np.array([(-1, 0), (0, 1), (1, 0), (0, -1)])  # up, right, down, left
-LAYOUTS = ("sparse", "key_door", "lava", "cycle")
+LAYOUTS = ("sparse", "key_door", "lava", "cycle", "key_door_decoy")
 
 
 def make_layout(name: str, size: int = 6) -> list[str]:
@@ -78,6 +82,13 @@ def make_layout(name: str, size: int = 6) -> list[str]:
         grid[n - 1][n - 1] = "G"
         for r in range(3, n - 1):  # a wall that makes the goal a long way round
             grid[r][n - 2] = "#"
+    elif name == "key_door_decoy":
+        wall = n // 2
+        for r in range(n):
+            grid[r][wall] = "#"
+        grid[n // 2][wall] = "D"
+        grid[0][0], grid[n - 1][0], grid[0][n - 1] = "S", "K", "G"
+        grid[0][wall - 1] = "C"  # beside the goal as the crow flies, behind the wall
     return ["".join(row) for row in grid]
 
 
