@@ -63,12 +63,14 @@ def make_layout(name: str, size: int = 6) -> list[str]:
     grid = [["."] * n for _ in range(n)]
     if name == "sparse":
         grid[0][0], grid[n - 1][n - 1] = "S", "G"
-    elif name == "key_door":
+    elif name in ("key_door", "key_door_decoy"):
         wall = n // 2
         for r in range(n):
             grid[r][wall] = "#"
         grid[n // 2][wall] = "D"
         grid[0][0], grid[n - 1][0], grid[0][n - 1] = "S", "K", "G"
+        if name == "key_door_decoy":
+            grid[0][wall - 1] = "C"  # beside the goal as the crow flies, behind the wall
     elif name == "lava":
         mid = n // 2
         grid[mid][0], grid[mid][n - 1] = "S", "G"
@@ -82,13 +84,6 @@ def make_layout(name: str, size: int = 6) -> list[str]:
         grid[n - 1][n - 1] = "G"
         for r in range(3, n - 1):  # a wall that makes the goal a long way round
             grid[r][n - 2] = "#"
-    elif name == "key_door_decoy":
-        wall = n // 2
-        for r in range(n):
-            grid[r][wall] = "#"
-        grid[n // 2][wall] = "D"
-        grid[0][0], grid[n - 1][0], grid[0][n - 1] = "S", "K", "G"
-        grid[0][wall - 1] = "C"  # beside the goal as the crow flies, behind the wall
     return ["".join(row) for row in grid]
 
 
