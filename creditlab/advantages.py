@@ -31,7 +31,8 @@ from creditlab._backend import (
 )
 
 __all__ = ["dr_grpo", "grpo", "masked_whiten", "rloo", "sigma_filter",
-           "oprl_advantages", "prime_advantages", "stage_structured"]
+           "oprl_advantages", "prime_advantages", "stage_structured",
+           "entropy_modulated"]
 
 
 def _scores(scores: Any, cuda: bool) -> Any:
@@ -527,3 +528,79 @@ def stage_structured(stage_scores: Any, stage_ids: Any, index: Any, *, outcome: 
                              f"{o.shape}")
         A = A + w * np.asarray(grpo(o, index, eps=eps, norm_by_std=norm_by_std))[:, None]
     return np.where(ids >= 0, A, 0.0)
+
+
+def entropy_modulated(advantages: Any, entropy: Any, response_mask: Any, *, k: float = 1.0,
+                      k_next: float = 1.0, zeta: float = 0.05, use_g: bool = True,
+                      use_f: bool = True, center: bool = True) -> np.ndarray:
+    r"""EMPG: Entropy-Modulated Policy Gradients (Wang et al. 2025, arXiv 2509.09265).
+
+    Re-weights each step's advantage by the policy's confidence at that step and adds a
+    bonus for reaching a confident next step. With :math:`H_{i,t}` the (mean token)
+    entropy of step t of trajectory i and the batch min-max normalisation
+    :math:`\tilde H = (H - \min H) / (\max H - \min H + 10^{-8})` over active steps:
+
+    .. math::
+
+        g(H_{i,t}) = \frac{e^{-k \tilde H_{i,t}}}{\frac{1}{\sum_j T_j}\sum_{j,t'}
+        e^{-k \tilde H_{j,t'}}}, \qquad f(H_{i,t+1}) = e^{-k' \tilde H_{i,t+1}},
+
+        A^{mod}_{i,t} = g(H_{i,t})\, A_{i,t} + \zeta\, f(H_{i,t+1}),
+
+    then the batch mean of :math:`A^{mod}` over active steps is subtracted. g has mean 1
+    over the batch's steps: confident steps (low entropy) get larger updates in either
+    direction (a confident error is penalised more), uncertain ones smaller. The last
+    active step of a trajectory has no t+1 and gets no bonus (as in the ARLArena
+    implementation the project checked; paper App. A, Eqs. S21-S23; the project's
+    ``research/formulas.md`` [46]). Defaults k = k' = 1, zeta = 0.05.
+
+    Parameters
+    ----------
+    advantages : float [B, T]
+        The base advantage of each step (e.g. a GRPO advantage broadcast over steps).
+    entropy : float [B, T]
+        Entropy of the policy at each step (>= 0, finite on active steps).
+    response_mask : bool [B, T]
+        Active steps; a row's active steps must be a prefix (steps 0..T_i-1).
+    k, k_next : float
+        Temperatures of g and f (finite).
+    zeta : float
+        Weight of the future-clarity bonus (finite).
+    use_g, use_f : bool
+        Ablations: ``use_g=False`` keeps :math:`A` unscaled, ``use_f=False`` drops the bonus.
+    center : bool
+        Subtract the batch mean of the result over active steps (the paper's last step).
+
+    Returns
+    -------
+    float64 [B, T]
+        :math:`A^{mod}`, 0 on padding. Inputs are not modified.
+    """
+    A, m = _steps_and_mask(advantages, response_mask, "advantages")
+    H, _ = _steps_and_mask(entropy, response_mask, "entropy")
+    if np.any(H[m] < 0):
+        raise ValueError("entropy must be >= 0 on active steps")
+    k = check_real(k, "k")
+    k_next = check_real(k_next, "k_next")
+    zeta = check_real(zeta, "zeta")
+    for name, v in (("use_g", use_g), ("use_f", use_f), ("center", center)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {type(v).__name__}")
+    if not m.any():
+        return np.zeros_like(A)
+    lo, hi = H[m].min(), H[m].max()
+    Hn = np.where(m, (H - lo) / (hi - lo + 1e-8), 0.0)
+    out = A.copy()
+    if use_g:
+        e = np.exp(-k * Hn)
+        out = out * e / e[m].mean()
+    if use_f:
+        nxt = np.zeros_like(m)
+        nxt[:, :-1] = m[:, 1:] & m[:, :-1]  # step t has an active t+1
+        bonus = np.zeros_like(A)
+        bonus[:, :-1] = np.exp(-k_next * Hn[:, 1:])
+        out = out + zeta * np.where(nxt, bonus, 0.0)
+    out = np.where(m, out, 0.0)
+    if center:
+        out = np.where(m, out - out[m].mean(), 0.0)
+    return out

@@ -272,6 +272,7 @@ class Episodes:
     has_vr: np.ndarray     # bool [B]
     difficulty: np.ndarray  # int [B]
     logp: np.ndarray       # float32 [B, T] log-probabilities of the taken actions
+    entropy: np.ndarray | None = None  # float32 [B, T] policy entropy at each step (Ch11)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -302,6 +303,7 @@ def sample_episodes(
     E = np.full((B, H), -1, np.int64)
     M = np.zeros((B, H), bool)
     L = np.zeros((B, H), np.float32)
+    Hs = np.zeros((B, H), np.float32)
     with torch.no_grad():
         for t in range(H):
             active = ~core.done
@@ -314,10 +316,11 @@ def sample_episodes(
             a = np.minimum(a, config.n_actions - 1)
             X[:, t], A[:, t], M[:, t] = obs, a, active
             L[:, t] = logp_all[np.arange(B), a]
+            Hs[:, t] = -(np.exp(logp_all) * logp_all).sum(1) * active
             obs, ev, _ = core.step(a)
             E[:, t] = ev
     P = prm.score(E, rng)
-    return Episodes(X, A, E, M, P, core.correct.copy(), has_vr, diff, L)
+    return Episodes(X, A, E, M, P, core.correct.copy(), has_vr, diff, L, Hs)
 
 
 # --------------------------------------------------------------------------------------
