@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from creditlab._backend import check_int, check_real
+from creditlab._backend import check_int, check_real, check_seed
 from creditlab.envs.tooltree import (
     ToolTreeConfig,
     ToolTreeRollout,
@@ -44,6 +44,7 @@ TOOLTREE_ARMS = ("grpo", "portool", "portool_nofork")
 def sft_logits(config: ToolTreeConfig, strength: float = 1.0) -> np.ndarray:
     """float64 [n_states, n_actions]: an imperfect "SFT" start: +``strength`` on needed,
     not yet succeeded tools and on answering once everything succeeded; 0 elsewhere."""
+    strength = check_real(strength, "strength")
     S = np.arange(config.n_states)
     need, done = S >> config.n_tools, S & ((1 << config.n_tools) - 1)
     th = np.zeros((config.n_states, config.n_actions))
@@ -130,7 +131,10 @@ def train_tooltree(arm: str, seed: int, config: ToolTreeConfig | None = None, *,
         raise ValueError(f"arm must be one of {TOOLTREE_ARMS}, got {arm!r}")
     config = config or ToolTreeConfig()
     iterations = check_int(iterations, "iterations", 1)
-    lr = check_real(lr, "lr")
+    if check_real(lr, "lr") <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if check_seed(seed) is None:
+        raise TypeError("seed must be an int >= 0, got None")
     rng = np.random.default_rng(seed)
     eval_seed = int(rng.integers(2**31))
     theta = sft_logits(config, sft)

@@ -25,7 +25,7 @@ from itertools import combinations
 
 import numpy as np
 
-from creditlab._backend import check_int, check_real
+from creditlab._backend import check_int, check_real, float_array
 from creditlab.trees import Forest
 
 __all__ = ["ToolTreeConfig", "ToolTreeRollout", "Chains", "sample_chains", "tree_rollout",
@@ -107,10 +107,12 @@ def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _check_policy(policy: np.ndarray, config: ToolTreeConfig) -> np.ndarray:
-    p = np.asarray(policy, np.float64)
+    p = np.asarray(float_array(policy, "policy"), np.float64)
     if p.shape != (config.n_states, config.n_actions):
         raise ValueError(f"policy must be a probability table [{config.n_states}, "
                          f"{config.n_actions}], got shape {p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or not np.allclose(p.sum(1), 1.0):
+        raise ValueError("policy must hold finite probabilities >= 0 with rows summing to 1")
     return p
 
 
@@ -137,6 +139,8 @@ def sample_chains(policy: np.ndarray, config: ToolTreeConfig, n: int,
     n_actions]``) on uniformly drawn tasks (or the given ``need`` bitmasks, int [n])."""
     p = _check_policy(policy, config)
     n = check_int(n, "n", 1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     need = rng.choice(tasks(config), n) if need is None else np.asarray(need, np.int64)
     T = config.t_max
     S = np.zeros((n, T), np.int64)
