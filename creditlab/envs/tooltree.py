@@ -196,9 +196,9 @@ def tree_rollout(policy: np.ndarray, config: ToolTreeConfig, need: np.ndarray,
     unfinished trajectories) become extra forks (a second, ..., f-th sample) of randomly
     chosen unfinished nodes; slots no node can take (every node already has f children)
     become fresh first steps from the query (the paper samples n first steps; the query
-    is the one node allowed more than f children). Every sampled step is its own node (siblings may repeat an
-    action); a trajectory ends when it answers or reaches ``t_max`` steps. Every tree ends
-    with exactly ``n`` trajectories sharing prefixes.
+    is the one node allowed more than f children). Every sampled step is its own node
+    (siblings may repeat an action); a trajectory ends when it answers or reaches
+    ``t_max`` steps. Every tree ends with exactly ``n`` trajectories sharing prefixes.
 
     Parameters
     ----------
