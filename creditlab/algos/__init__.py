@@ -9,6 +9,10 @@
 ``control``       behaviour cloning of a Gaussian policy and a compact PPO-clip on
                   PointReach (state observations; Ch20, 22, 23).
 ``pg_losses``     ratio guards for PPO-family losses: StableReinforce's Pre-CLIP (Ch8).
+``tooltree_pg``   tabular softmax PG on ToolTree tree rollouts: GRPO vs PORTool-style
+                  fork- and trajectory-relative credit (Ch11; import the module).
+``gflownet``      GFlowNet residuals (DB, TB, forward-looking DB) over batches of
+                  transitions and a tabular HyperGrid trainer (Ch11; import the module).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
