@@ -152,10 +152,23 @@ def iql_losses(q_sa: Any, v_s: Any, v_next: Any, rewards: Any, terminated: Any, 
 
 def fit_tabular_iql(n_states: int, n_actions: int, states: Any, actions: Any, rewards: Any,
                     next_states: Any, terminated: Any, gamma: float, *, tau: float = 0.7,
-                    weights: Any = None, steps: int = 400, lr: float = 0.1,
+                    weights: Any = None, backups: int = 200,
                     init: tuple[np.ndarray, np.ndarray] | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Fit IQL's ``Q`` [S, A] and ``V`` [S] as tables by full-batch Adam on :func:`iql_losses`.
+    r"""Fit IQL's ``Q`` [S, A] and ``V`` [S] as tables by alternating exact minimisation.
+
+    Each *backup* minimises :func:`iql_losses`' two losses exactly, one table at a time:
+
+    .. math::
+        Q(s, a) \leftarrow \frac{\sum_{i:(s_i,a_i)=(s,a)} w_i\,(r_i + \gamma(1-\mathrm{term}_i)
+        V(s'_i))}{\sum_{i:(s_i,a_i)=(s,a)} w_i}, \qquad
+        V(s) \leftarrow \operatorname{expectile}_\tau\{Q(s_i, a_i) : s_i = s\}_{w}
+
+    (the weighted :math:`\tau`-expectile by iteratively reweighted means). A table is a
+    one-hot "network", so the minimiser is exact; after enough backups (about the
+    effective horizon :math:`1/(1-\gamma)` times a few) both gradients of
+    :func:`iql_losses` vanish. Gradient steps on the same losses (Adam on the two tables)
+    oscillate here, because :math:`L_Q` is a semi-gradient objective.
 
     Parameters
     ----------
@@ -163,16 +176,17 @@ def fit_tabular_iql(n_states: int, n_actions: int, states: Any, actions: Any, re
     states, actions, next_states : int arrays [N]
     rewards : float array [N]
     terminated : bool array [N]
-    gamma, tau, weights : as in :func:`iql_losses` (``weights`` a float array [N] or None)
-    steps : int >= 1
-        Adam steps (each one on both losses, the whole dataset at once).
-    lr : float > 0
+    gamma : float in [0, 1]
+    tau : float in (0, 1): the expectile
+    weights : float array [N] >= 0, optional: per-transition weights (None: all 1)
+    backups : int >= 1
     init : (Q [S, A], V [S]), optional
         Start from these tables (not modified) instead of zeros.
 
     Returns
     -------
-    (Q, V) : ndarray [S, A] and [S], float64. States never seen keep their initial value.
+    (Q, V) : ndarray [S, A] and [S], float64. Pairs and states absent from the data keep
+    their initial value.
     """
     S, A = check_int(n_states, "n_states", 1), check_int(n_actions, "n_actions", 1)
     s, a, s2 = int_array(states, "states"), int_array(actions, "actions"), int_array(
@@ -189,33 +203,49 @@ def fit_tabular_iql(n_states: int, n_actions: int, states: Any, actions: Any, re
         raise ValueError(f"states and next_states must be in [0, {S})")
     if a.min() < 0 or a.max() >= A:
         raise ValueError(f"actions must be in [0, {A})")
-    steps = check_int(steps, "steps", 1)
-    lr = check_real(lr, "lr")
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    w = None
-    if weights is not None:
+    if not np.isfinite(r).all():
+        raise ValueError("rewards must be finite")
+    gamma = check_real(gamma, "gamma")
+    if not 0 <= gamma <= 1:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+    tau = check_real(tau, "tau")
+    if not 0 < tau < 1:
+        raise ValueError(f"tau must be in (0, 1), got {tau!r}")
+    backups = check_int(backups, "backups", 1)
+    if weights is None:
+        w = np.ones(n[0])
+    else:
         w = float_array(weights, "weights").astype(np.float64)
         if w.shape != n:
             raise ValueError(f"weights must have the shape of states {n}, got {w.shape}")
-        w = torch.as_tensor(w)
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be finite, >= 0, with a positive sum")
     if init is None:
-        Q0, V0 = np.zeros((S, A)), np.zeros(S)
+        Q, V = np.zeros((S, A)), np.zeros(S)
     else:
-        Q0, V0 = (np.array(x, dtype=np.float64) for x in init)
-        if Q0.shape != (S, A) or V0.shape != (S,):
-            raise ValueError(f"init must be (Q [{S}, {A}], V [{S}]), got {Q0.shape}, {V0.shape}")
-    Q = torch.tensor(Q0, requires_grad=True)
-    V = torch.tensor(V0, requires_grad=True)
-    ts, ta, ts2 = (torch.as_tensor(x) for x in (s, a, s2))
-    tr, tt = torch.as_tensor(r), torch.as_tensor(term)
-    opt = torch.optim.Adam([Q, V], lr=lr)
-    for _ in range(steps):
-        lv, lq = iql_losses(Q[ts, ta], V[ts], V[ts2], tr, tt, gamma, tau, w)
-        opt.zero_grad()
-        (lv + lq).backward()
-        opt.step()
-    return Q.detach().numpy().copy(), V.detach().numpy().copy()
+        Q, V = (np.array(x, dtype=np.float64) for x in init)
+        if Q.shape != (S, A) or V.shape != (S,):
+            raise ValueError(f"init must be (Q [{S}, {A}], V [{S}]), got {Q.shape}, {V.shape}")
+    sa = s * A + a
+    w_sa = np.bincount(sa, w, S * A)
+    seen_sa = w_sa > 0
+    seen_s = np.bincount(s, w, S) > 0
+    for _ in range(backups):
+        y = r + gamma * np.where(term, 0.0, V[s2])
+        q = np.bincount(sa, w * y, S * A)
+        Q.ravel()[seen_sa] = q[seen_sa] / w_sa[seen_sa]
+        qi = Q.ravel()[sa]
+        v = V.copy()
+        for _ in range(30):  # the weighted expectile: a fixed point of reweighted means
+            c = w * np.where(qi < v[s], 1.0 - tau, tau)
+            v_new = v.copy()
+            v_new[seen_s] = (np.bincount(s, c * qi, S) / np.maximum(np.bincount(s, c, S),
+                                                                       1e-300))[seen_s]
+            if np.allclose(v_new, v, rtol=0, atol=1e-12):
+                break
+            v = v_new
+        V = v_new
+    return Q, V
 
 
 def bppo_loss(logp_new: Any, logp_old: Any, adv: Any, eps_low: float = 0.3,
