@@ -567,7 +567,11 @@ def success_probability(P: Any, policy: Any, start: int, goal: Any, horizon: int
     P, _, _ = check_mdp(P, np.zeros_like(P), 0.0)
     S, A = P.shape[:2]
     pi = _policy(policy, S, A)
-    g = _terminal(goal, S)
+    if goal is None:
+        raise TypeError("goal must be a bool array [S], got None")
+    g = bool_array(goal, "goal")
+    if g.shape != (S,):
+        raise ValueError(f"goal must have shape ({S},), got {g.shape}")
     H = check_int(horizon, "horizon", 1)
     s0 = check_int(start, "start")
     if s0 >= S:

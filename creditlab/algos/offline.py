@@ -28,6 +28,7 @@ from creditlab.algos.pg_losses import _logp, _pair
 __all__ = [
     "awr_loss",
     "bppo_loss",
+    "expectile",
     "expectile_loss",
     "fit_tabular_iql",
     "iql_losses",
@@ -85,6 +86,46 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     if not 0 < tau < 1:
         raise ValueError(f"tau must be in (0, 1), got {tau!r}")
     return torch.abs(tau - (u < 0).to(u.dtype)) * u**2
+
+
+def expectile(values: Any, tau: float, weights: Any = None) -> float:
+    r"""The weighted :math:`\tau`-expectile of a set of values: IQL's ``V`` step for one state.
+
+    The minimiser of :math:`\sum_i w_i\,|\tau - \mathbb 1[q_i < v]|\,(q_i - v)^2`, found by
+    reweighted means :math:`v \leftarrow \sum_i c_i q_i / \sum_i c_i`,
+    :math:`c_i = w_i |\tau - \mathbb 1[q_i < v]|` (exact once the signs stop changing).
+    :math:`\tau = 1/2` gives the weighted mean, :math:`\tau \to 1` the maximum.
+
+    Parameters
+    ----------
+    values : float array [n], n >= 1
+    tau : float in (0, 1)
+    weights : float array [n] >= 0 with a positive sum, optional
+
+    Returns
+    -------
+    float
+    """
+    q = float_array(values, "values").astype(np.float64)
+    if q.ndim != 1 or q.size == 0 or not np.isfinite(q).all():
+        raise ValueError(f"values must be a non-empty finite 1-D array, got shape {q.shape}")
+    tau = check_real(tau, "tau")
+    if not 0 < tau < 1:
+        raise ValueError(f"tau must be in (0, 1), got {tau!r}")
+    w = np.ones_like(q) if weights is None else float_array(weights, "weights").astype(
+        np.float64)
+    if w.shape != q.shape:
+        raise ValueError(f"weights must have the shape of values {q.shape}, got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weights must be finite, >= 0, with a positive sum")
+    v = float((w * q).sum() / w.sum())
+    for _ in range(2 * q.size + 10):
+        c = w * np.where(q < v, 1.0 - tau, tau)
+        v_new = float((c * q).sum() / c.sum())
+        if v_new == v:
+            break
+        v = v_new
+    return v
 
 
 def _wmean(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
