@@ -36,6 +36,9 @@ __all__ = [
     "q_values",
     "value_iteration",
     "milestone_product",
+    "EpisodeBatch",
+    "sample_episodes",
+    "success_probability",
 ]
 
 
@@ -441,3 +444,143 @@ def milestone_product(P: Any, reached: Any, *, max_states: int = 2048,
     base = np.tile(np.arange(S), 2 ** M)
     flags = ((np.repeat(codes, S)[:, None] >> np.arange(M)) & 1).astype(bool)
     return P2, base, flags
+
+
+@dataclass
+class EpisodeBatch:
+    """``N`` episodes of a tabular policy, padded to ``T_max`` steps.
+
+    All arrays are [N, T_max]; step ``t`` of episode ``i`` is valid where ``mask[i, t]``
+    (a prefix of each row). ``terminated[i, t]`` marks the step that entered a terminal
+    state; an episode cut at the horizon has no terminated step.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_states: np.ndarray
+    terminated: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int [N]: valid steps per episode."""
+        return self.mask.sum(1)
+
+    @property
+    def returns(self) -> np.ndarray:
+        """float [N]: undiscounted return of each episode."""
+        return np.where(self.mask, self.rewards, 0.0).sum(1)
+
+    @property
+    def success(self) -> np.ndarray:
+        """bool [N]: the episode ends with a non-zero return (Q-Evolve's ``d``)."""
+        return self.returns != 0
+
+    def flat(self) -> tuple[np.ndarray, ...]:
+        """The valid transitions as 1-D arrays: (states, actions, rewards, next_states,
+        terminated), in episode order."""
+        m = self.mask
+        return (self.states[m], self.actions[m], self.rewards[m], self.next_states[m],
+                self.terminated[m])
+
+    def concat(self, other: EpisodeBatch) -> EpisodeBatch:
+        """Both batches' episodes, padded to the longer ``T_max``."""
+        T = max(self.mask.shape[1], other.mask.shape[1])
+
+        def pad(x: np.ndarray) -> np.ndarray:
+            return np.pad(x, ((0, 0), (0, T - x.shape[1])))
+
+        return EpisodeBatch(*(np.concatenate([pad(getattr(self, f)), pad(getattr(other, f))])
+                              for f in ("states", "actions", "rewards", "next_states",
+                                        "terminated", "mask")))
+
+
+def sample_episodes(P: Any, R: Any, policy: Any, start: int, n: int, horizon: int, *,
+                    terminal: Any = None, seed: Any = None) -> EpisodeBatch:
+    """Roll out ``n`` episodes of a tabular policy, all in lock-step.
+
+    Parameters
+    ----------
+    P, R : arrays [S, A, S]
+    policy : array [S, A]
+        Action probabilities per state.
+    start : int
+        The start state of every episode.
+    n, horizon : int >= 1
+        Episodes, and the most steps per episode (cut there, not terminated).
+    terminal : bool array [S], optional
+        Entering one ends the episode (default: no terminal states).
+    seed : int, Generator or None
+
+    Returns
+    -------
+    EpisodeBatch with arrays [n, horizon]. The number of environment steps taken is
+    ``batch.mask.sum()``.
+    """
+    P, R, _ = check_mdp(P, R, 0.0)
+    S, A = P.shape[:2]
+    pi = _policy(policy, S, A)
+    term = _terminal(terminal, S)
+    s0 = check_int(start, "start")
+    if s0 >= S:
+        raise ValueError(f"start must be a state in [0, {S}), got {s0}")
+    n, H = check_int(n, "n", 1), check_int(horizon, "horizon", 1)
+    rng = make_rng(seed)
+    cpi, cP = np.cumsum(pi, 1), np.cumsum(P, 2)
+    out = {k: np.zeros((n, H), int) for k in ("states", "actions", "next_states")}
+    rew = np.zeros((n, H))
+    done_at = np.zeros((n, H), bool)
+    mask = np.zeros((n, H), bool)
+    s = np.full(n, s0)
+    alive = ~np.full(n, term[s0])
+    for t in range(H):
+        a = np.minimum((rng.random(n)[:, None] > cpi[s]).sum(1), A - 1)
+        s2 = np.minimum((rng.random(n)[:, None] > cP[s, a]).sum(1), S - 1)
+        out["states"][:, t], out["actions"][:, t], out["next_states"][:, t] = s, a, s2
+        rew[:, t] = R[s, a, s2]
+        mask[:, t] = alive
+        done_at[:, t] = alive & term[s2]
+        alive = alive & ~term[s2]
+        s = s2
+    return EpisodeBatch(out["states"], out["actions"], np.where(mask, rew, 0.0),
+                        out["next_states"], done_at, mask)
+
+
+def success_probability(P: Any, policy: Any, start: int, goal: Any, horizon: int) -> float:
+    """Exact probability that the policy enters a ``goal`` state within ``horizon`` steps.
+
+    Parameters
+    ----------
+    P : array [S, A, S]
+    policy : array [S, A]
+    start : int
+    goal : bool array [S]
+        Absorbing success states (e.g. a gridworld's ``terminal``).
+    horizon : int >= 1
+
+    Returns
+    -------
+    float in [0, 1].
+    """
+    P = float_array(P, "P").astype(np.float64, copy=False)
+    P, _, _ = check_mdp(P, np.zeros_like(P), 0.0)
+    S, A = P.shape[:2]
+    pi = _policy(policy, S, A)
+    if goal is None:
+        raise TypeError("goal must be a bool array [S], got None")
+    g = bool_array(goal, "goal")
+    if g.shape != (S,):
+        raise ValueError(f"goal must have shape ({S},), got {g.shape}")
+    H = check_int(horizon, "horizon", 1)
+    s0 = check_int(start, "start")
+    if s0 >= S:
+        raise ValueError(f"start must be a state in [0, {S}), got {s0}")
+    P_pi = np.einsum("sa,sap->sp", pi, P)
+    P_pi[g] = 0.0
+    P_pi[g, g] = 1.0  # goals absorb
+    d = np.zeros(S)
+    d[s0] = 1.0
+    for _ in range(H):
+        d = d @ P_pi
+    return float(d[g].sum())

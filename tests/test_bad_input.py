@@ -164,7 +164,7 @@ def _reset(env: Any) -> Any:
 torch.set_num_threads(1)
 
 from creditlab import prefs  # noqa: E402  (needs torch)
-from creditlab.algos import control, implicit_credit, sequence_rl  # noqa: E402
+from creditlab.algos import control, implicit_credit, offline, sequence_rl  # noqa: E402
 from creditlab.envs import pointreach, pointreach_demos, pointreach_render  # noqa: E402
 from creditlab.exercises import grade  # noqa: E402
 from creditlab.models import (  # noqa: E402
@@ -1679,6 +1679,71 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         lambda item_shape, met: _memory(item_shape, met), lambda rng: {
             "item_shape": 3, "met": rng.random((2, 3)) < 0.5},
         {"item_shape": "count", "met": "bool"}),
+    # ---- Chapter 12: process rewards from a learned critic (Q-Evolve-style)
+    "creditlab.algos.offline.near_terminal_weights": Fuzz(
+        offline.near_terminal_weights, lambda rng: {
+            "mask": np.arange(4)[None, :] < np.array([[2], [4], [3]]),
+            "success": np.array([True, False, True])},
+        {"mask": "bool", "success": "bool"},
+        overrides={"mask:short last axis": "any"}),  # any T_max is valid
+    "creditlab.algos.offline.expectile": Fuzz(
+        offline.expectile, lambda rng: {
+            "values": rng.normal(size=5), "tau": 0.7, "weights": rng.random(5) + 0.1},
+        {"values": "num", "tau": "unit", "weights": "float?"},
+        overrides={"values:extra axis": "any", "values:short last axis": "any"}),
+    "creditlab.algos.offline.expectile_loss": Fuzz(
+        lambda diff, tau: offline.expectile_loss(
+            nets.as_tensor(diff, "diff", torch.float64), tau).numpy(),
+        lambda rng: {"diff": rng.normal(size=5), "tau": 0.7},
+        {"diff": "num", "tau": "unit"},
+        overrides={"diff:extra axis": "any", "diff:short last axis": "any"}),
+    "creditlab.algos.offline.iql_losses": Fuzz(
+        lambda q_sa, v_s, v_next, rewards, gamma, tau: torch.stack(offline.iql_losses(
+            *(nets.as_tensor(x, n, torch.float64) for x, n in (
+                (q_sa, "q_sa"), (v_s, "v_s"), (v_next, "v_next"), (rewards, "rewards"))),
+            torch.tensor([False, False, True, False, True]), gamma, tau)).numpy(),
+        lambda rng: {"q_sa": rng.normal(size=5), "v_s": rng.normal(size=5),
+                     "v_next": rng.normal(size=5), "rewards": rng.normal(size=5),
+                     "gamma": 0.9, "tau": 0.7},
+        {"q_sa": "num", "v_s": "num", "v_next": "num", "rewards": "num", "gamma": "unit",
+         "tau": "unit"}),
+    "creditlab.algos.offline.fit_tabular_iql": Fuzz(
+        lambda **kw: offline.fit_tabular_iql(3, 2, **kw, backups=5)[1], lambda rng: {
+            "states": rng.integers(0, 3, 6), "actions": rng.integers(0, 2, 6),
+            "rewards": rng.normal(size=6), "next_states": rng.integers(0, 3, 6),
+            "terminated": rng.random(6) < 0.3, "gamma": 0.9, "tau": 0.7,
+            "weights": rng.random(6) + 0.1},
+        {"states": "int", "actions": "int", "rewards": "num", "next_states": "int",
+         "terminated": "bool", "gamma": "unit", "tau": "unit", "weights": "float?"}),
+    "creditlab.algos.offline.bppo_loss": Fuzz(
+        lambda logp_new, logp_old, adv, eps_low, eps_high: offline.bppo_loss(
+            nets.as_tensor(logp_new, "logp_new", torch.float64),
+            nets.as_tensor(logp_old, "logp_old", torch.float64),
+            nets.as_tensor(adv, "adv", torch.float64), eps_low, eps_high).numpy(),
+        lambda rng: {"logp_new": -rng.random(5), "logp_old": -rng.random(5),
+                     "adv": rng.normal(size=5), "eps_low": 0.3, "eps_high": 0.1},
+        {"logp_new": "num", "logp_old": "num", "adv": "num", "eps_low": "unit",
+         "eps_high": "unit"}),
+    "creditlab.algos.offline.awr_loss": Fuzz(
+        lambda logp, adv, beta, max_weight: offline.awr_loss(
+            nets.as_tensor(logp, "logp", torch.float64),
+            nets.as_tensor(adv, "adv", torch.float64), beta, max_weight).numpy(),
+        lambda rng: {"logp": -rng.random(5), "adv": rng.normal(size=5), "beta": 0.5,
+                     "max_weight": 20.0},
+        {"logp": "num", "adv": "num", "beta": "pos", "max_weight": "pos"}),
+    "creditlab.tabular.sample_episodes": Fuzz(
+        lambda **kw: tabular.sample_episodes(**kw, seed=0).rewards, lambda rng: {
+            **dict(zip(("P", "R"), _mdp(rng))), "policy": _policy(rng), "start": 0, "n": 3,
+            "horizon": 4, "terminal": np.array([False, False, True])},
+        {"P": "num", "R": "float", "policy": "float", "start": "count0", "n": "count",
+         "horizon": "count", "terminal": "bool?"}),
+    "creditlab.tabular.success_probability": Fuzz(
+        tabular.success_probability, lambda rng: {
+            "P": _mdp(rng)[0], "policy": _policy(rng), "start": 0,
+            "goal": np.array([False, False, True]), "horizon": 5},
+        {"P": "num", "policy": "float", "start": "count0", "goal": "bool", "horizon": "count"}),
+    "creditlab.tabular.EpisodeBatch": Exempt(
+        "a result type the library builds (dataclass): sample_episodes checks its inputs"),
 }
 
 

@@ -13,14 +13,17 @@
                   fork- and trajectory-relative credit (Ch11; import the module).
 ``gflownet``      GFlowNet residuals (DB, TB, forward-looking DB) over batches of
                   transitions and a tabular HyperGrid trainer (Ch11; import the module).
+``offline``       weighted IQL critic, BPPO and AWR on a fixed dataset (Q-Evolve-style, Ch12).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
 
-from creditlab.algos import control, pg_losses, sequence_rl, stepchain_pg
+from creditlab.algos import control, offline, pg_losses, sequence_rl, stepchain_pg
 from creditlab.algos.control import *  # noqa: F403  (the names in its __all__)
+from creditlab.algos.offline import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.pg_losses import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.sequence_rl import *  # noqa: F403  (the names in its __all__)
 from creditlab.algos.stepchain_pg import *  # noqa: F403  (the names in its __all__)
 
-__all__ = [*stepchain_pg.__all__, *sequence_rl.__all__, *control.__all__, *pg_losses.__all__]
+__all__ = [*stepchain_pg.__all__, *sequence_rl.__all__, *control.__all__, *pg_losses.__all__,
+           *offline.__all__]
