@@ -43,6 +43,12 @@ Rewards learned from outcomes (book Chapter 9)
 (PRIME, OPRL); :func:`implicit_prm_loss` is PRIME's outcome cross-entropy that trains it;
 :func:`answer_clusters` groups a prompt's final answers (equality or a user equivalence)
 for label-free rewards (majority vote, cluster frequency, SIOP's cluster weights).
+
+Segment rewards (book Chapter 13)
+---------------------------------
+:func:`segment_rewards` places per-segment scores (one per reward model / error type,
+weighted) on each segment's last token of a ``[B, T]`` response, the dense reward that
+FGAIF feeds to PPO; :func:`creditlab.returns.gae` consumes it with the response mask.
 """
 
 from __future__ import annotations
@@ -52,7 +58,15 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_int, check_real, check_unit_interval, to_numpy
+from creditlab._backend import (
+    check_finite,
+    check_int,
+    check_real,
+    check_unit_interval,
+    int_array,
+    number_array,
+    to_numpy,
+)
 from creditlab.envs.stepchain import EVENTS
 
 __all__ = [
@@ -68,6 +82,7 @@ __all__ = [
     "answer_clusters",
     "implicit_process_reward",
     "implicit_prm_loss",
+    "segment_rewards",
 ]
 
 
@@ -699,3 +714,75 @@ def answer_clusters(answers: Any, index: Any, *, valid: Any = None,
     np.maximum.at(best, group, freq)
     majority = (cluster >= 0) & (freq >= best[group] - 1e-12)
     return cluster, freq, majority
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 13: segment-level rewards at segment-end tokens
+
+
+def segment_rewards(scores: Any, ends: Any, mask: Any, weights: Any = None) -> np.ndarray:
+    r"""Dense rewards from segment scores, placed at each segment's last token (FGAIF).
+
+    .. math:: r_{b,t} = \sum_{s:\ e_{b,s} = t}\ \sum_k w_k\,S_{b,s,k}
+
+    where segment :math:`s` of response :math:`b` ends at token :math:`e_{b,s}` and
+    :math:`S_{b,s,k}` is reward model :math:`k`'s score of it (FGAIF: one model per
+    hallucination type, object / attribute / relation, each scoring the sentences of a
+    caption; Jing & Du 2024, arXiv:2404.05046). The result is a ``[B, T]`` reward in the
+    response-mask convention of :mod:`creditlab.returns`, ready for
+    :func:`creditlab.returns.gae` (PPO credits each segment's reward to the tokens
+    before it). Example: scores ``[[1, -1]]`` at ends ``[[1, 3]]`` on a 4-token
+    response give ``[[0, 1, 0, -1]]``.
+
+    Parameters
+    ----------
+    scores : float array [B, S] or [B, S, K]
+        Segment scores (K reward models). NaN / inf refused.
+    ends : int array [B, S]
+        Index of each segment's last token in ``[0, T)``; ``-1`` marks a missing segment
+        (responses with fewer segments), whose score is ignored.
+    mask : bool array [B, T]
+        Response mask; every used end must fall on a True position.
+    weights : float array [K], optional
+        Weight of each reward model (default all 1); only with 3-D ``scores``.
+
+    Returns
+    -------
+    np.ndarray [B, T] float64
+        0 off segment ends and where the mask is False; two segments ending at the same
+        token add up.
+    """
+    S = check_finite(number_array(scores, "scores"), "scores")
+    e = int_array(ends, "ends")
+    m = to_numpy(mask, "mask")
+    if m.dtype != bool:
+        raise TypeError(f"mask must be a bool array [B, T], got dtype {m.dtype}")
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D [B, T], got shape {m.shape}")
+    if S.ndim not in (2, 3):
+        raise ValueError(f"scores must be [B, S] or [B, S, K], got shape {S.shape}")
+    if e.shape != S.shape[:2]:
+        raise ValueError(f"ends must have shape {S.shape[:2]} (scores' [B, S]), got {e.shape}")
+    if m.shape[0] != S.shape[0]:
+        raise ValueError(f"mask must have {S.shape[0]} rows (the batch of scores), got "
+                         f"{m.shape[0]}")
+    if weights is not None:
+        if S.ndim != 3:
+            raise ValueError("weights need 3-D scores [B, S, K]")
+        w = check_finite(number_array(weights, "weights"), "weights")
+        if w.shape != (S.shape[2],):
+            raise ValueError(f"weights must have shape ({S.shape[2]},), got {w.shape}")
+        S = S @ w
+    elif S.ndim == 3:
+        S = S.sum(-1)
+    T = m.shape[1]
+    if ((e < -1) | (e >= T)).any():
+        raise ValueError(f"ends must be -1 (no segment) or in [0, {T}), got values in "
+                         f"[{int(e.min())}, {int(e.max())}]")
+    b, s = np.nonzero(e >= 0)
+    t = e[b, s]
+    if not m[b, t].all():
+        raise ValueError("ends must point at tokens inside the response mask")
+    out = np.zeros(m.shape, dtype=np.float64)
+    np.add.at(out, (b, t), S[b, s])
+    return out

@@ -1744,6 +1744,53 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
         {"P": "num", "policy": "float", "start": "count0", "goal": "bool", "horizon": "count"}),
     "creditlab.tabular.EpisodeBatch": Exempt(
         "a result type the library builds (dataclass): sample_episodes checks its inputs"),
+    # ---- Chapter 13: token-level credit from sequence-level feedback
+    "creditlab.prefs.token_implicit_reward": Fuzz(
+        prefs.token_implicit_reward, lambda rng: {
+            "logp": -rng.random((2, 4)), "ref_logp": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7, "beta": 0.1},
+        {"logp": "num", "ref_logp": "num", "mask": "bool?", "beta": "pos"},
+        nan=_propagate("logp", "ref_logp")),
+    "creditlab.prefs.contrastive_token_reward": Fuzz(
+        prefs.contrastive_token_reward, lambda rng: {
+            "logp_better": -rng.random((2, 4)), "logp_worse": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7},
+        {"logp_better": "num", "logp_worse": "num", "mask": "bool?"},
+        nan=_propagate("logp_better", "logp_worse")),
+    "creditlab.prefs.t_reg_loss": Fuzz(
+        prefs.t_reg_loss, lambda rng: {
+            "logp_chosen": -rng.random((2, 4)), "ref_chosen": -rng.random((2, 4)),
+            "logp_rejected": -rng.random((2, 4)), "ref_rejected": -rng.random((2, 4)),
+            "token_reward_chosen": rng.random((2, 4)) - 0.5,
+            "token_reward_rejected": rng.random((2, 4)) - 0.5, "beta": 0.1, "alpha": 0.5,
+            "mask_chosen": rng.random((2, 4)) < 0.7, "mask_rejected": rng.random((2, 4)) < 0.7,
+            "reduction": "none"},
+        {"logp_chosen": "num", "ref_chosen": "num", "logp_rejected": "num",
+         "ref_rejected": "num", "token_reward_chosen": "num", "token_reward_rejected": "num",
+         "beta": "pos", "alpha": "nonneg", "mask_chosen": "bool?", "mask_rejected": "bool?",
+         "reduction": "choice"},
+        nan=_propagate("logp_chosen", "ref_chosen", "logp_rejected", "ref_rejected",
+                       "token_reward_chosen", "token_reward_rejected")),
+    "creditlab.prefs.cut_token_mask": Fuzz(
+        prefs.cut_token_mask, lambda rng: {
+            "logp_with_judgment": -rng.random((2, 4)), "logp_without": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7, "threshold": 1.1},
+        {"logp_with_judgment": "num", "logp_without": "num", "mask": "bool?",
+         "threshold": "pos"},
+        nan=_propagate("logp_with_judgment", "logp_without")),
+    "creditlab.prefs.cut_loss": Fuzz(
+        prefs.cut_loss, lambda rng: {
+            "logp_with_judgment": -rng.random((2, 4)), "logp_without": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7, "threshold": 1.1, "weight": 1.0,
+            "floor": 1e-5, "reduction": "none"},
+        {"logp_with_judgment": "num", "logp_without": "num", "mask": "bool?",
+         "threshold": "pos", "weight": "nonneg", "floor": "unit", "reduction": "choice"},
+        nan=_propagate("logp_with_judgment", "logp_without")),
+    "creditlab.rewards.segment_rewards": Fuzz(
+        rewards.segment_rewards, lambda rng: {
+            "scores": rng.normal(size=(2, 3, 2)), "ends": np.array([[0, 2, -1], [1, 3, 4]]),
+            "mask": np.ones((2, 5), bool), "weights": rng.random(2)},
+        {"scores": "num", "ends": "int", "mask": "bool", "weights": "num?"}),
 }
 
 
