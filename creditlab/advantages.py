@@ -578,6 +578,8 @@ def entropy_modulated(advantages: Any, entropy: Any, response_mask: Any, *, k: f
     """
     A, m = _steps_and_mask(advantages, response_mask, "advantages")
     H, _ = _steps_and_mask(entropy, response_mask, "entropy")
+    if (np.diff(m.astype(np.int8), axis=1) > 0).any():
+        raise ValueError("response_mask: a row's active steps must be a prefix (steps 0..T_i-1)")
     if np.any(H[m] < 0):
         raise ValueError("entropy must be >= 0 on active steps")
     k = check_real(k, "k")

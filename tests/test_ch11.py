@@ -78,6 +78,8 @@ def test_entropy_modulated_bad_input():
         entropy_modulated(np.zeros((2, 2)), -np.ones((2, 2)), m)
     with pytest.raises(TypeError, match="use_g"):
         entropy_modulated(np.zeros((2, 2)), np.ones((2, 2)), m, use_g=1)
+    with pytest.raises(ValueError, match="response_mask"):  # active steps not a prefix
+        entropy_modulated(np.zeros((2, 2)), np.ones((2, 2)), np.array([[False, True]] * 2))
 
 
 # ---------------------------------------------------------------- ToolTree
@@ -150,6 +152,14 @@ def test_train_tooltree_is_deterministic_and_learns():
     assert a.history["accuracy"][-1] > a.history["accuracy"][0] + 0.05
     with pytest.raises(ValueError, match="arm"):
         train_tooltree("bogus", 0)
+
+
+@pytest.mark.parametrize("kw, name", [({"eval_every": 0}, "eval_every"),
+                                      ({"eval_episodes": 0}, "eval_episodes"),
+                                      ({"n_tasks": 0}, "n_tasks")])
+def test_train_tooltree_bad_input(kw, name):
+    with pytest.raises(ValueError, match=name):
+        train_tooltree("grpo", 0, iterations=1, **kw)
 
 
 # ---------------------------------------------------------------- HyperGrid, GFlowNets

@@ -131,6 +131,15 @@ def test_bppo_asymmetric_clip_gradients():
     assert new.grad[1] > 0  # ratio 0.82 > 1 - eps_low: still pushed down
 
 
+@pytest.mark.parametrize("w", [torch.ones(3, dtype=torch.float64),
+                               torch.tensor([1.0, -1.0], dtype=torch.float64),
+                               torch.zeros(2, dtype=torch.float64)])
+def test_bppo_rejects_bad_weights(w):
+    z = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="weights"):
+        bppo_loss(z, z, torch.ones(2, dtype=torch.float64), 0.3, 0.1, weights=w)
+
+
 def test_awr_weights_are_positive_and_clipped():
     lp = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     awr_loss(lp, torch.tensor([-1.0, 0.0, 100.0], dtype=torch.float64), 1.0, 20.0).backward()

@@ -327,7 +327,14 @@ def bppo_loss(logp_new: Any, logp_old: Any, adv: Any, eps_low: float = 0.3,
     ratio = torch.exp(new - old.detach())
     a = a.detach().to(new.dtype)
     obj = torch.minimum(ratio * a, ratio.clamp(1 - lo, 1 + hi) * a)
-    w = None if weights is None else _logp(weights, "weights").to(new.dtype)
+    w = None
+    if weights is not None:
+        w = _logp(weights, "weights").to(new.dtype)
+        if w.shape != new.shape:
+            raise ValueError(f"weights must have the shape of logp_new {tuple(new.shape)}, got "
+                             f"{tuple(w.shape)}")
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
     return -_wmean(obj, w)
 
 

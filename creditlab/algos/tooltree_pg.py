@@ -131,6 +131,9 @@ def train_tooltree(arm: str, seed: int, config: ToolTreeConfig | None = None, *,
         raise ValueError(f"arm must be one of {TOOLTREE_ARMS}, got {arm!r}")
     config = config or ToolTreeConfig()
     iterations = check_int(iterations, "iterations", 1)
+    eval_every = check_int(eval_every, "eval_every", 1)
+    eval_episodes = check_int(eval_episodes, "eval_episodes", 1)
+    n_tasks = check_int(n_tasks, "n_tasks", 1)
     if check_real(lr, "lr") <= 0:
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     if check_seed(seed) is None:
