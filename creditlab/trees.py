@@ -50,6 +50,7 @@ from creditlab import _cuda
 from creditlab import tree_reference as ref
 from creditlab._backend import (
     check_int,
+    check_positive,
     check_real,
     check_unit_interval,
     compiled,
@@ -1037,13 +1038,6 @@ def _qtransform(kind: int, qa: np.ndarray, n: np.ndarray, logits: np.ndarray | N
     return out.reshape(qa.shape)
 
 
-def _positive(value: Any, name: str) -> float:
-    v = check_real(value, name)
-    if v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {v}")
-    return v
-
-
 @_cpu_only
 def qtransform_by_min_max(q: Any, visits: Any, min_value: float,
                           max_value: float) -> np.ndarray:
@@ -1065,7 +1059,7 @@ def qtransform_by_parent_and_siblings(q: Any, visits: Any, node_value: Any,
     the visited children's q, ``((visited ? q : lo) - lo) / max(hi - lo, eps)``.
     q, visits [..., A]; node_value [...]."""
     qa, n = _q_args(q, visits, limit=None)
-    eps = _positive(eps, "eps")
+    eps = check_positive(eps, "eps")
     nv = _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype)
     return _qtransform(1, qa, n, None, None, nv, float(eps), 0.0, float(eps), False, False)
 
@@ -1090,7 +1084,7 @@ def qtransform_completed_by_mix_value(q: Any, visits: Any, prior_logits: Any, ra
     rv = _row_value(raw_value, "raw_value", qa.shape[:-1], qa.dtype)
     value_scale = check_real(value_scale, "value_scale")
     maxvisit_init = check_real(maxvisit_init, "maxvisit_init")
-    eps = _positive(eps, "eps")
+    eps = check_positive(eps, "eps")
     nv = (np.zeros_like(rv) if node_value is None else
           _row_value(node_value, "node_value", qa.shape[:-1], qa.dtype))
     if not use_mixed_value and node_value is None:

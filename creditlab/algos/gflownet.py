@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from creditlab._backend import check_int, check_real, check_seed
+from creditlab._backend import check_int, check_positive, check_real, check_seed
 from creditlab.envs.hypergrid import HyperGrid
 from creditlab.progress import tqdm
 
@@ -153,8 +153,7 @@ def train_gflownet(loss: str, seed: int, env: HyperGrid | None = None, *, steps:
             raise ValueError(f"max_len must be <= D*(H-1) - 1 = {env.D * (env.H - 1) - 1}")
     steps = check_int(steps, "steps", 1)
     batch = check_int(batch, "batch", 1)
-    if check_real(lr, "lr") <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    check_positive(lr, "lr")
     if check_seed(seed) is None:
         raise TypeError("seed must be an int >= 0, got None")
     torch.set_num_threads(1)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from creditlab._backend import check_int, check_real, check_seed
+from creditlab._backend import check_int, check_positive, check_real, check_seed
 from creditlab.envs.tooltree import (
     ToolTreeConfig,
     ToolTreeRollout,
@@ -134,8 +134,7 @@ def train_tooltree(arm: str, seed: int, config: ToolTreeConfig | None = None, *,
     eval_every = check_int(eval_every, "eval_every", 1)
     eval_episodes = check_int(eval_episodes, "eval_episodes", 1)
     n_tasks = check_int(n_tasks, "n_tasks", 1)
-    if check_real(lr, "lr") <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    check_positive(lr, "lr")
     if check_seed(seed) is None:
         raise TypeError("seed must be an int >= 0, got None")
     rng = np.random.default_rng(seed)
