@@ -10,6 +10,7 @@ advantages  group advantages (GRPO, RLOO, Dr.GRPO) and masked whitening
 reference   the plain-Python loops every kernel is checked against (what the book shows)
 envs        gymnasium environments, registered as ``creditlab/<Name>-v0``
 plot        the book's matplotlib style
+exploration curiosity bonuses: prediction error (ICM-style) and Hindsight-style (Ch16)
 exercises   homework stubs, graded by ``creditlab.check`` (also ``python -m creditlab.check``)
 tabular     exact and sample-based methods for tabular MDPs (value iteration, Q-learning)
 shaping     reward transforms: potential-based shaping (and naive bonuses for contrast),
@@ -32,6 +33,7 @@ from creditlab import (  # noqa: E402, I001
     check,  # a callable module: creditlab.check("ch01.gae", fn); python -m creditlab.check
     constrained,
     envs,  # registers the gymnasium environments
+    exploration,
     metrics,
     process_rewards,
     reference,
@@ -61,6 +63,7 @@ __all__ = [
     "discounted_returns",
     "dr_grpo",
     "envs",
+    "exploration",
     "gae",
     "grpo",
     "lambda_returns",

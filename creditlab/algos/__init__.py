@@ -13,6 +13,8 @@
                   fork- and trajectory-relative credit (Ch11; import the module).
 ``gflownet``      GFlowNet residuals (DB, TB, forward-looking DB) over batches of
                   transitions and a tabular HyperGrid trainer (Ch11; import the module).
+``curiosity``     tabular Q-learning on an intrinsic bonus alone; records TV time and
+                  coverage on the noisy-TV grid (Ch16; import the module).
 ``offline``       weighted IQL critic, BPPO and AWR on a fixed dataset (Q-Evolve-style, Ch12).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).

@@ -11,6 +11,7 @@ from creditlab.envs.blocksworld import BlocksworldEnv
 from creditlab.envs.chain import ChainEnv
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
+from creditlab.envs.noisy_tv import NoisyTVGridEnv
 from creditlab.envs.pointreach import PointReachBatch, PointReachEnv
 from creditlab.envs.pointreach_demos import Demos, demonstrations, scripted_action
 from creditlab.envs.rollout import Rollout, rollout
@@ -23,6 +24,7 @@ __all__ = [
     "DeceptiveChainEnv",
     "Demos",
     "GridWorldEnv",
+    "NoisyTVGridEnv",
     "PointReachBatch",
     "PointReachEnv",
     "RTBEnv",
@@ -48,6 +50,8 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
      {"layout": "cycle"}, 200),
     ("creditlab/GridWorldKeyDoorDecoy-v0", "creditlab.envs.gridworld:GridWorldEnv",
      {"layout": "key_door_decoy", "size": 8}, 200),
+    # Chapter 16: a key-door gridworld with a noisy TV (channels=1: the TV is off)
+    ("creditlab/GridWorldNoisyTV-v0", "creditlab.envs.noisy_tv:NoisyTVGridEnv", {}, 100),
     # Part II: a synthetic reasoning MDP for process rewards
     ("creditlab/StepChain-v0", "creditlab.envs.stepchain:StepChainEnv", {}, None),
     # Part VI: planning

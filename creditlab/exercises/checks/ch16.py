@@ -37,7 +37,8 @@ def _inv_error(fn: Callable[..., Any]) -> None:
 def _inv_indep(fn: Callable[..., Any]) -> None:
     q = np.array([[0.5, 0.5], [0.2, 0.8], [0.5, 0.5], [0.2, 0.8]])
     r = call(fn, {"q_z": q, "group": np.array([0, 0, 1, 1])})
-    assert np.isclose(r, 0.0, atol=1e-12), "a code distribution shared by every group is independent"
+    assert np.isclose(r, 0.0, atol=1e-12), (
+        "a code distribution shared by every group is independent")
     q = np.array([[1.0, 0.0], [0.0, 1.0]])
     r = call(fn, {"q_z": q, "group": np.array([0, 1])})
     assert np.isclose(r, np.log(2)), "a code that names the group carries log 2 nats of it"
