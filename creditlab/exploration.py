@@ -202,7 +202,8 @@ def independence_penalty(q_z: Any, group: Any, n_groups: int | None = None,
     group : int [N]
         Group index of each row, in ``0..n_groups-1``.
     n_groups : int >= 1 or None
-        Number of groups (default ``group.max() + 1``).
+        If given, every group index must be below it (a check only: groups without rows
+        do not change the result).
     weights : float or int [N] >= 0, or None
         Row weights (e.g. counts of repeated transitions); ``None``: all rows weigh 1.
         Means become weighted means and :math:`\hat p(g)` the weight share of ``g``.
@@ -217,10 +218,13 @@ def independence_penalty(q_z: Any, group: Any, n_groups: int | None = None,
         raise ValueError(f"q_z must be a non-empty [N, Z] array, got shape {q_np.shape}")
     if (q_np < 0).any() or not np.allclose(q_np.sum(1), 1.0, atol=1e-4):
         raise ValueError("q_z must hold rows of probabilities (non-negative, summing to 1)")
-    g_raw = int_array(group.detach().cpu() if is_torch(group) else group, "group")
-    G = int(g_raw.max()) + 1 if n_groups is None and g_raw.size else n_groups
-    G = check_int(G, "n_groups", lo=1)
-    g = _index(g_raw, "group", G, "group indices")
+    g = int_array(group.detach().cpu() if is_torch(group) else group, "group")
+    if g.ndim != 1:
+        raise ValueError(f"group must be 1-D [N], got shape {g.shape}")
+    if n_groups is not None:
+        _index(g, "group", check_int(n_groups, "n_groups", lo=1), "group indices")
+    elif g.size and g.min() < 0:
+        raise ValueError(f"group must hold indices >= 0, got {g.min()}")
     if len(g) != len(q_np):
         raise ValueError(f"group must have one entry per row of q_z ({len(q_np)}), got {len(g)}")
     if weights is None:
@@ -230,6 +234,9 @@ def independence_penalty(q_z: Any, group: Any, n_groups: int | None = None,
         if wts.shape != (len(g),) or (wts < 0).any() or wts.sum() <= 0:
             raise ValueError(f"weights must be [N={len(g)}] non-negative numbers with a "
                              f"positive sum, got shape {wts.shape}")
+    _, g = np.unique(g, return_inverse=True)   # the groups present, numbered 0..G-1
+    g = g.reshape(-1)
+    G = int(g.max()) + 1
     counts = np.bincount(g, weights=wts, minlength=G)
     used = counts > 0
     if torch_in:

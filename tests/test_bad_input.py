@@ -177,6 +177,8 @@ from creditlab.models import (  # noqa: E402
 )
 
 hidden_answer = importlib.import_module("creditlab.envs.hidden_answer")  # Chapter 9
+exploration = importlib.import_module("creditlab.exploration")  # Chapter 16
+curiosity = importlib.import_module("creditlab.algos.curiosity")  # Chapter 16
 
 
 def _contrastive(pos: Any, neg: Any, steps: Any) -> float:
@@ -1857,6 +1859,56 @@ ENTRIES.update({
     **{k: Exempt("a result type the library builds (dataclass)") for k in (
         "creditlab.envs.tooltree.ToolTreeRollout", "creditlab.envs.tooltree.Chains",
         "creditlab.algos.tooltree_pg.ToolTreeResult", "creditlab.algos.gflownet.GFNResult")},
+    # Chapter 16: curiosity bonuses, the noisy-TV grid and the curiosity agent loop
+    "creditlab.exploration.prediction_error_bonus": Fuzz(
+        exploration.prediction_error_bonus, lambda rng: {
+            "model": rng.dirichlet(np.ones(4), size=(3, 2)), "s": np.array([0, 2, 1]),
+            "a": np.array([1, 0, 1]), "obs_next": np.array([3, 0, 1])},
+        {"model": "float", "s": "int", "a": "int", "obs_next": "int"}),
+    "creditlab.exploration.hindsight_bonus": Fuzz(
+        exploration.hindsight_bonus, lambda rng: {
+            "model": rng.dirichlet(np.ones(4), size=(3, 2, 2)), "s": np.array([0, 2, 1]),
+            "a": np.array([1, 0, 1]), "z": np.array([1, 0, 1]),
+            "obs_next": np.array([3, 0, 1])},
+        {"model": "float", "s": "int", "a": "int", "z": "int", "obs_next": "int"}),
+    "creditlab.exploration.independence_penalty": Fuzz(
+        exploration.independence_penalty, lambda rng: {
+            "q_z": rng.dirichlet(np.ones(3), size=5), "group": np.array([0, 1, 1, 2, 0]),
+            "weights": np.array([1.0, 2.0, 1.0, 1.0, 3.0])},
+        {"q_z": "float", "group": "int", "weights": "num?"},
+        overrides={"group:huge": "any"}),  # any labels >= 0 name groups (a huge one too)
+    "creditlab.exploration.TabularCuriosity": Fuzz(
+        lambda **kw: exploration.TabularCuriosity(**kw)(1, 0, 2), lambda rng: {
+            "n_states": 2, "n_actions": 2, "n_obs": 3, "n_z": 2, "lr": 0.5, "scale": 1.0},
+        {"n_states": "count", "n_actions": "count", "n_obs": "count", "n_z": "count",
+         "lr": "unit", "scale": "pos"}, overrides={"lr:-0.1": "error"}),
+    "creditlab.exploration.fit_hindsight_encoder": Fuzz(
+        lambda **kw: exploration.fit_hindsight_encoder(
+            n_states=3, n_actions=2, obs_sizes=(3, 2), **kw).probs(
+                [0, 1], [0, 1], np.array([[1, 0], [2, 1]])),
+        lambda rng: {"s": np.array([0, 1, 2, 1]), "a": np.array([0, 1, 1, 0]),
+                     "obs_next": np.array([[1, 0], [2, 1], [2, 0], [0, 0]]), "n_z": 2,
+                     "indep_weight": 1.0, "steps": 2, "lr": 0.1, "seed": 0},
+        {"s": "int", "a": "int", "obs_next": "int", "n_z": "count", "indep_weight": "nonneg",
+         "steps": "count", "lr": "pos", "seed": "seed"}, examples=6),
+    "creditlab.exploration.HindsightEncoder": Exempt(
+        "a result type the library builds (dataclass); its probs() checks s, a and "
+        "obs_next like fit_hindsight_encoder"),
+    "creditlab.envs.noisy_tv.NoisyTVGridEnv": Fuzz(
+        lambda **kw: _reset(cl.envs.NoisyTVGridEnv(**kw)), lambda rng: {
+            "layout": "key_door", "size": 5, "channels": 3, "slip": 0.0},
+        {"layout": "choice", "size": "count", "channels": "count", "slip": "unit"}),
+    "creditlab.algos.curiosity.explore": Fuzz(
+        lambda **kw: curiosity.explore(cl.envs.NoisyTVGridEnv(size=5), **kw).visits,
+        lambda rng: {"bonus": lambda s, a, o, info: 0.1, "steps": 30, "episode_len": 10,
+                     "gamma": 0.9, "lr": 0.5, "epsilon": 0.1, "n_checkpoints": 3, "seed": 0},
+        {"bonus": "callable", "steps": "count", "episode_len": "count", "gamma": "unit",
+         "lr": "unit", "epsilon": "unit", "n_checkpoints": "count", "seed": "seed"},
+        examples=6),
+    "creditlab.algos.curiosity.reachable_states": Exempt(
+        "takes an environment the library builds (NoisyTVGridEnv); reads its move table"),
+    "creditlab.algos.curiosity.ExplorationResult": Exempt(
+        "a result type the library builds (dataclass)"),
 })
 
 
