@@ -38,8 +38,9 @@ for a learned encoder, the exact mutual information of a discrete :math:`z` with
   bonus (``n_z=1``: prediction error; ``n_z > 1``: hindsight-conditioned);
 - :func:`independence_penalty` — the batch mutual information :math:`I(z; \text{group})`;
 - :func:`fit_hindsight_encoder` — a small learned encoder :math:`q(z \mid s, a, o')` and
-  predictor trained with reconstruction plus the independence penalty (torch);
-  :class:`HindsightEncoder` holds the result.
+  predictor trained with reconstruction plus the independence penalty, plus (our
+  addition, not in the paper) a bonus for the entropy of the batch-marginal code that
+  keeps the codes in use (torch); :class:`HindsightEncoder` holds the result.
 
 The agent loop that takes any bonus is :func:`creditlab.algos.curiosity.explore`; the
 environment with a noisy TV is :class:`creditlab.envs.noisy_tv.NoisyTVGridEnv`.
@@ -369,8 +370,9 @@ def _transitions(s: Any, a: Any, obs_next: Any, S: int, A: int,
 
 def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_actions: int,
                           obs_sizes: Any, n_z: int = 8, indep_weight: float = 1.0,
-                          steps: int = 200, lr: float = 0.1, seed: int = 0) -> HindsightEncoder:
-    r"""Learn a hindsight code z from transitions: reconstruction plus independence.
+                          code_entropy: float = 0.1, steps: int = 200, lr: float = 0.1,
+                          seed: int = 0) -> HindsightEncoder:
+    r"""Learn a hindsight code z from transitions: reconstruction, independence, code use.
 
     Hindsight-style (BYOL-Hindsight's structure with tabular pieces). The next
     observation comes in ``P`` discrete parts :math:`o' = (o'_1, \dots, o'_P)` (for the
@@ -381,15 +383,23 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     .. math::
 
         \mathcal L = \operatorname{mean}_i \sum_k q(k \mid x_i)
-        \sum_p igl(-\log p(o'_{i,p} \mid s_i, a_i, k)igr)
-        + \lambda_{\mathrm{inv}}\, I(z; (s, a)),
+        \sum_p \bigl(-\log p(o'_{i,p} \mid s_i, a_i, k)\bigr)
+        + \lambda_{\mathrm{inv}}\, I(z; (s, a))
+        - \beta\, H(\bar q),
+        \qquad \bar q = \operatorname{mean}_i q(\cdot \mid x_i),
 
     with :math:`I` from :func:`independence_penalty` over the batch grouped by (s, a).
     The reconstruction term asks z to explain whatever (s, a) cannot; the penalty forbids
     z's distribution from depending on (s, a), so z cannot carry the predictable part.
     (The paper uses an adversarial contrastive critic on continuous latents; this exact
-    mutual information for a discrete z is our stand-in.) The loss is fitted on the
-    distinct transitions weighted by their counts (the same loss, cheaper).
+    mutual information for a discrete z is our stand-in.) The last term is **our
+    addition**, a Hindsight-style departure (the paper has no such term): a bonus for the
+    entropy of the batch-marginal code distribution :math:`\bar q` (as in IIC / InfoMax
+    clustering), which keeps the codes in use. Without it (``code_entropy=0``) the
+    reconstruction term, a mixture fit, settles in local optima with merged channels and
+    dead codes, and the independence penalty, which is minimised by a collapsed code,
+    does not push against them. The loss is fitted on the distinct transitions weighted
+    by their counts (the same loss, cheaper).
 
     Parameters
     ----------
@@ -403,6 +413,9 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
         Number of codes.
     indep_weight : float >= 0
         :math:`\lambda_{\mathrm{inv}}` (a third-party re-implementation uses 1.0).
+    code_entropy : float >= 0
+        :math:`\beta`, the weight of the marginal code-entropy bonus (our addition; 0
+        turns it off).
     steps : int >= 1
     lr : float > 0
         Adam's step size.
@@ -412,6 +425,8 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     Returns
     -------
     HindsightEncoder
+        ``history`` holds per step ``"rec"`` (the reconstruction term), ``"inv"`` (the
+        independence term) and ``"ent"`` (:math:`H(\bar q)`, nats).
     """
     import torch
 
@@ -423,6 +438,7 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     Z = check_int(n_z, "n_z", lo=2)
     s_, a_, o_ = _transitions(s, a, obs_next, S, A, sizes)
     lam = _check_nonneg(indep_weight, "indep_weight")
+    beta = _check_nonneg(code_entropy, "code_entropy")
     steps = check_int(steps, "steps", lo=1)
     lr = check_positive(lr, "lr")
     seed = check_seed(seed)
@@ -443,7 +459,7 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     opt = torch.optim.Adam([enc_s, enc_a, *enc_o, *Ws, *Us], lr=lr)
     r = torch.as_tensor(rows, dtype=torch.long)
     wi = torch.as_tensor(sa_idx, dtype=torch.long)
-    rec_hist, inv_hist = np.zeros(steps), np.zeros(steps)
+    rec_hist, inv_hist, ent_hist = np.zeros(steps), np.zeros(steps), np.zeros(steps)
     for k in range(steps):
         x = enc_s[r[:, 0]] + enc_a[r[:, 1]]
         for p, e in enumerate(enc_o):
@@ -455,14 +471,16 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
             nll = nll - logp.gather(2, r[:, 2 + p, None, None].expand(-1, Z, 1))[..., 0]
         rec = (w * (q * nll).sum(1)).sum()
         inv = independence_penalty(q, sa_idx, n_groups=len(sa_keys), weights=counts)
-        loss = rec + lam * inv
+        qbar = (w[:, None] * q).sum(0)                                           # [Z]
+        ent = -(qbar * torch.log(qbar + 1e-12)).sum()
+        loss = rec + lam * inv - beta * ent
         opt.zero_grad()
         loss.backward()
         opt.step()
-        rec_hist[k], inv_hist[k] = rec.item(), inv.item()
+        rec_hist[k], inv_hist[k], ent_hist[k] = rec.item(), inv.item(), ent.item()
     return HindsightEncoder(enc_s.detach().numpy().copy(), enc_a.detach().numpy().copy(),
                             [e.detach().numpy().copy() for e in enc_o],
-                            {"rec": rec_hist, "inv": inv_hist})
+                            {"rec": rec_hist, "inv": inv_hist, "ent": ent_hist})
 
 
 def _check_nonneg(value: Any, name: str) -> float:

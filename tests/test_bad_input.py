@@ -1888,9 +1888,11 @@ ENTRIES.update({
                 [0, 1], [0, 1], np.array([[1, 0], [2, 1]])),
         lambda rng: {"s": np.array([0, 1, 2, 1]), "a": np.array([0, 1, 1, 0]),
                      "obs_next": np.array([[1, 0], [2, 1], [2, 0], [0, 0]]), "n_z": 2,
-                     "indep_weight": 1.0, "steps": 2, "lr": 0.1, "seed": 0},
+                     "indep_weight": 1.0, "code_entropy": 0.1, "steps": 2, "lr": 0.1,
+                     "seed": 0},
         {"s": "int", "a": "int", "obs_next": "int", "n_z": "count", "indep_weight": "nonneg",
-         "steps": "count", "lr": "pos", "seed": "seed"}, examples=6),
+         "code_entropy": "nonneg", "steps": "count", "lr": "pos", "seed": "seed"},
+        examples=6),
     "creditlab.exploration.HindsightEncoder": Exempt(
         "a result type the library builds (dataclass); its probs() checks s, a and "
         "obs_next like fit_hindsight_encoder"),
