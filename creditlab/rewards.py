@@ -846,7 +846,8 @@ def info_gain(logp_with_thought: Any, logp_baseline: Any, *, mask: Any = None) -
     return prefs._out(r, prefs._is_torch(logp_with_thought, logp_baseline))
 
 
-def _id_rows(x: Any, name: str, allow_empty: bool = False) -> list[list[int]]:
+def _id_rows(x: Any, name: str, allow_empty: bool = False, hi: int | None = None
+             ) -> list[list[int]]:
     if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
         raise TypeError(f"{name} must be a sequence of token-id sequences, got "
                         f"{type(x).__name__}")
@@ -859,6 +860,8 @@ def _id_rows(x: Any, name: str, allow_empty: bool = False) -> list[list[int]]:
         for v in r:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"{name}[{i}] must hold integer token ids >= 0, got {v!r}")
+            if hi is not None and v >= hi:
+                raise ValueError(f"{name}[{i}] must hold token ids in [0, {hi}), got {v}")
         if not r and not allow_empty:
             raise ValueError(f"{name}[{i}] is empty")
         rows.append([int(v) for v in r])
@@ -923,14 +926,15 @@ def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: An
         raise ValueError(f"combine must be one of {FOLLOWUP_COMBINE}, got {combine!r}")
     if not isinstance(return_parts, bool):
         raise TypeError(f"return_parts must be a bool, got {type(return_parts).__name__}")
-    P = _id_rows(prompts, "prompts", allow_empty=True)
-    Y = _id_rows(responses, "responses", allow_empty=True)
+    hi = getattr(lm, "vocab_size", None)
+    P = _id_rows(prompts, "prompts", allow_empty=True, hi=hi)
+    Y = _id_rows(responses, "responses", allow_empty=True, hi=hi)
     if len(P) != len(Y):
         raise ValueError(f"prompts and responses must have the same length, got {len(P)} "
                          f"and {len(Y)}")
-    Fp = _id_rows(pos_followups, "pos_followups")
-    Fn = _id_rows(neg_followups, "neg_followups")
-    s = _id_rows([sep], "sep", allow_empty=True)[0]
+    Fp = _id_rows(pos_followups, "pos_followups", hi=hi)
+    Fn = _id_rows(neg_followups, "neg_followups", hi=hi)
+    s = _id_rows([sep], "sep", allow_empty=True, hi=hi)[0]
     F = Fp + Fn
     ctx = [p + y + s for p, y in zip(P, Y) for _ in F]
     fu = [f for _ in P for f in F]
