@@ -49,6 +49,13 @@ Segment rewards (book Chapter 13)
 :func:`segment_rewards` places per-segment scores (one per reward model / error type,
 weighted) on each segment's last token of a ``[B, T]`` response, the dense reward that
 FGAIF feeds to PPO; :func:`creditlab.returns.gae` consumes it with the response mask.
+
+Likelihood and information as reward (book Chapter 15)
+------------------------------------------------------
+:func:`info_gain` is RLP's reward for a thought: how much it raises the log-likelihood of
+the observed next token over a no-thought (EMA) baseline. :func:`followup_likelihood` is
+an FLR-style reward: the likelihood of a user's positive follow-ups minus that of the
+negative ones, under a dialogue model (a reconstruction of the paper's combination).
 """
 
 from __future__ import annotations
@@ -83,6 +90,9 @@ __all__ = [
     "implicit_process_reward",
     "implicit_prm_loss",
     "segment_rewards",
+    "FOLLOWUP_COMBINE",
+    "followup_likelihood",
+    "info_gain",
 ]
 
 
@@ -786,3 +796,152 @@ def segment_rewards(scores: Any, ends: Any, mask: Any, weights: Any = None) -> n
     out = np.zeros(m.shape, dtype=np.float64)
     np.add.at(out, (b, t), S[b, s])
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 15: likelihood and information as reward
+
+#: how :func:`followup_likelihood` combines the positive and negative follow-up scores
+FOLLOWUP_COMBINE = ("diff", "pos_only", "neg_only")
+
+
+def info_gain(logp_with_thought: Any, logp_baseline: Any, *, mask: Any = None) -> Any:
+    r"""RLP's information-gain reward of a thought (Hatamizadeh et al. 2025).
+
+    .. math:: r(c_t) = \log p_\theta(x_t \mid x_{<t}, c_t) - \log \bar p_\phi(x_t \mid x_{<t})
+
+    the log-likelihood of the observed next token :math:`x_t` after the sampled thought
+    :math:`c_t`, minus its log-likelihood under a no-thought baseline (RLP: an EMA copy
+    :math:`\phi \leftarrow \tau\phi + (1-\tau)\theta`, :math:`\tau = 0.999`, see
+    :func:`creditlab.models.ema_update`). Its expectation over :math:`x_t \sim p^*` is
+    :math:`\mathrm{CE}(p^*, \bar p_\phi) - \mathrm{CE}(p^*, p_\theta(\cdot \mid c_t))`
+    (RLP's Proposition 1): positive only where the thought makes the next token more
+    predictable, about 0 where no thought can help (a token independent of everything a
+    thought could compute). Example: ``info_gain([-0.1], [-0.7])`` is ``[0.6]``.
+
+    Parameters
+    ----------
+    logp_with_thought, logp_baseline : float array or tensor [B] or [B, T]
+        Log-probabilities of the same next tokens with the thought (policy) and without
+        it (baseline). Integers are cast to float64; NaN / inf propagate.
+    mask : bool [same shape], optional
+        False marks positions without a thought (reward 0).
+
+    Returns
+    -------
+    The input's shape and kind (numpy in, numpy out; torch keeps the gradient through
+    ``logp_with_thought``; RLP itself treats the reward as a constant).
+    """
+    from creditlab import prefs
+
+    a = prefs._t(logp_with_thought, "logp_with_thought", (1, 2))
+    b = prefs._t(logp_baseline, "logp_baseline", (1, 2))
+    if a.shape != b.shape:
+        raise ValueError(f"logp_baseline must have the shape of logp_with_thought "
+                         f"{tuple(a.shape)}, got {tuple(b.shape)}")
+    r = a - b.to(a.dtype)
+    m = prefs._mask(mask, "mask", tuple(r.shape))
+    if m is not None:
+        r = r.masked_fill(~m.to(r.device), 0.0)
+    return prefs._out(r, prefs._is_torch(logp_with_thought, logp_baseline))
+
+
+def _id_rows(x: Any, name: str, allow_empty: bool = False, hi: int | None = None
+             ) -> list[list[int]]:
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of token-id sequences, got "
+                        f"{type(x).__name__}")
+    rows = []
+    for i, r in enumerate(x):
+        if isinstance(r, (str, bytes)) or not hasattr(r, "__iter__"):
+            raise TypeError(f"{name}[{i}] must be a sequence of token ids, got "
+                            f"{type(r).__name__}")
+        r = list(r.tolist() if hasattr(r, "tolist") else r)
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name}[{i}] must hold integer token ids >= 0, got {v!r}")
+            if hi is not None and v >= hi:
+                raise ValueError(f"{name}[{i}] must hold token ids in [0, {hi}), got {v}")
+        if not r and not allow_empty:
+            raise ValueError(f"{name}[{i}] is empty")
+        rows.append([int(v) for v in r])
+    if not rows:
+        raise ValueError(f"{name} must hold at least one sequence")
+    return rows
+
+
+def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: Any,
+                        neg_followups: Any, *, sep: Any = (), combine: str = "diff",
+                        return_parts: bool = False) -> Any:
+    r"""FLR-style reward: how likely a user's positive follow-ups are after a response.
+
+    For each follow-up utterance :math:`f` (token ids), the dialogue :math:`(x, y)` is
+    extended with ``sep`` (the next user turn's marker) and scored by the language model
+    ``lm`` as the token-mean log-likelihood
+
+    .. math:: s(f \mid x, y) = \frac{1}{|f|}\sum_k \log p_{LM}(f_k \mid x, y, \mathrm{sep},
+              f_{<k}),
+
+    and the reward is (``combine="diff"``)
+
+    .. math:: \mathrm{FLR}(x, y) = \frac{1}{|F^+|}\sum_{f \in F^+} s(f \mid x, y)
+              - \frac{1}{|F^-|}\sum_{f \in F^-} s(f \mid x, y).
+
+    **FLR-style, a reconstruction** (Zhang et al. 2025, "Aligning Language Models Using
+    Follow-up Likelihood as Reward Signal", arXiv:2409.13948): the positive / negative
+    follow-up lists are the paper's design (its code stores one score per follow-up in
+    two lists); the combination "mean of positives minus mean of negatives" is our
+    reading (the paper's code does it offline). The released scoring line averages raw
+    logits at one position; we use the token-mean log-probability instead.
+    ``combine="pos_only"`` / ``"neg_only"`` give the mean positive score / minus the
+    mean negative score.
+
+    Parameters
+    ----------
+    lm : TinyTextLM
+        The follow-up model (any model with :meth:`~creditlab.models.TinyTextLM.logprobs`).
+    prompts, responses : ragged token ids [B][P_b], [B][T_b]
+        The dialogue so far; responses without their EOS (the dialogue goes on).
+    pos_followups, neg_followups : sequences of token-id sequences
+        :math:`F^+` and :math:`F^-` (each non-empty; include the EOS if the model was
+        trained with one).
+    sep : sequence of int
+        Ids inserted between the response and the follow-up (e.g. the id of ``user``).
+    combine : {"diff", "pos_only", "neg_only"}
+    return_parts : bool
+        Also return the per-follow-up scores.
+
+    Returns
+    -------
+    np.ndarray [B] float64
+        The reward; with ``return_parts`` also ``s_pos`` ``[B, |F+|]`` and ``s_neg``
+        ``[B, |F-|]``.
+    """
+    import torch
+
+    if not callable(getattr(lm, "logprobs", None)):
+        raise TypeError(f"lm must be a language model with .logprobs (a TinyTextLM), got "
+                        f"{type(lm).__name__}")
+    if combine not in FOLLOWUP_COMBINE:
+        raise ValueError(f"combine must be one of {FOLLOWUP_COMBINE}, got {combine!r}")
+    if not isinstance(return_parts, bool):
+        raise TypeError(f"return_parts must be a bool, got {type(return_parts).__name__}")
+    hi = getattr(lm, "vocab_size", None)
+    P = _id_rows(prompts, "prompts", allow_empty=True, hi=hi)
+    Y = _id_rows(responses, "responses", allow_empty=True, hi=hi)
+    if len(P) != len(Y):
+        raise ValueError(f"prompts and responses must have the same length, got {len(P)} "
+                         f"and {len(Y)}")
+    Fp = _id_rows(pos_followups, "pos_followups", hi=hi)
+    Fn = _id_rows(neg_followups, "neg_followups", hi=hi)
+    s = _id_rows([sep], "sep", allow_empty=True, hi=hi)[0]
+    F = Fp + Fn
+    ctx = [p + y + s for p, y in zip(P, Y) for _ in F]
+    fu = [f for _ in P for f in F]
+    with torch.no_grad():
+        lp, m = lm.logprobs(ctx, fu)
+    sc = (lp.sum(1) / m.sum(1).clamp_min(1)).double().numpy().reshape(len(P), len(F))
+    sp, sn = sc[:, : len(Fp)], sc[:, len(Fp):]
+    r = {"diff": sp.mean(1) - sn.mean(1), "pos_only": sp.mean(1),
+         "neg_only": -sn.mean(1)}[combine]
+    return (r, sp, sn) if return_parts else r

@@ -1793,6 +1793,19 @@ ENTRIES: dict[str, Fuzz | Exempt] = {
             "scores": rng.normal(size=(2, 3, 2)), "ends": np.array([[0, 2, -1], [1, 3, 4]]),
             "mask": np.ones((2, 5), bool), "weights": rng.random(2)},
         {"scores": "num", "ends": "int", "mask": "bool", "weights": "num?"}),
+    # ---- Chapter 15: information gain and follow-up likelihood
+    "creditlab.rewards.info_gain": Fuzz(
+        rewards.info_gain, lambda rng: {
+            "logp_with_thought": -rng.random((2, 4)), "logp_baseline": -rng.random((2, 4)),
+            "mask": rng.random((2, 4)) < 0.7},
+        {"logp_with_thought": "num", "logp_baseline": "num", "mask": "bool?"},
+        nan=_propagate("logp_with_thought", "logp_baseline")),
+    "creditlab.rewards.followup_likelihood": Fuzz(
+        lambda **kw: rewards.followup_likelihood(_lm(), **kw), lambda rng: {
+            "prompts": _ids(rng), "responses": _ids(rng), "pos_followups": _ids(rng),
+            "neg_followups": _ids(rng, 1, 2), "sep": np.array([3]), "combine": "diff"},
+        {"prompts": "int", "responses": "int", "pos_followups": "int",
+         "neg_followups": "int", "sep": "int", "combine": "choice"}),
 }
 
 
