@@ -49,6 +49,15 @@ Segment rewards (book Chapter 13)
 :func:`segment_rewards` places per-segment scores (one per reward model / error type,
 weighted) on each segment's last token of a ``[B, T]`` response, the dense reward that
 FGAIF feeds to PPO; :func:`creditlab.returns.gae` consumes it with the response mask.
+
+Likelihood of a reference as reward (book Chapter 14)
+-----------------------------------------------------
+:func:`reference_logprob`, :func:`reference_prob` and :func:`average_reference_prob`
+score a sampled chain of thought :math:`z` by the policy's own probability of a reference
+answer :math:`a^*` after it (log-probability, probability as in VeriFree, average
+per-token probability as in RLPR; Kwiatkowski et al. 2026); :func:`path_faithfulness`
+scores each prefix of a chain by the likelihood of the rest of a gold chain (P2S-style).
+All four run :meth:`creditlab.models.TinyTextLM.logprobs` with masks, and gradients flow.
 """
 
 from __future__ import annotations
@@ -83,6 +92,10 @@ __all__ = [
     "implicit_process_reward",
     "implicit_prm_loss",
     "segment_rewards",
+    "reference_logprob",
+    "reference_prob",
+    "average_reference_prob",
+    "path_faithfulness",
 ]
 
 
@@ -786,3 +799,188 @@ def segment_rewards(scores: Any, ends: Any, mask: Any, weights: Any = None) -> n
     out = np.zeros(m.shape, dtype=np.float64)
     np.add.at(out, (b, t), S[b, s])
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 14: the likelihood of a reference as reward
+
+
+def _id_rows(x: Any, name: str, allow_empty: bool = True) -> list[list[int]]:
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of token-id sequences, got a string")
+    if hasattr(x, "tolist") and not isinstance(x, list):
+        x = x.tolist()
+    try:
+        rows = [list(r) for r in x]
+    except TypeError as e:
+        raise TypeError(f"{name} must be a sequence of token-id sequences") from e
+    for i, r in enumerate(rows):
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name}[{i}] must hold integer token ids, got {v!r}")
+        if not allow_empty and not r:
+            raise ValueError(f"{name}[{i}] must not be empty")
+    return [[int(v) for v in r] for r in rows]
+
+
+def _ref_logprobs(model: Any, prompts: Any, cots: Any, refs: Any) -> tuple[Any, Any]:
+    """Per-token ``log pi(a*_t | p, z, a*_<t)`` ``[B, T]`` and the mask of the refs."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "logprobs"):
+        raise TypeError(f"model must be a TinyTextLM, got {type(model).__name__}")
+    P = _id_rows(prompts, "prompts")
+    Z = _id_rows(cots, "cots")
+    R = _id_rows(refs, "refs", allow_empty=False)
+    if not (len(P) == len(Z) == len(R)):
+        raise ValueError(f"prompts, cots and refs must have the same length, got {len(P)}, "
+                         f"{len(Z)} and {len(R)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    return model.logprobs([p + z for p, z in zip(P, Z)], R)
+
+
+def reference_logprob(model: Any, prompts: Any, cots: Any, refs: Any, *,
+                      reduction: str = "sum") -> Any:
+    r"""The policy's log-probability of a reference answer after its chain of thought.
+
+    .. math:: R_{\log}(z) = \log \pi_\theta(a^* \mid p, z)
+              = \sum_{t=1}^{|a^*|} \log \pi_\theta(a^*_t \mid p, z, a^*_{<t})
+
+    (``reduction="mean"``: divided by :math:`|a^*|`, the average log-probability).
+    Kwiatkowski et al. (2026, arXiv:2602.03979) train with it as the reward of the chain
+    of thought :math:`z`; its exact policy gradient is
+    :math:`\mathbb E_z[R_{\log}(z)\,\nabla\log\pi(z \mid p) + \nabla R_{\log}(z)]`: a
+    REINFORCE term on :math:`z` plus an SFT-like term on :math:`a^*` (no answer is
+    sampled). The result keeps its graph, so ``-reference_logprob(...).mean()`` is that
+    second term.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    cots : ragged token ids [B][Z_b]
+        The chains of thought (may be empty: no thought).
+    refs : ragged token ids [B][A_b], each non-empty
+        The reference answers (include EOS if it should be scored).
+    reduction : {"sum", "mean"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model``.
+    """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    lp, m = _ref_logprobs(model, prompts, cots, refs)
+    s = lp.sum(1)
+    return s if reduction == "sum" else s / m.sum(1)
+
+
+def reference_prob(model: Any, prompts: Any, cots: Any, refs: Any) -> Any:
+    r"""The probability of the reference answer: :math:`\pi_\theta(a^* \mid p, z)
+    = \exp R_{\log}(z)` (VeriFree's reward).
+
+    It is a product of :math:`|a^*|` token probabilities, so it vanishes on long
+    references; so do its gradient
+    :math:`\nabla\pi(a^* \mid p, z) = \pi(a^* \mid p, z)\,\nabla\log\pi(a^* \mid p, z)`
+    and its RLOO advantages. Inputs as in :func:`reference_logprob`; returns
+    ``torch.Tensor [B]`` float32 with gradients.
+    """
+    return reference_logprob(model, prompts, cots, refs).exp()
+
+
+def average_reference_prob(model: Any, prompts: Any, cots: Any, refs: Any) -> Any:
+    r"""The average per-token probability of the reference answer (RLPR's reward).
+
+    .. math:: R_{avg}(z) = \frac{1}{|a^*|}\sum_{t=1}^{|a^*|}
+              \pi_\theta(a^*_t \mid p, z, a^*_{<t})
+
+    Inputs as in :func:`reference_logprob`; returns ``torch.Tensor [B]`` float32 in
+    [0, 1], with gradients.
+    """
+    lp, m = _ref_logprobs(model, prompts, cots, refs)
+    return (lp.exp() * m).sum(1) / m.sum(1)
+
+
+def path_faithfulness(model: Any, prompts: Any, steps: Any, ref_steps: Any, answers: Any,
+                      *, normalize: str = "mean", weights: str = "uniform") -> Any:
+    r"""P2S-style path-faithfulness reward of a chain of thought split into steps.
+
+    For a policy chain with steps :math:`z_1, \dots, z_m` and a gold chain
+    :math:`o^*_1, \dots, o^*_M` followed by the answer :math:`y^*`, step :math:`i`
+    (:math:`1 \le i \le m`) is scored by how likely the *rest of the gold chain* is
+    after the policy's prefix:
+
+    .. math:: r_i = \frac{1}{|s_i|}\log \pi_\theta\big(s_i \,\big|\, q, z_{\le i}\big),
+              \qquad s_i = o^*_{> i} \,\|\, y^*,
+              \qquad \mathrm{PFR}(z) = \sum_i w_i\, r_i ,
+
+    so the last step's term is the answer likelihood :math:`\log\pi(y^* \mid q, z)` (as
+    in P2S) when :math:`m \ge M`. ``weights="uniform"``: :math:`w_i = 1/m`;
+    ``"increasing"``: :math:`w_i \propto i` (later steps weigh more; P2S uses an
+    increasing sigmoid whose constants are not pinned).
+
+    **P2S-style**, reconstructed from a summary of Zhong et al. (2026, arXiv:2601.20649):
+    P2S scores step :math:`i` by the *largest* gain
+    :math:`\max_t[\log\pi(s_t \mid q, p_i) - \log\pi(s_t \mid q, p_i^{mask})]` over
+    suffix starts :math:`t` against a masked-prefix baseline, and re-synthesises the gold
+    chain from the policy each step; we align step :math:`i` with gold step :math:`i`, use
+    no baseline and take the gold chain as given.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    steps : sequence of B sequences of steps (each a sequence of ids)
+        The policy's chain, split into steps (a chain with no steps scores only the answer
+        after the empty prefix).
+    ref_steps : sequence of B sequences of steps
+        The gold chain :math:`o^*` of each example.
+    answers : ragged token ids [B][A_b], each non-empty
+        :math:`y^*` (with EOS if it should be scored).
+    normalize : {"mean", "sum"}
+        Token-mean (default; removes the length confound) or summed log-probability.
+    weights : {"uniform", "increasing"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model`` (use it under ``torch.no_grad()`` as a reward).
+    """
+    if normalize not in ("mean", "sum"):
+        raise ValueError(f"normalize must be 'mean' or 'sum', got {normalize!r}")
+    if weights not in ("uniform", "increasing"):
+        raise ValueError(f"weights must be 'uniform' or 'increasing', got {weights!r}")
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "logprobs"):
+        raise TypeError(f"model must be a TinyTextLM, got {type(model).__name__}")
+    P = _id_rows(prompts, "prompts")
+    A = _id_rows(answers, "answers", allow_empty=False)
+    if isinstance(steps, (str, bytes)) or isinstance(ref_steps, (str, bytes)):
+        raise TypeError("steps and ref_steps must be sequences of step sequences")
+    Z = [_id_rows(s, f"steps[{b}]") for b, s in enumerate(steps)]
+    G = [_id_rows(s, f"ref_steps[{b}]") for b, s in enumerate(ref_steps)]
+    if not (len(P) == len(Z) == len(G) == len(A)):
+        raise ValueError(f"prompts, steps, ref_steps and answers must have the same length, "
+                         f"got {len(P)}, {len(Z)}, {len(G)} and {len(A)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    rows_p, rows_r, owner, w = [], [], [], []
+    for b in range(len(P)):
+        m = len(Z[b])
+        idx = range(1, m + 1) if m else [0]
+        ws = np.array([float(i if weights == "increasing" else 1) for i in idx]) if m \
+            else np.ones(1)
+        ws = ws / ws.sum()
+        for i, wi in zip(idx, ws):
+            rows_p.append(P[b] + [t for st in Z[b][:i] for t in st])
+            rows_r.append([t for st in G[b][i:] for t in st] + A[b])
+            owner.append(b)
+            w.append(wi)
+    lp, mk = model.logprobs(rows_p, rows_r)
+    r = lp.sum(1) if normalize == "sum" else lp.sum(1) / mk.sum(1)
+    contrib = r * torch.as_tensor(w, dtype=r.dtype)
+    out = torch.zeros(len(P), dtype=r.dtype)
+    return out.index_add(0, torch.as_tensor(owner), contrib)
