@@ -805,8 +805,9 @@ def segment_rewards(scores: Any, ends: Any, mask: Any, weights: Any = None) -> n
 # Chapter 14: the likelihood of a reference as reward
 
 
-def _id_rows(x: Any, name: str, allow_empty: bool = True) -> list[list[int]]:
-    if isinstance(x, (str, bytes)):
+def _id_rows(x: Any, name: str, allow_empty: bool = True, vocab: int | None = None
+             ) -> list[list[int]]:
+    if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of token-id sequences, got a string")
     if hasattr(x, "tolist") and not isinstance(x, list):
         x = x.tolist()
@@ -818,20 +819,36 @@ def _id_rows(x: Any, name: str, allow_empty: bool = True) -> list[list[int]]:
         for v in r:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"{name}[{i}] must hold integer token ids, got {v!r}")
+            if v < 0 or (vocab is not None and v >= vocab):
+                raise ValueError(f"{name}[{i}] must hold token ids in [0, {vocab}), got {v}")
         if not allow_empty and not r:
             raise ValueError(f"{name}[{i}] must not be empty")
     return [[int(v) for v in r] for r in rows]
 
 
-def _ref_logprobs(model: Any, prompts: Any, cots: Any, refs: Any) -> tuple[Any, Any]:
-    """Per-token ``log pi(a*_t | p, z, a*_<t)`` ``[B, T]`` and the mask of the refs."""
+def _step_rows(x: Any, name: str, vocab: int) -> list[list[list[int]]]:
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of chains, each a sequence of steps "
+                        f"(token-id sequences), got {type(x).__name__}")
+    if hasattr(x, "tolist") and not isinstance(x, list):
+        x = x.tolist()
+    return [_id_rows(s, f"{name}[{b}]", vocab=vocab) for b, s in enumerate(x)]
+
+
+def _check_lm(model: Any) -> int:
     import torch
 
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "logprobs"):
         raise TypeError(f"model must be a TinyTextLM, got {type(model).__name__}")
-    P = _id_rows(prompts, "prompts")
-    Z = _id_rows(cots, "cots")
-    R = _id_rows(refs, "refs", allow_empty=False)
+    return int(model.vocab_size)
+
+
+def _ref_logprobs(model: Any, prompts: Any, cots: Any, refs: Any) -> tuple[Any, Any]:
+    """Per-token ``log pi(a*_t | p, z, a*_<t)`` ``[B, T]`` and the mask of the refs."""
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    Z = _id_rows(cots, "cots", vocab=V)
+    R = _id_rows(refs, "refs", allow_empty=False, vocab=V)
     if not (len(P) == len(Z) == len(R)):
         raise ValueError(f"prompts, cots and refs must have the same length, got {len(P)}, "
                          f"{len(Z)} and {len(R)}")
@@ -954,14 +971,11 @@ def path_faithfulness(model: Any, prompts: Any, steps: Any, ref_steps: Any, answ
         raise ValueError(f"weights must be 'uniform' or 'increasing', got {weights!r}")
     import torch
 
-    if not isinstance(model, torch.nn.Module) or not hasattr(model, "logprobs"):
-        raise TypeError(f"model must be a TinyTextLM, got {type(model).__name__}")
-    P = _id_rows(prompts, "prompts")
-    A = _id_rows(answers, "answers", allow_empty=False)
-    if isinstance(steps, (str, bytes)) or isinstance(ref_steps, (str, bytes)):
-        raise TypeError("steps and ref_steps must be sequences of step sequences")
-    Z = [_id_rows(s, f"steps[{b}]") for b, s in enumerate(steps)]
-    G = [_id_rows(s, f"ref_steps[{b}]") for b, s in enumerate(ref_steps)]
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    Z = _step_rows(steps, "steps", V)
+    G = _step_rows(ref_steps, "ref_steps", V)
     if not (len(P) == len(Z) == len(G) == len(A)):
         raise ValueError(f"prompts, steps, ref_steps and answers must have the same length, "
                          f"got {len(P)}, {len(Z)}, {len(G)} and {len(A)}")

@@ -1857,6 +1857,21 @@ ENTRIES.update({
     **{k: Exempt("a result type the library builds (dataclass)") for k in (
         "creditlab.envs.tooltree.ToolTreeRollout", "creditlab.envs.tooltree.Chains",
         "creditlab.algos.tooltree_pg.ToolTreeResult", "creditlab.algos.gflownet.GFNResult")},
+    # ---- Chapter 14: the likelihood of a reference as reward (ids: a huge id is out of
+    # the model's vocabulary, a ValueError naming the argument)
+    **{f"creditlab.rewards.{k}": Fuzz(
+        lambda prompts, cots, refs, _f=getattr(rewards, k): _f(
+            _lm(), prompts, cots, refs).detach().numpy(),
+        lambda rng: {"prompts": _ids(rng), "cots": _ids(rng), "refs": _ids(rng)},
+        {"prompts": "int", "cots": "int", "refs": "int"}, examples=6) for k in (
+        "reference_logprob", "reference_prob", "average_reference_prob")},
+    "creditlab.rewards.path_faithfulness": Fuzz(
+        lambda **kw: rewards.path_faithfulness(_lm(), **kw).detach().numpy(),
+        lambda rng: {"prompts": _ids(rng), "steps": rng.integers(3, 8, size=(2, 2, 2)),
+                     "ref_steps": rng.integers(3, 8, size=(2, 3, 2)), "answers": _ids(rng),
+                     "normalize": "mean", "weights": "uniform"},
+        {"prompts": "int", "steps": "int", "ref_steps": "int", "answers": "int",
+         "normalize": "choice", "weights": "choice"}, examples=6),
 })
 
 
