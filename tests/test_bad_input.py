@@ -1859,12 +1859,11 @@ ENTRIES.update({
         "creditlab.algos.tooltree_pg.ToolTreeResult", "creditlab.algos.gflownet.GFNResult")},
     # ---- Chapter 14: the likelihood of a reference as reward (ids: a huge id is out of
     # the model's vocabulary, a ValueError naming the argument)
-    **{f"creditlab.rewards.{k}": Fuzz(
-        lambda prompts, cots, refs, _f=getattr(rewards, k): _f(
-            _lm(), prompts, cots, refs).detach().numpy(),
+    **{f"creditlab.rewards.{f.__name__}": Fuzz(
+        lambda prompts, cots, refs, _f=f: _f(_lm(), prompts, cots, refs).detach().numpy(),
         lambda rng: {"prompts": _ids(rng), "cots": _ids(rng), "refs": _ids(rng)},
-        {"prompts": "int", "cots": "int", "refs": "int"}, examples=6) for k in (
-        "reference_logprob", "reference_prob", "average_reference_prob")},
+        {"prompts": "int", "cots": "int", "refs": "int"}, examples=6) for f in (
+        rewards.reference_logprob, rewards.reference_prob, rewards.average_reference_prob)},
     "creditlab.rewards.path_faithfulness": Fuzz(
         lambda **kw: rewards.path_faithfulness(_lm(), **kw).detach().numpy(),
         lambda rng: {"prompts": _ids(rng), "steps": rng.integers(3, 8, size=(2, 2, 2)),
