@@ -96,6 +96,10 @@ __all__ = [
     "reference_prob",
     "average_reference_prob",
     "path_faithfulness",
+    "p2s_step_weights",
+    "p2s_gold_chain",
+    "p2s_pfr",
+    "hierarchical_reward",
 ]
 
 
@@ -950,8 +954,8 @@ def path_faithfulness(model: Any, prompts: Any, steps: Any, ref_steps: Any, answ
     model : TinyTextLM
     prompts : ragged token ids [B][P_b]
     steps : sequence of B sequences of steps (each a sequence of ids)
-        The policy's chain, split into steps (a chain with no steps scores only the answer
-        after the empty prefix).
+        The policy's chain, split into steps (a chain with no steps scores the whole gold
+        chain and answer after the prompt, i = 0).
     ref_steps : sequence of B sequences of steps
         The gold chain :math:`o^*` of each example.
     answers : ragged token ids [B][A_b], each non-empty
@@ -995,6 +999,196 @@ def path_faithfulness(model: Any, prompts: Any, steps: Any, ref_steps: Any, answ
             w.append(wi)
     lp, mk = model.logprobs(rows_p, rows_r)
     r = lp.sum(1) if normalize == "sum" else lp.sum(1) / mk.sum(1)
-    contrib = r * torch.as_tensor(w, dtype=r.dtype)
-    out = torch.zeros(len(P), dtype=r.dtype)
-    return out.index_add(0, torch.as_tensor(owner), contrib)
+    contrib = r * torch.as_tensor(w, dtype=r.dtype, device=r.device)
+    out = r.new_zeros(len(P))
+    return out.index_add(0, torch.as_tensor(owner, device=r.device), contrib)
+
+
+def _chunks(z: list[int], m: int) -> list[list[int]]:
+    """``z`` split into ``m`` contiguous chunks of equal length (+-1; early ones longer)."""
+    q, r = divmod(len(z), m)
+    out, k = [], 0
+    for i in range(m):
+        n = q + (1 if i < r else 0)
+        out.append(z[k:k + n])
+        k += n
+    return out
+
+
+def p2s_step_weights(m: int, slope: float = 1.0) -> np.ndarray:
+    r"""P2S-style increasing step weights :math:`w_i \propto \sigma(\text{slope}\,(i -
+    \tfrac{m+1}{2}))`, :math:`i = 1..m`, normalised to sum 1 (the sigmoid's constants are
+    not pinned: reconstructed). Returns ``np.ndarray [m]`` float64."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m must be an integer >= 1, got {m!r}")
+    slope = float(slope)
+    if not np.isfinite(slope) or slope < 0:
+        raise ValueError(f"slope must be a finite number >= 0, got {slope!r}")
+    i = np.arange(1, m + 1, dtype=np.float64)
+    w = 1.0 / (1.0 + np.exp(-slope * (i - (m + 1) / 2)))
+    return w / w.sum()
+
+
+def p2s_gold_chain(model: Any, prompts: Any, candidates: Any, answers: Any) -> np.ndarray:
+    r"""P2S's gold-chain selection: :math:`o^* = \arg\max_k \log\pi_\theta(y^* \mid q, o_k)`.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    candidates : sequence of B sequences of K_b candidate chains (token-id sequences)
+    answers : ragged token ids [B][A_b], each non-empty
+
+    Returns
+    -------
+    np.ndarray [B] int64
+        The index of the chosen candidate of each prompt (first on ties).
+    """
+    import torch
+
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    K = _step_rows(candidates, "candidates", V)
+    if not (len(P) == len(K) == len(A)):
+        raise ValueError(f"prompts, candidates and answers must have the same length, got "
+                         f"{len(P)}, {len(K)} and {len(A)}")
+    if not P or any(len(k) == 0 for k in K):
+        raise ValueError("prompts must hold at least one prompt, each with >= 1 candidate")
+    rp = [P[b] + o for b in range(len(P)) for o in K[b]]
+    ra = [A[b] for b in range(len(P)) for _ in K[b]]
+    with torch.no_grad():
+        lp, _ = model.logprobs(rp, ra)
+        s = lp.sum(1).numpy()
+    out, k = np.zeros(len(P), dtype=np.int64), 0
+    for b in range(len(P)):
+        out[b] = int(np.argmax(s[k:k + len(K[b])]))
+        k += len(K[b])
+    return out
+
+
+def p2s_pfr(model: Any, prompts: Any, chains: Any, gold_steps: Any, answers: Any, *,
+            m: int = 4, mask_id: int = 0, slope: float = 1.0,
+            normalize: str = "mean") -> Any:
+    r"""P2S-style path-faithfulness reward (PFR) in the form pinned in the research notes.
+
+    The policy chain :math:`z` is split into ``m`` equal-token chunks; :math:`p_i` is the
+    prefix of its first :math:`i` chunks and :math:`p_i^{mask}` the same prefix with every
+    token replaced by ``mask_id``. With the gold chain :math:`o^*` given as steps
+    :math:`o^*_1..o^*_M` and :math:`s_t = o^*_t \| \dots \| o^*_M` its suffix from step
+    :math:`t`:
+
+    .. math:: r_i = \max_{t=1..M}\big[\log\pi_\theta(s_t \mid q, p_i)
+                    - \log\pi_\theta(s_t \mid q, p_i^{mask})\big] \quad (i < m), \qquad
+              r_m = \log\pi_\theta(y^* \mid q, z), \qquad
+              \mathrm{PFR}(z) = \sum_{i=1}^m w_i r_i
+
+    with :func:`p2s_step_weights` (increasing sigmoid). Log-probabilities are token means
+    (``normalize="mean"``) or sums. Compare :func:`path_faithfulness` (the simplified
+    aligned form used in Chapter 14's caveat).
+
+    **P2S-style** (Zhong et al. 2026, arXiv:2601.20649, from a detailed summary). Reconstructed:
+    the mask (a same-length run of ``mask_id``; P2S's exact masking is not pinned), the
+    sigmoid's constants, mean versus sum; the gold chain is given here (choose it with
+    :func:`p2s_gold_chain`). Cost: :math:`2(m-1)M + 1` scored rows per chain.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    chains : ragged token ids [B][Z_b]
+        The policy's chains of thought (may be shorter than ``m``: chunks may be empty).
+    gold_steps : sequence of B sequences of M_b >= 1 non-empty steps
+    answers : ragged token ids [B][A_b], each non-empty
+    m : int >= 1
+    mask_id : int, a token id
+    slope : float >= 0
+    normalize : {"mean", "sum"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model`` (use it under ``torch.no_grad()`` as a reward).
+    """
+    import torch
+
+    if normalize not in ("mean", "sum"):
+        raise ValueError(f"normalize must be 'mean' or 'sum', got {normalize!r}")
+    V = _check_lm(model)
+    w = p2s_step_weights(m, slope)
+    if isinstance(mask_id, bool) or not isinstance(mask_id, (int, np.integer)) \
+            or not 0 <= mask_id < V:
+        raise ValueError(f"mask_id must be a token id in [0, {V}), got {mask_id!r}")
+    P = _id_rows(prompts, "prompts", vocab=V)
+    Z = _id_rows(chains, "chains", vocab=V)
+    G = _step_rows(gold_steps, "gold_steps", V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    if not (len(P) == len(Z) == len(G) == len(A)):
+        raise ValueError(f"prompts, chains, gold_steps and answers must have the same "
+                         f"length, got {len(P)}, {len(Z)}, {len(G)} and {len(A)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    for b, g in enumerate(G):
+        if not g or any(not s for s in g):
+            raise ValueError(f"gold_steps[{b}] must hold >= 1 steps, each non-empty")
+    rows_p, rows_r = [], []
+    for b in range(len(P)):
+        ch = _chunks(Z[b], m)
+        for i in range(1, m):
+            pre = [t for c in ch[:i] for t in c]
+            for t in range(len(G[b])):
+                s = [v for st in G[b][t:] for v in st]
+                rows_p += [P[b] + pre, P[b] + [int(mask_id)] * len(pre)]
+                rows_r += [s, s]
+        rows_p.append(P[b] + Z[b])
+        rows_r.append(A[b])
+    lp, mk = model.logprobs(rows_p, rows_r)
+    r = lp.sum(1) if normalize == "sum" else lp.sum(1) / mk.sum(1)
+    out, k = [], 0
+    wt = torch.as_tensor(w, dtype=r.dtype, device=r.device)
+    for b in range(len(P)):
+        M = len(G[b])
+        gains = (r[k:k + 2 * (m - 1) * M:2] - r[k + 1:k + 2 * (m - 1) * M:2]).view(m - 1, M)
+        k += 2 * (m - 1) * M
+        ri = torch.cat([gains.max(1).values, r[k:k + 1]])
+        k += 1
+        out.append((wt * ri).sum())
+    return torch.stack(out)
+
+
+def hierarchical_reward(outcome: Any, pfr: Any, index: Any, malformed: Any = None
+                        ) -> np.ndarray:
+    r"""P2S's hierarchical reward integration (HRI) for a batch of groups.
+
+    .. math:: R_b = \begin{cases} -1 & \text{malformed}_b \\
+              \text{outcome}_b & \text{group of } b \text{ has a correct rollout}
+              \ (\text{outcome} > 0) \\ \mathrm{PFR}_b & \text{otherwise (dense fallback)}
+              \end{cases}
+
+    Parameters
+    ----------
+    outcome : float array [B]
+        The verifier's reward (1 correct, 0 wrong).
+    pfr : float array [B]
+        The path-faithfulness reward (:func:`p2s_pfr`).
+    index : int array [B]
+        Group id of each rollout.
+    malformed : bool array [B], optional
+
+    Returns
+    -------
+    np.ndarray [B] float64
+    """
+    o = _vector(outcome, "outcome")
+    f = _vector(pfr, "pfr")
+    n = len(o)
+    if len(f) != n:
+        raise ValueError(f"pfr must have the length of outcome ({n}), got {len(f)}")
+    g = _groups(index, n)
+    bad = np.zeros(n, bool) if malformed is None else _bools(malformed, "malformed", n)
+    ok = np.zeros(n, bool)
+    for k in np.unique(g):
+        sel = g == k
+        ok[sel] = bool((o[sel] > 0).any())
+    out = np.where(ok, o, f)
+    return np.where(bad, -1.0, out)

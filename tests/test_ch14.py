@@ -16,6 +16,10 @@ from creditlab.exercises.checks import ch14
 from creditlab.models import TinyTextLM
 from creditlab.rewards import (
     average_reference_prob,
+    hierarchical_reward,
+    p2s_gold_chain,
+    p2s_pfr,
+    p2s_step_weights,
     path_faithfulness,
     reference_logprob,
     reference_prob,
@@ -102,7 +106,7 @@ def test_trainer_stop_id_and_direct_term():
     seen = []
 
     def reward(P, resp, mask):
-        seen.append(resp[mask].tolist())
+        seen.extend(r[k].tolist() for r, k in zip(resp, mask))
         return np.zeros(len(P))
 
     refs = [[8, 9, 2]]
@@ -119,8 +123,15 @@ def test_trainer_stop_id_and_direct_term():
     after = float(reference_logprob(m, [[3]], [[]], refs).detach())
     assert after > before + 0.5
     # every sampled response stops at the stop token (or at max_len)
-    flat = [t for s in seen for t in s]
-    assert 5 in flat
+    assert any(row and row[-1] == 5 for row in seen)
+    for row in seen:
+        assert 5 not in row[:-1]  # nothing is sampled after the stop token
+    with pytest.raises(ValueError, match="stop_id"):
+        train_seq_rl(m, [[3]], reward, cfg.replace(iterations=1, stop_id=10**6))
+    for bad in (lambda *a: np.zeros(2), lambda *a: torch.zeros(3, requires_grad=True),
+                lambda *a: torch.zeros(2)):
+        with pytest.raises(TypeError, match="direct_fn must return"):
+            train_seq_rl(m, [[3]], reward, cfg.replace(iterations=1), direct_fn=bad)
     with pytest.raises(ValueError, match="stop_id"):
         SeqRLConfig(stop_id=-1)
     with pytest.raises(TypeError, match="direct_fn"):
@@ -173,3 +184,74 @@ def test_exercise_answers_are_current_and_wrong_answers_fail():
 
     with pytest.raises(AssertionError):
         cl.check("ch14.direct_weight", prob_like_sft)
+
+    def pf_all_steps(suffix_logp, suffix_mask, n_steps):  # ignores n_steps
+        r = np.where(suffix_mask, suffix_logp, 0).sum(2) / np.maximum(suffix_mask.sum(2), 1)
+        return r.mean(1)
+
+    with pytest.raises(AssertionError):
+        cl.check("ch14.path_faithfulness_from_logps", pf_all_steps)
+
+
+def plain_chunks(z, m):
+    sizes = [len(z) // m + (1 if i < len(z) % m else 0) for i in range(m)]
+    return [z[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(m)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.sampled_from(["mean", "sum"]),
+       st.integers(0, 2**16))
+def test_p2s_pfr_matches_a_plain_loop(B, m, normalize, seed):
+    rng = np.random.default_rng(seed)
+    P, Z, ans = ragged(rng, B, 1, 3), ragged(rng, B, 0, 7), ragged(rng, B, 1, 2)
+    gold = [ragged(rng, int(rng.integers(1, 4)), 1, 2) for _ in range(B)]
+    with torch.no_grad():
+        got = p2s_pfr(MODEL, P, Z, gold, ans, m=m, normalize=normalize).numpy()
+
+    def score(prefix, target):
+        tok = plain_ref_logps(MODEL, prefix, [], target)
+        return tok.mean() if normalize == "mean" else tok.sum()
+
+    w = 1 / (1 + np.exp(-(np.arange(1, m + 1) - (m + 1) / 2)))
+    w = w / w.sum()
+    for b in range(B):
+        ch = plain_chunks(Z[b], m)
+        r = []
+        for i in range(1, m):
+            pre = sum(ch[:i], [])
+            r.append(max(score(P[b] + pre, sum(gold[b][t:], []))
+                         - score(P[b] + [0] * len(pre), sum(gold[b][t:], []))
+                         for t in range(len(gold[b]))))
+        r.append(score(P[b] + Z[b], ans[b]))
+        np.testing.assert_allclose(got[b], np.dot(w, r), rtol=1e-4, atol=1e-5)
+    assert np.all(np.diff(p2s_step_weights(m)) >= 0)
+
+
+def test_p2s_gold_chain_and_hierarchical_reward():
+    P, ans = [[3], [4]], [[8, 2], [9, 2]]
+    cands = [[[5, 6], [7], []], [[6]]]
+    got = p2s_gold_chain(MODEL, P, cands, ans)
+    for b in range(2):
+        s = [plain_ref_logps(MODEL, P[b], c, ans[b]).sum() for c in cands[b]]
+        assert got[b] == int(np.argmax(s))
+    outcome = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    pfr = np.array([0.3, 0.5, -0.2, 0.7, 0.1, 0.2])
+    idx = np.array([0, 0, 0, 1, 1, 1])
+    bad = np.array([False, False, True, False, True, False])
+    out = hierarchical_reward(outcome, pfr, idx, bad)
+    # group 0 has a correct rollout: outcome; group 1 has none: PFR; malformed: -1
+    np.testing.assert_array_equal(out, [0.0, 1.0, -1.0, 0.7, -1.0, 0.2])
+    np.testing.assert_array_equal(hierarchical_reward(outcome, pfr, idx),
+                                  [0.0, 1.0, 0.0, 0.7, 0.1, 0.2])
+    with pytest.raises(ValueError, match="pfr"):
+        hierarchical_reward(outcome, pfr[:3], idx)
+    with pytest.raises(TypeError, match="malformed"):
+        hierarchical_reward(outcome, pfr, idx, np.zeros(6))
+    with pytest.raises(ValueError, match="gold_steps"):
+        p2s_pfr(MODEL, [[3]], [[4]], [[]], [[6]])
+    with pytest.raises(ValueError, match="mask_id"):
+        p2s_pfr(MODEL, [[3]], [[4]], [[[5]]], [[6]], mask_id=VOCAB)
+    with pytest.raises(ValueError, match="^m must"):
+        p2s_pfr(MODEL, [[3]], [[4]], [[[5]]], [[6]], m=0)
+    with pytest.raises(ValueError, match="candidate"):
+        p2s_gold_chain(MODEL, [[3]], [[]], [[6]])

@@ -437,6 +437,9 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
     pool = [list(map(int, p)) for p in prompts]
     if not pool:
         raise ValueError("prompts must hold at least one prompt")
+    if not 0 <= cfg.stop_id < model.vocab_size:
+        raise ValueError(f"stop_id must be a token id in [0, {model.vocab_size}), got "
+                         f"{cfg.stop_id}")
     if cfg.advantage == "gae" and model.value is None:
         raise ValueError("advantage='gae' needs a model built with value_head=True")
     if reference is None and cfg.kl_coef > 0:
@@ -493,7 +496,13 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
                 V, _ = model.values(batch, resp, mask)
                 loss = loss + cfg.vf_coef * (((V - ret) ** 2) * mask).sum() / n_tok
             if direct_fn is not None:
-                loss = loss - torch.as_tensor(direct_fn(model, batch, resp, mask)).mean()
+                d = direct_fn(model, batch, resp, mask)
+                if not (isinstance(d, torch.Tensor) and d.requires_grad
+                        and tuple(d.shape) == (len(batch),)):
+                    raise TypeError(f"direct_fn must return a torch tensor [B={len(batch)}] "
+                                    f"with gradients through model, got {type(d).__name__} "
+                                    f"{tuple(getattr(d, 'shape', ()))}")
+                loss = loss - d.mean()
             if reference is not None and cfg.kl_coef > 0:
                 k = (kl(model, reference, batch, resp, kind="full", response_mask=mask)
                      if cfg.kl_kind == "full" else kl_penalty(lp, ref_lp, cfg.kl_kind))
