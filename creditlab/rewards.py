@@ -1021,7 +1021,7 @@ def p2s_step_weights(m: int, slope: float = 1.0) -> np.ndarray:
     not pinned: reconstructed). Returns ``np.ndarray [m]`` float64."""
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
         raise ValueError(f"m must be an integer >= 1, got {m!r}")
-    slope = float(slope)
+    slope = check_real(slope, "slope")
     if not np.isfinite(slope) or slope < 0:
         raise ValueError(f"slope must be a finite number >= 0, got {slope!r}")
     i = np.arange(1, m + 1, dtype=np.float64)
