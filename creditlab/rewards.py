@@ -50,6 +50,15 @@ Segment rewards (book Chapter 13)
 weighted) on each segment's last token of a ``[B, T]`` response, the dense reward that
 FGAIF feeds to PPO; :func:`creditlab.returns.gae` consumes it with the response mask.
 
+Likelihood of a reference as reward (book Chapter 14)
+-----------------------------------------------------
+:func:`reference_logprob`, :func:`reference_prob` and :func:`average_reference_prob`
+score a sampled chain of thought :math:`z` by the policy's own probability of a reference
+answer :math:`a^*` after it (log-probability, probability as in VeriFree, average
+per-token probability as in RLPR; Kwiatkowski et al. 2026); :func:`path_faithfulness`
+scores each prefix of a chain by the likelihood of the rest of a gold chain (P2S-style).
+All four run :meth:`creditlab.models.TinyTextLM.logprobs` with masks, and gradients flow.
+
 Likelihood and information as reward (book Chapter 15)
 ------------------------------------------------------
 :func:`info_gain` is RLP's reward for a thought: how much it raises the log-likelihood of
@@ -90,6 +99,14 @@ __all__ = [
     "implicit_process_reward",
     "implicit_prm_loss",
     "segment_rewards",
+    "reference_logprob",
+    "reference_prob",
+    "average_reference_prob",
+    "path_faithfulness",
+    "p2s_step_weights",
+    "p2s_gold_chain",
+    "p2s_pfr",
+    "hierarchical_reward",
     "FOLLOWUP_COMBINE",
     "followup_likelihood",
     "info_gain",
@@ -799,6 +816,402 @@ def segment_rewards(scores: Any, ends: Any, mask: Any, weights: Any = None) -> n
 
 
 # --------------------------------------------------------------------------------------
+# Chapter 14: the likelihood of a reference as reward
+
+
+def _id_rows(x: Any, name: str, allow_empty: bool = True, vocab: int | None = None,
+             min_rows: int = 0) -> list[list[int]]:
+    """Validate ``x`` as rows of token ids in ``[0, vocab)`` (rows may be empty only with
+    ``allow_empty``; at least ``min_rows`` rows); return them as lists of ints."""
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of token-id sequences, got "
+                        f"{type(x).__name__}")
+    if hasattr(x, "tolist") and not isinstance(x, list):
+        x = x.tolist()
+    rows = []
+    for i, r in enumerate(x):
+        if isinstance(r, (str, bytes)) or not hasattr(r, "__iter__"):
+            raise TypeError(f"{name}[{i}] must be a sequence of token ids, got "
+                            f"{type(r).__name__}")
+        rows.append(list(r.tolist() if hasattr(r, "tolist") else r))
+    if len(rows) < min_rows:
+        raise ValueError(f"{name} must hold at least {min_rows} sequence(s), got {len(rows)}")
+    for i, r in enumerate(rows):
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name}[{i}] must hold integer token ids, got {v!r}")
+            if v < 0 or (vocab is not None and v >= vocab):
+                raise ValueError(f"{name}[{i}] must hold token ids in [0, {vocab}), got {v}")
+        if not allow_empty and not r:
+            raise ValueError(f"{name}[{i}] must not be empty")
+    return [[int(v) for v in r] for r in rows]
+
+
+def _step_rows(x: Any, name: str, vocab: int) -> list[list[list[int]]]:
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of chains, each a sequence of steps "
+                        f"(token-id sequences), got {type(x).__name__}")
+    if hasattr(x, "tolist") and not isinstance(x, list):
+        x = x.tolist()
+    return [_id_rows(s, f"{name}[{b}]", vocab=vocab) for b, s in enumerate(x)]
+
+
+def _check_lm(model: Any) -> int:
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "logprobs"):
+        raise TypeError(f"model must be a TinyTextLM, got {type(model).__name__}")
+    return int(model.vocab_size)
+
+
+def _ref_logprobs(model: Any, prompts: Any, cots: Any, refs: Any) -> tuple[Any, Any]:
+    """Per-token ``log pi(a*_t | p, z, a*_<t)`` ``[B, T]`` and the mask of the refs."""
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    Z = _id_rows(cots, "cots", vocab=V)
+    R = _id_rows(refs, "refs", allow_empty=False, vocab=V)
+    if not (len(P) == len(Z) == len(R)):
+        raise ValueError(f"prompts, cots and refs must have the same length, got {len(P)}, "
+                         f"{len(Z)} and {len(R)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    return model.logprobs([p + z for p, z in zip(P, Z)], R)
+
+
+def reference_logprob(model: Any, prompts: Any, cots: Any, refs: Any, *,
+                      reduction: str = "sum") -> Any:
+    r"""The policy's log-probability of a reference answer after its chain of thought.
+
+    .. math:: R_{\log}(z) = \log \pi_\theta(a^* \mid p, z)
+              = \sum_{t=1}^{|a^*|} \log \pi_\theta(a^*_t \mid p, z, a^*_{<t})
+
+    (``reduction="mean"``: divided by :math:`|a^*|`, the average log-probability).
+    Kwiatkowski et al. (2026, arXiv:2602.03979) train with it as the reward of the chain
+    of thought :math:`z`; its exact policy gradient is
+    :math:`\mathbb E_z[R_{\log}(z)\,\nabla\log\pi(z \mid p) + \nabla R_{\log}(z)]`: a
+    REINFORCE term on :math:`z` plus an SFT-like term on :math:`a^*` (no answer is
+    sampled). The result keeps its graph, so ``-reference_logprob(...).mean()`` is that
+    second term.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    cots : ragged token ids [B][Z_b]
+        The chains of thought (may be empty: no thought).
+    refs : ragged token ids [B][A_b], each non-empty
+        The reference answers (include EOS if it should be scored).
+    reduction : {"sum", "mean"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model``.
+    """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    lp, m = _ref_logprobs(model, prompts, cots, refs)
+    s = lp.sum(1)
+    return s if reduction == "sum" else s / m.sum(1)
+
+
+def reference_prob(model: Any, prompts: Any, cots: Any, refs: Any) -> Any:
+    r"""The probability of the reference answer: :math:`\pi_\theta(a^* \mid p, z)
+    = \exp R_{\log}(z)` (VeriFree's reward).
+
+    It is a product of :math:`|a^*|` token probabilities, so it vanishes on long
+    references; so do its gradient
+    :math:`\nabla\pi(a^* \mid p, z) = \pi(a^* \mid p, z)\,\nabla\log\pi(a^* \mid p, z)`
+    and its RLOO advantages. Inputs as in :func:`reference_logprob`; returns
+    ``torch.Tensor [B]`` float32 with gradients.
+    """
+    return reference_logprob(model, prompts, cots, refs).exp()
+
+
+def average_reference_prob(model: Any, prompts: Any, cots: Any, refs: Any) -> Any:
+    r"""The average per-token probability of the reference answer (RLPR's reward).
+
+    .. math:: R_{avg}(z) = \frac{1}{|a^*|}\sum_{t=1}^{|a^*|}
+              \pi_\theta(a^*_t \mid p, z, a^*_{<t})
+
+    Inputs as in :func:`reference_logprob`; returns ``torch.Tensor [B]`` float32 in
+    [0, 1], with gradients.
+    """
+    lp, m = _ref_logprobs(model, prompts, cots, refs)
+    return (lp.exp() * m).sum(1) / m.sum(1)
+
+
+def path_faithfulness(model: Any, prompts: Any, steps: Any, ref_steps: Any, answers: Any,
+                      *, normalize: str = "mean", weights: str = "uniform") -> Any:
+    r"""P2S-style path-faithfulness reward of a chain of thought split into steps.
+
+    For a policy chain with steps :math:`z_1, \dots, z_m` and a gold chain
+    :math:`o^*_1, \dots, o^*_M` followed by the answer :math:`y^*`, step :math:`i`
+    (:math:`1 \le i \le m`) is scored by how likely the *rest of the gold chain* is
+    after the policy's prefix:
+
+    .. math:: r_i = \frac{1}{|s_i|}\log \pi_\theta\big(s_i \,\big|\, q, z_{\le i}\big),
+              \qquad s_i = o^*_{> i} \,\|\, y^*,
+              \qquad \mathrm{PFR}(z) = \sum_i w_i\, r_i ,
+
+    so the last step's term is the answer likelihood :math:`\log\pi(y^* \mid q, z)` (as
+    in P2S) when :math:`m \ge M`. ``weights="uniform"``: :math:`w_i = 1/m`;
+    ``"increasing"``: :math:`w_i \propto i` (later steps weigh more; P2S uses an
+    increasing sigmoid whose constants are not pinned).
+
+    **P2S-style**, reconstructed from a summary of Zhong et al. (2026, arXiv:2601.20649):
+    P2S scores step :math:`i` by the *largest* gain
+    :math:`\max_t[\log\pi(s_t \mid q, p_i) - \log\pi(s_t \mid q, p_i^{mask})]` over
+    suffix starts :math:`t` against a masked-prefix baseline, and re-synthesises the gold
+    chain from the policy each step; we align step :math:`i` with gold step :math:`i`, use
+    no baseline and take the gold chain as given.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    steps : sequence of B sequences of steps (each a sequence of ids)
+        The policy's chain, split into steps (a chain with no steps scores the whole gold
+        chain and answer after the prompt, i = 0).
+    ref_steps : sequence of B sequences of steps
+        The gold chain :math:`o^*` of each example.
+    answers : ragged token ids [B][A_b], each non-empty
+        :math:`y^*` (with EOS if it should be scored).
+    normalize : {"mean", "sum"}
+        Token-mean (default; removes the length confound) or summed log-probability.
+    weights : {"uniform", "increasing"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model`` (use it under ``torch.no_grad()`` as a reward).
+    """
+    if normalize not in ("mean", "sum"):
+        raise ValueError(f"normalize must be 'mean' or 'sum', got {normalize!r}")
+    if weights not in ("uniform", "increasing"):
+        raise ValueError(f"weights must be 'uniform' or 'increasing', got {weights!r}")
+    import torch
+
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    Z = _step_rows(steps, "steps", V)
+    G = _step_rows(ref_steps, "ref_steps", V)
+    if not (len(P) == len(Z) == len(G) == len(A)):
+        raise ValueError(f"prompts, steps, ref_steps and answers must have the same length, "
+                         f"got {len(P)}, {len(Z)}, {len(G)} and {len(A)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    rows_p, rows_r, owner, w = [], [], [], []
+    for b in range(len(P)):
+        m = len(Z[b])
+        idx = range(1, m + 1) if m else [0]
+        ws = np.array([float(i if weights == "increasing" else 1) for i in idx]) if m \
+            else np.ones(1)
+        ws = ws / ws.sum()
+        for i, wi in zip(idx, ws):
+            rows_p.append(P[b] + [t for st in Z[b][:i] for t in st])
+            rows_r.append([t for st in G[b][i:] for t in st] + A[b])
+            owner.append(b)
+            w.append(wi)
+    lp, mk = model.logprobs(rows_p, rows_r)
+    r = lp.sum(1) if normalize == "sum" else lp.sum(1) / mk.sum(1)
+    contrib = r * torch.as_tensor(w, dtype=r.dtype, device=r.device)
+    out = r.new_zeros(len(P))
+    return out.index_add(0, torch.as_tensor(owner, device=r.device), contrib)
+
+
+def _chunks(z: list[int], m: int) -> list[list[int]]:
+    """``z`` split into ``m`` contiguous chunks of equal length (+-1; early ones longer)."""
+    q, r = divmod(len(z), m)
+    out, k = [], 0
+    for i in range(m):
+        n = q + (1 if i < r else 0)
+        out.append(z[k:k + n])
+        k += n
+    return out
+
+
+def p2s_step_weights(m: int, slope: float = 1.0) -> np.ndarray:
+    r"""P2S-style increasing step weights :math:`w_i \propto \sigma(\text{slope}\,(i -
+    \tfrac{m+1}{2}))`, :math:`i = 1..m`, normalised to sum 1 (the sigmoid's constants are
+    not pinned: reconstructed). Returns ``np.ndarray [m]`` float64."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m must be an integer >= 1, got {m!r}")
+    slope = check_real(slope, "slope")
+    if not np.isfinite(slope) or slope < 0:
+        raise ValueError(f"slope must be a finite number >= 0, got {slope!r}")
+    i = np.arange(1, m + 1, dtype=np.float64)
+    w = 1.0 / (1.0 + np.exp(-slope * (i - (m + 1) / 2)))
+    return w / w.sum()
+
+
+def p2s_gold_chain(model: Any, prompts: Any, candidates: Any, answers: Any) -> np.ndarray:
+    r"""P2S's gold-chain selection: :math:`o^* = \arg\max_k \log\pi_\theta(y^* \mid q, o_k)`.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    candidates : sequence of B sequences of K_b candidate chains (token-id sequences)
+    answers : ragged token ids [B][A_b], each non-empty
+
+    Returns
+    -------
+    np.ndarray [B] int64
+        The index of the chosen candidate of each prompt (first on ties).
+    """
+    import torch
+
+    V = _check_lm(model)
+    P = _id_rows(prompts, "prompts", vocab=V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    K = _step_rows(candidates, "candidates", V)
+    if not (len(P) == len(K) == len(A)):
+        raise ValueError(f"prompts, candidates and answers must have the same length, got "
+                         f"{len(P)}, {len(K)} and {len(A)}")
+    if not P or any(len(k) == 0 for k in K):
+        raise ValueError("prompts must hold at least one prompt, each with >= 1 candidate")
+    rp = [P[b] + o for b in range(len(P)) for o in K[b]]
+    ra = [A[b] for b in range(len(P)) for _ in K[b]]
+    with torch.no_grad():
+        lp, _ = model.logprobs(rp, ra)
+        s = lp.sum(1).numpy()
+    out, k = np.zeros(len(P), dtype=np.int64), 0
+    for b in range(len(P)):
+        out[b] = int(np.argmax(s[k:k + len(K[b])]))
+        k += len(K[b])
+    return out
+
+
+def p2s_pfr(model: Any, prompts: Any, chains: Any, gold_steps: Any, answers: Any, *,
+            m: int = 4, mask_id: int = 0, slope: float = 1.0,
+            normalize: str = "mean") -> Any:
+    r"""P2S-style path-faithfulness reward (PFR) in the form pinned in the research notes.
+
+    The policy chain :math:`z` is split into ``m`` equal-token chunks; :math:`p_i` is the
+    prefix of its first :math:`i` chunks and :math:`p_i^{mask}` the same prefix with every
+    token replaced by ``mask_id``. With the gold chain :math:`o^*` given as steps
+    :math:`o^*_1..o^*_M` and :math:`s_t = o^*_t \| \dots \| o^*_M` its suffix from step
+    :math:`t`:
+
+    .. math:: r_i = \max_{t=1..M}\big[\log\pi_\theta(s_t \mid q, p_i)
+                    - \log\pi_\theta(s_t \mid q, p_i^{mask})\big] \quad (i < m), \qquad
+              r_m = \log\pi_\theta(y^* \mid q, z), \qquad
+              \mathrm{PFR}(z) = \sum_{i=1}^m w_i r_i
+
+    with :func:`p2s_step_weights` (increasing sigmoid). Log-probabilities are token means
+    (``normalize="mean"``) or sums. Compare :func:`path_faithfulness` (the simplified
+    aligned form used in Chapter 14's caveat).
+
+    **P2S-style** (Zhong et al. 2026, arXiv:2601.20649, from a detailed summary). Reconstructed:
+    the mask (a same-length run of ``mask_id``; P2S's exact masking is not pinned), the
+    sigmoid's constants, mean versus sum; the gold chain is given here (choose it with
+    :func:`p2s_gold_chain`). Cost: :math:`2(m-1)M + 1` scored rows per chain.
+
+    Parameters
+    ----------
+    model : TinyTextLM
+    prompts : ragged token ids [B][P_b]
+    chains : ragged token ids [B][Z_b]
+        The policy's chains of thought (may be shorter than ``m``: chunks may be empty).
+    gold_steps : sequence of B sequences of M_b >= 1 non-empty steps
+    answers : ragged token ids [B][A_b], each non-empty
+    m : int >= 1
+    mask_id : int, a token id
+    slope : float >= 0
+    normalize : {"mean", "sum"}
+
+    Returns
+    -------
+    torch.Tensor [B] float32
+        With gradients through ``model`` (use it under ``torch.no_grad()`` as a reward).
+    """
+    import torch
+
+    if normalize not in ("mean", "sum"):
+        raise ValueError(f"normalize must be 'mean' or 'sum', got {normalize!r}")
+    V = _check_lm(model)
+    w = p2s_step_weights(m, slope)
+    if isinstance(mask_id, bool) or not isinstance(mask_id, (int, np.integer)) \
+            or not 0 <= mask_id < V:
+        raise ValueError(f"mask_id must be a token id in [0, {V}), got {mask_id!r}")
+    P = _id_rows(prompts, "prompts", vocab=V)
+    Z = _id_rows(chains, "chains", vocab=V)
+    G = _step_rows(gold_steps, "gold_steps", V)
+    A = _id_rows(answers, "answers", allow_empty=False, vocab=V)
+    if not (len(P) == len(Z) == len(G) == len(A)):
+        raise ValueError(f"prompts, chains, gold_steps and answers must have the same "
+                         f"length, got {len(P)}, {len(Z)}, {len(G)} and {len(A)}")
+    if not P:
+        raise ValueError("prompts must hold at least one prompt")
+    for b, g in enumerate(G):
+        if not g or any(not s for s in g):
+            raise ValueError(f"gold_steps[{b}] must hold >= 1 steps, each non-empty")
+    rows_p, rows_r = [], []
+    for b in range(len(P)):
+        ch = _chunks(Z[b], m)
+        for i in range(1, m):
+            pre = [t for c in ch[:i] for t in c]
+            for t in range(len(G[b])):
+                s = [v for st in G[b][t:] for v in st]
+                rows_p += [P[b] + pre, P[b] + [int(mask_id)] * len(pre)]
+                rows_r += [s, s]
+        rows_p.append(P[b] + Z[b])
+        rows_r.append(A[b])
+    lp, mk = model.logprobs(rows_p, rows_r)
+    r = lp.sum(1) if normalize == "sum" else lp.sum(1) / mk.sum(1)
+    out, k = [], 0
+    wt = torch.as_tensor(w, dtype=r.dtype, device=r.device)
+    for b in range(len(P)):
+        M = len(G[b])
+        gains = (r[k:k + 2 * (m - 1) * M:2] - r[k + 1:k + 2 * (m - 1) * M:2]).view(m - 1, M)
+        k += 2 * (m - 1) * M
+        ri = torch.cat([gains.max(1).values, r[k:k + 1]])
+        k += 1
+        out.append((wt * ri).sum())
+    return torch.stack(out)
+
+
+def hierarchical_reward(outcome: Any, pfr: Any, index: Any, malformed: Any = None
+                        ) -> np.ndarray:
+    r"""P2S's hierarchical reward integration (HRI) for a batch of groups.
+
+    .. math:: R_b = \begin{cases} -1 & \text{malformed}_b \\
+              \text{outcome}_b & \text{group of } b \text{ has a correct rollout}
+              \ (\text{outcome} > 0) \\ \mathrm{PFR}_b & \text{otherwise (dense fallback)}
+              \end{cases}
+
+    Parameters
+    ----------
+    outcome : float array [B]
+        The verifier's reward (1 correct, 0 wrong).
+    pfr : float array [B]
+        The path-faithfulness reward (:func:`p2s_pfr`).
+    index : int array [B]
+        Group id of each rollout.
+    malformed : bool array [B], optional
+
+    Returns
+    -------
+    np.ndarray [B] float64
+    """
+    o = _vector(outcome, "outcome")
+    f = _vector(pfr, "pfr")
+    n = len(o)
+    if len(f) != n:
+        raise ValueError(f"pfr must have the length of outcome ({n}), got {len(f)}")
+    g = _groups(index, n)
+    bad = np.zeros(n, bool) if malformed is None else _bools(malformed, "malformed", n)
+    ok = np.zeros(n, bool)
+    for k in np.unique(g):
+        sel = g == k
+        ok[sel] = bool((o[sel] > 0).any())
+    out = np.where(ok, o, f)
+    return np.where(bad, -1.0, out)
+
+
+# --------------------------------------------------------------------------------------
 # Chapter 15: likelihood and information as reward
 
 #: how :func:`followup_likelihood` combines the positive and negative follow-up scores
@@ -844,30 +1257,6 @@ def info_gain(logp_with_thought: Any, logp_baseline: Any, *, mask: Any = None) -
     if m is not None:
         r = r.masked_fill(~m.to(r.device), 0.0)
     return prefs._out(r, prefs._is_torch(logp_with_thought, logp_baseline))
-
-
-def _id_rows(x: Any, name: str, allow_empty: bool = False, hi: int | None = None
-             ) -> list[list[int]]:
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of token-id sequences, got "
-                        f"{type(x).__name__}")
-    rows = []
-    for i, r in enumerate(x):
-        if isinstance(r, (str, bytes)) or not hasattr(r, "__iter__"):
-            raise TypeError(f"{name}[{i}] must be a sequence of token ids, got "
-                            f"{type(r).__name__}")
-        r = list(r.tolist() if hasattr(r, "tolist") else r)
-        for v in r:
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name}[{i}] must hold integer token ids >= 0, got {v!r}")
-            if hi is not None and v >= hi:
-                raise ValueError(f"{name}[{i}] must hold token ids in [0, {hi}), got {v}")
-        if not r and not allow_empty:
-            raise ValueError(f"{name}[{i}] is empty")
-        rows.append([int(v) for v in r])
-    if not rows:
-        raise ValueError(f"{name} must hold at least one sequence")
-    return rows
 
 
 def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: Any,
@@ -927,14 +1316,14 @@ def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: An
     if not isinstance(return_parts, bool):
         raise TypeError(f"return_parts must be a bool, got {type(return_parts).__name__}")
     hi = getattr(lm, "vocab_size", None)
-    P = _id_rows(prompts, "prompts", allow_empty=True, hi=hi)
-    Y = _id_rows(responses, "responses", allow_empty=True, hi=hi)
+    P = _id_rows(prompts, "prompts", vocab=hi, min_rows=1)
+    Y = _id_rows(responses, "responses", vocab=hi, min_rows=1)
     if len(P) != len(Y):
         raise ValueError(f"prompts and responses must have the same length, got {len(P)} "
                          f"and {len(Y)}")
-    Fp = _id_rows(pos_followups, "pos_followups", hi=hi)
-    Fn = _id_rows(neg_followups, "neg_followups", hi=hi)
-    s = _id_rows([sep], "sep", allow_empty=True, hi=hi)[0]
+    Fp = _id_rows(pos_followups, "pos_followups", allow_empty=False, vocab=hi, min_rows=1)
+    Fn = _id_rows(neg_followups, "neg_followups", allow_empty=False, vocab=hi, min_rows=1)
+    s = _id_rows([sep], "sep", vocab=hi)[0]
     F = Fp + Fn
     ctx = [p + y + s for p, y in zip(P, Y) for _ in F]
     fu = [f for _ in P for f in F]

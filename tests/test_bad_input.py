@@ -1872,6 +1872,42 @@ ENTRIES.update({
     **{k: Exempt("a result type the library builds (dataclass)") for k in (
         "creditlab.envs.tooltree.ToolTreeRollout", "creditlab.envs.tooltree.Chains",
         "creditlab.algos.tooltree_pg.ToolTreeResult", "creditlab.algos.gflownet.GFNResult")},
+    # ---- Chapter 14: the likelihood of a reference as reward (ids: a huge id is out of
+    # the model's vocabulary, a ValueError naming the argument)
+    **{f"creditlab.rewards.{f.__name__}": Fuzz(
+        lambda prompts, cots, refs, _f=f: _f(_lm(), prompts, cots, refs).detach().numpy(),
+        lambda rng: {"prompts": _ids(rng), "cots": _ids(rng), "refs": _ids(rng)},
+        {"prompts": "int", "cots": "int", "refs": "int"}, examples=6) for f in (
+        rewards.reference_logprob, rewards.reference_prob, rewards.average_reference_prob)},
+    "creditlab.rewards.path_faithfulness": Fuzz(
+        lambda **kw: rewards.path_faithfulness(_lm(), **kw).detach().numpy(),
+        lambda rng: {"prompts": _ids(rng), "steps": rng.integers(3, 8, size=(2, 2, 2)),
+                     "ref_steps": rng.integers(3, 8, size=(2, 3, 2)), "answers": _ids(rng),
+                     "normalize": "mean", "weights": "uniform"},
+        {"prompts": "int", "steps": "int", "ref_steps": "int", "answers": "int",
+         "normalize": "choice", "weights": "choice"}, examples=6),
+    "creditlab.rewards.p2s_pfr": Fuzz(
+        lambda **kw: rewards.p2s_pfr(_lm(), **kw).detach().numpy(),
+        lambda rng: {"prompts": _ids(rng), "chains": _ids(rng),
+                     "gold_steps": rng.integers(3, 8, size=(2, 3, 2)), "answers": _ids(rng),
+                     "m": 3, "mask_id": 0, "slope": 1.0, "normalize": "mean"},
+        {"prompts": "int", "chains": "int", "gold_steps": "int", "answers": "int",
+         "m": "count", "mask_id": "count0", "slope": "nonneg", "normalize": "choice"},
+        examples=6),
+    "creditlab.rewards.p2s_gold_chain": Fuzz(
+        lambda **kw: rewards.p2s_gold_chain(_lm(), **kw),
+        lambda rng: {"prompts": _ids(rng), "candidates": rng.integers(3, 8, size=(2, 3, 2)),
+                     "answers": _ids(rng)},
+        {"prompts": "int", "candidates": "int", "answers": "int"}, examples=6),
+    "creditlab.rewards.p2s_step_weights": Fuzz(
+        rewards.p2s_step_weights, lambda rng: {"m": 4, "slope": 1.0},
+        {"m": "count", "slope": "nonneg"}),
+    "creditlab.rewards.hierarchical_reward": Fuzz(
+        rewards.hierarchical_reward, lambda rng: {
+            "outcome": rng.integers(0, 2, 6).astype(float), "pfr": rng.normal(size=6),
+            "index": np.repeat(np.arange(2), 3), "malformed": rng.random(6) < 0.3},
+        {"outcome": "num", "pfr": "num", "index": "int", "malformed": "bool?"},
+        overrides=_ANY_GROUP_ID),
     # Chapter 16: curiosity bonuses, the noisy-TV grid and the curiosity agent loop
     "creditlab.exploration.prediction_error_bonus": Fuzz(
         exploration.prediction_error_bonus, lambda rng: {

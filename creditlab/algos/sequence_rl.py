@@ -222,6 +222,10 @@ class SeqRLConfig:
         ``creditlab.advantages.masked_whiten`` the token advantages over the batch.
     eval_every : int
     seed : int
+    stop_id : int
+        The token that ends a sampled response (default EOS). Chapter 14 stops at
+        ``</think>`` to sample only the chain of thought and scores the reference answer
+        after it.
     """
 
     advantage: str = "grpo"
@@ -242,6 +246,7 @@ class SeqRLConfig:
     whiten: bool = False
     eval_every: int = 10
     seed: int = 0
+    stop_id: int = 2
 
     def __post_init__(self) -> None:
         if self.advantage not in SEQ_ADVANTAGES:
@@ -251,6 +256,7 @@ class SeqRLConfig:
             _pos_int(getattr(self, k), k)
         _pos_int(self.group_size, "group_size", 2)
         _pos_int(self.seed, "seed", 0)
+        _pos_int(self.stop_id, "stop_id", 0)
         _pos_float(self.lr, "lr")
         _pos_float(self.temperature, "temperature")
         if self.top_k is not None:
@@ -386,6 +392,7 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
                  reward_fn: Callable[[list[list[int]], torch.Tensor, torch.Tensor], Any],
                  config: SeqRLConfig | None = None, *, reference: TinyTextLM | None = None,
                  eval_fn: Callable[[TinyTextLM], dict[str, float]] | None = None,
+                 direct_fn: Callable[..., Any] | None = None,
                  ) -> SeqRLResult:
     """Train ``model`` in place with GRPO / RLOO / PPO-clip on sampled responses.
 
@@ -404,6 +411,13 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
         ``config.kl_coef > 0``).
     eval_fn : callable, optional
         ``eval_fn(model) -> dict`` of metrics, called every ``eval_every`` iterations.
+    direct_fn : callable, optional
+        ``direct_fn(model, prompts, responses, mask)`` returning a differentiable reward
+        ``[B]`` (a torch tensor with gradients through ``model``) whose batch mean is
+        *added to the objective*: the direct term :math:`\\nabla R_\\theta(z)` of a
+        reward that depends on the parameters, e.g. the SFT-like term of
+        ``creditlab.rewards.reference_logprob`` (Chapter 14). The loss becomes
+        :math:`L - \\frac1B\\sum_b R_\\theta(z_b)`.
 
     Returns
     -------
@@ -417,9 +431,15 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
         raise TypeError("reward_fn must be callable")
     if eval_fn is not None and not callable(eval_fn):
         raise TypeError(f"eval_fn must be callable or None, got {type(eval_fn).__name__}")
+    if direct_fn is not None and not callable(direct_fn):
+        raise TypeError(f"direct_fn must be callable or None, got "
+                        f"{type(direct_fn).__name__}")
     pool = [list(map(int, p)) for p in prompts]
     if not pool:
         raise ValueError("prompts must hold at least one prompt")
+    if not 0 <= cfg.stop_id < model.vocab_size:
+        raise ValueError(f"stop_id must be a token id in [0, {model.vocab_size}), got "
+                         f"{cfg.stop_id}")
     if cfg.advantage == "gae" and model.value is None:
         raise ValueError("advantage='gae' needs a model built with value_head=True")
     if reference is None and cfg.kl_coef > 0:
@@ -443,7 +463,8 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
         batch = [pool[i] for i in np.repeat(pick, cfg.group_size)]
         index = np.repeat(np.arange(cfg.n_prompts), cfg.group_size)
         resp, old_lp, mask = model.sample(batch, cfg.max_len, temperature=cfg.temperature,
-                                          top_k=cfg.top_k, seed=int(rng.integers(2**31)))
+                                          top_k=cfg.top_k, seed=int(rng.integers(2**31)),
+                                          eos_id=cfg.stop_id)
         # 2. rewards, 3. credit (library calls)
         rew = np.asarray(reward_fn(batch, resp, mask), dtype=np.float64)
         V_old = None
@@ -474,6 +495,14 @@ def train_seq_rl(model: TinyTextLM, prompts: Sequence[Sequence[int]],
             if ret is not None:  # PPO's critic: regress V(s_t) on the lambda-returns
                 V, _ = model.values(batch, resp, mask)
                 loss = loss + cfg.vf_coef * (((V - ret) ** 2) * mask).sum() / n_tok
+            if direct_fn is not None:
+                d = direct_fn(model, batch, resp, mask)
+                if not (isinstance(d, torch.Tensor) and d.requires_grad
+                        and tuple(d.shape) == (len(batch),)):
+                    raise TypeError(f"direct_fn must return a torch tensor [B={len(batch)}] "
+                                    f"with gradients through model, got {type(d).__name__} "
+                                    f"{tuple(getattr(d, 'shape', ()))}")
+                loss = loss - d.mean()
             if reference is not None and cfg.kl_coef > 0:
                 k = (kl(model, reference, batch, resp, kind="full", response_mask=mask)
                      if cfg.kl_kind == "full" else kl_penalty(lp, ref_lp, cfg.kl_kind))
