@@ -343,6 +343,14 @@ def check_positive(value: Any, name: str) -> float:
     return v
 
 
+def check_nonnegative(value: Any, name: str) -> float:
+    """A finite Python float >= 0 (see :func:`check_real`), or an error naming ``name``."""
+    v = check_real(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
 def check_unit_interval(value: Any, name: str) -> float:
     """A Python float in [0, 1], or a ValueError/TypeError naming ``name``."""
     try:

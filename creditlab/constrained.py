@@ -31,6 +31,7 @@ import numpy as np
 
 from creditlab._backend import (
     check_finite,
+    check_nonnegative,
     check_real,
     check_unit_interval,
     float_array,
@@ -71,9 +72,7 @@ def lagrangian_update(lmbda: Any, cost: Any, threshold: Any, lr: float) -> Any:
     if len(shapes) > 1:  # no silent broadcasting of [K] against [K, 1]
         raise ValueError("lmbda, cost and threshold must be scalars or arrays of one shape, "
                          f"got shapes {lam.shape}, {c.shape} and {t.shape}")
-    lr = check_real(lr, "lr")
-    if lr < 0:
-        raise ValueError(f"lr must be a finite number >= 0, got {lr}")
+    lr = check_nonnegative(lr, "lr")
     if (lam < 0).any():
         raise ValueError("lmbda must be >= 0 (a Lagrange multiplier of an inequality)")
     out = np.maximum(0.0, lam + float(lr) * (c - t))

@@ -56,8 +56,8 @@ import numpy as np
 from creditlab._backend import (
     check_finite,
     check_int,
+    check_nonnegative,
     check_positive,
-    check_real,
     check_seed,
     check_unit_interval,
     float_array,
@@ -437,8 +437,8 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     sizes = [check_int(v, "obs_sizes", lo=1) for v in obs_sizes]
     Z = check_int(n_z, "n_z", lo=2)
     s_, a_, o_ = _transitions(s, a, obs_next, S, A, sizes)
-    lam = _check_nonneg(indep_weight, "indep_weight")
-    beta = _check_nonneg(code_entropy, "code_entropy")
+    lam = check_nonnegative(indep_weight, "indep_weight")
+    beta = check_nonnegative(code_entropy, "code_entropy")
     steps = check_int(steps, "steps", lo=1)
     lr = check_positive(lr, "lr")
     seed = check_seed(seed)
@@ -481,10 +481,3 @@ def fit_hindsight_encoder(s: Any, a: Any, obs_next: Any, *, n_states: int, n_act
     return HindsightEncoder(enc_s.detach().numpy().copy(), enc_a.detach().numpy().copy(),
                             [e.detach().numpy().copy() for e in enc_o],
                             {"rec": rec_hist, "inv": inv_hist, "ent": ent_hist})
-
-
-def _check_nonneg(value: Any, name: str) -> float:
-    v = check_real(value, name)
-    if v < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-    return v

@@ -46,6 +46,7 @@ import numpy as np
 from creditlab._backend import (
     check_finite,
     check_int,
+    check_nonnegative,
     check_real,
     int_array,
     make_rng,
@@ -473,8 +474,7 @@ def generate(
         if int(v) != v or v < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {v}")
     for name, v in (("sigma_price", sigma_price), ("sigma_ctr", sigma_ctr), ("tau", tau)):
-        if check_real(v, name) < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        check_nonnegative(v, name)
     if int(block_length) != block_length or block_length < 1:
         raise ValueError(f"block_length must be a positive integer, got {block_length}")
     if int(max_price) != max_price or max_price < 1:
