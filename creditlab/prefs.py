@@ -625,13 +625,14 @@ PAIR_MODES = ("self", "temporal")
 
 def _group_extremes(scores: Any, index: Any, name: str) -> tuple[np.ndarray, dict, dict]:
     """Per group label: index of the best and of the worst score (ties: first)."""
-    s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores)
-    if s.dtype == bool or not np.issubdtype(s.dtype, np.number) or s.ndim != 1:
-        raise ValueError(f"{name}scores must be a 1-D array of numbers, got {s.dtype} "
-                         f"shape {s.shape}")
+    from creditlab._backend import number_array, to_numpy
+
+    s = number_array(scores, f"{name}scores")
+    if s.ndim != 1:
+        raise ValueError(f"{name}scores must be a 1-D array of numbers, got shape {s.shape}")
     if not np.all(np.isfinite(s)):
-        raise ValueError(f"{name or ''}scores must be finite")
-    idx = np.asarray(index.cpu() if hasattr(index, "cpu") else index)
+        raise ValueError(f"{name}scores must be finite")
+    idx = to_numpy(index, f"{name}index")
     if idx.dtype.kind in "fc":
         raise TypeError(f"{name}index must hold group labels (integers or strings), got "
                         f"{idx.dtype}")
@@ -695,7 +696,9 @@ def build_pairs(scores: Any, index: Any, *, mode: str = "self",
     idx, best, worst = _group_extremes(scores, index, "")
     order = list(dict.fromkeys(idx.tolist()))
     if mode == "self":
-        s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores)
+        from creditlab._backend import number_array
+
+        s = number_array(scores, "scores")
         pairs = [(best[g], worst[g]) for g in order if s[best[g]] > s[worst[g]]]
     else:
         if anchor_scores is None or anchor_index is None or future_scores is None \
@@ -706,8 +709,8 @@ def build_pairs(scores: Any, index: Any, *, mode: str = "self",
         _, f_best, _ = _group_extremes(future_scores, future_index, "future_")
         missing = [g for g in order if g not in a_worst or g not in f_best]
         if missing:
-            raise ValueError(f"groups {missing[:5]} are missing from the anchor or the "
-                             "future pool")
+            raise ValueError(f"index groups {missing[:5]} are missing from anchor_index or "
+                             "future_index")
         pairs = [(f_best[g], a_worst[g]) for g in order]
     c = np.asarray([p[0] for p in pairs], np.int64)
     r = np.asarray([p[1] for p in pairs], np.int64)

@@ -50,25 +50,22 @@ from creditlab.rewards import make_prm
 
 __all__ = [
     "RUBRIC_ITEMS",
+    "GuideResult",
+    "HindsightResult",
+    "ScriptedPolicy",
     "SelfRewardResult",
     "WordTask",
     "dpo_train",
-    "train_self_rewarding",
-    "ScriptedPolicy",
-    "GuideResult",
-    "HindsightResult",
-    "HintedPolicy",
     "guide_gain",
     "guide_signal",
-    "load_policy",
-    "evaluate_rubric",
-    "hinted_sft_init",
     "improvement_bonus",
+    "load_policy",
     "offpolicy_token_loss",
     "ratio_second_moment",
     "rubric_items",
     "signal_quality",
     "train_hindsight",
+    "train_self_rewarding",
     "train_with_guide",
 ]
 
@@ -99,7 +96,7 @@ def improvement_bonus(r: Any, r_guided: Any, alpha: float = 0.05) -> np.ndarray:
     """
     alpha = check_nonnegative(alpha, "alpha")
     r = number_array(r, "r").astype(np.float64)
-    g = np.asarray(r_guided, dtype=np.float64)
+    g = number_array(r_guided, "r_guided").astype(np.float64)
     if g.shape != r.shape:
         raise ValueError(f"r_guided must have the shape of r {r.shape}, got {g.shape}")
     if not np.isfinite(r).all():
@@ -122,7 +119,7 @@ def offpolicy_token_loss(logp: torch.Tensor, logp_behaviour: torch.Tensor, adv: 
 
     Parameters
     ----------
-    logp : torch float [N] or [B, T]
+    logp : torch float [N] or [B, T] (numpy arrays are converted)
         Log-probabilities of the tokens under the learner (with gradient).
     logp_behaviour : same shape
         Log-probabilities under the policy that wrote them (detached).
@@ -132,26 +129,51 @@ def offpolicy_token_loss(logp: torch.Tensor, logp_behaviour: torch.Tensor, adv: 
     gamma : float > 0
         ``he_shaping_gamma`` = 1 in the paper.
 
+    NaN or inf in the inputs propagate into the loss (as in :mod:`creditlab.prefs`).
+
     Returns
     -------
     torch scalar
     """
     gamma = check_positive(gamma, "gamma")
-    for name, x in (("logp", logp), ("logp_behaviour", logp_behaviour), ("adv", adv)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    logp = _float_tensor(logp, "logp")
+    logp_behaviour = _float_tensor(logp_behaviour, "logp_behaviour")
+    adv = _float_tensor(adv, "adv")
     if logp_behaviour.shape != logp.shape or adv.shape != logp.shape:
         raise ValueError(f"logp_behaviour and adv must have the shape of logp "
                          f"{tuple(logp.shape)}, got {tuple(logp_behaviour.shape)} and "
                          f"{tuple(adv.shape)}")
+    if mask is not None:
+        mask = _bool_tensor(mask, "mask")
+        if mask.shape != logp.shape:
+            raise ValueError(f"mask must have the shape of logp {tuple(logp.shape)}, got "
+                             f"{tuple(mask.shape)}")
+    logp_behaviour = logp_behaviour.to(logp.dtype)
+    adv = adv.to(logp.dtype)
     rho = torch.exp(logp - logp_behaviour.detach())
     term = adv * rho / (rho + gamma)
     if mask is None:
         return -term.mean()
-    if not isinstance(mask, torch.Tensor) or mask.shape != logp.shape:
-        raise ValueError(f"mask must be a bool tensor of shape {tuple(logp.shape)}")
     m = mask.to(term.dtype)
     return -(term * m).sum() / m.sum().clamp_min(1.0)
+
+
+def _float_tensor(x: Any, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+        return x
+    return torch.as_tensor(number_array(x, name))
+
+
+def _bool_tensor(x: Any, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        if x.dtype != torch.bool:
+            raise TypeError(f"{name} must be a bool tensor, got {x.dtype}")
+        return x
+    from creditlab._backend import bool_array
+
+    return torch.as_tensor(np.array(bool_array(x, name)))
 
 
 def signal_quality(q: Any, v: Any) -> np.ndarray:
@@ -228,13 +250,16 @@ def ratio_second_moment(logp_learner: Any, logp_guide: Any, mask: Any | None = N
     if a.shape != b.shape:
         raise ValueError(f"logp_learner and logp_guide must have one shape, got {a.shape} "
                          f"and {b.shape}")
-    m = np.ones(a.shape, bool) if mask is None else np.asarray(mask, bool)
+    from creditlab._backend import bool_array
+
+    m = np.ones(a.shape, bool) if mask is None else np.asarray(bool_array(mask, "mask"))
     if m.shape != a.shape:
         raise ValueError(f"mask must have shape {a.shape}, got {m.shape}")
     if not m.any():
         raise ValueError("mask selects no tokens")
-    if not (np.isfinite(a[m]).all() and np.isfinite(b[m]).all()):
-        raise ValueError("log-probabilities must be finite on the mask")
+    for name, x in (("logp_learner", a), ("logp_guide", b)):
+        if not np.isfinite(x[m]).all():
+            raise ValueError(f"{name} must be finite on the mask")
     return float(np.exp(2.0 * (a[m] - b[m])).mean())
 
 
@@ -548,6 +573,8 @@ def train_hindsight(
     eval_seed = int(ss[2].generate_state(1)[0])
     K = len(RUBRIC_ITEMS)
     policy = HintedPolicy(cfg.obs_dim, cfg.n_actions, K)
+    check_unit_interval(hint_strength, "hint_strength")
+    check_positive(rare, "rare")
     if train_context not in ("guided", "plain"):
         raise ValueError(f"train_context must be 'guided' or 'plain', got {train_context!r}")
     hinted_sft_init(policy, cfg, strength=hint_strength, rare=rare)
