@@ -353,8 +353,8 @@ def hinted_sft_init(policy: HintedPolicy, config: StepChainConfig, steps: int = 
     (:func:`~creditlab.algos.stepchain_pg.sft_targets`) without a hint, and the same
     targets reweighted toward the hinted items with a hint (a base model that follows
     hints partly: ``strength`` sets how much). ``rare`` scales the SFT probability of
-    DECOMPOSE and PATTERN (the behaviours the rubric asks for). Every reachable (d, p, t) x every hint
-    pattern, cross-entropy, Adam."""
+    DECOMPOSE and PATTERN (the behaviours the rubric asks for). Every reachable (d, p, t)
+    x every hint pattern, cross-entropy, Adam."""
     steps = check_int(steps, "steps", 0)
     strength = check_unit_interval(strength, "strength")
     check_positive(lr, "lr")
