@@ -19,8 +19,12 @@ Part II trainer's parts (:func:`creditlab.algos.stepchain_pg.sample_episodes`,
     :func:`ratio_second_moment`), hence "NPO-style".
 
 :func:`train_hindsight` is HeRL-style GRPO on a rubric-scored StepChain with a
-hint-conditioned policy; :func:`train_with_guide` is GRPO on StepChain that mixes one
-trajectory per group from a guide policy (a later checkpoint, a past one, a far teacher).
+hint-conditioned policy; :func:`train_with_guide` is GRPO on StepChain that mixes verified
+trajectories of a guide policy (a later checkpoint, a past one, a far teacher) into each
+group, and :func:`guide_signal` measures Q, V and S of candidate guides;
+:func:`train_self_rewarding` is iterative self-rewarding DPO on a
+:class:`~creditlab.models.TinyTextLM` (:class:`WordTask`, a noisy judge) with the pairs of
+:func:`creditlab.prefs.build_pairs` in ``"self"`` or ``"temporal"`` mode.
 """
 
 from __future__ import annotations
@@ -677,16 +681,23 @@ def train_with_guide(
     r"""GRPO on StepChain (reward: the verified answer), optionally mixing a guide.
 
     ``guide(it)`` returns the guide policy for iteration ``it`` (or None: plain GRPO that
-    iteration). With a guide, each group samples one extra response from it; when that
-    response is correct it replaces a random slot of the group (NPO mixes only
-    verified-correct guide trajectories), and its tokens are trained with
-    :func:`offpolicy_token_loss` against the guide's log-probabilities (the behaviour
-    policy). Ordinary responses use PPO-clip. Checkpoints are saved every
-    ``save_every`` iterations so that a first pass provides near-future guides for a
-    second (the same ``seed`` gives the same start and the same prompts).
+    iteration). With a guide, each group samples ``n_mix`` extra responses from it; each
+    one that is correct replaces one of the group's first ``n_mix`` slots (NPO mixes only
+    verified-correct guide trajectories; a group's samples are exchangeable). Its tokens
+    keep the guide's log-probabilities as the behaviour policy and are trained with
+    PPO's clipped surrogate (``offpolicy="clip"``: ratio :math:`\pi_\theta/\pi_G`,
+    whose gradient vanishes for tokens the learner finds much less likely than the guide
+    and is clipped for those it already prefers) or with :func:`offpolicy_token_loss`
+    (``offpolicy="shaped"``, HeRL's). Ordinary responses use PPO-clip. Checkpoints are
+    saved every ``save_every`` iterations so that a first pass provides near-future
+    guides for a second (the same ``seed`` gives the same start and the same prompts).
 
     NPO-style: the paper's Q/V estimators, trigger and mixing ratio were not found; this
-    loop uses one guide slot per group and the off-policy loss of HeRL.
+    loop mixes a fixed number of guide trajectories per group at every iteration.
+
+    Returns
+    -------
+    GuideResult
     """
     for k, v in (("n_prompts", n_prompts), ("group_size", group_size),
                  ("iterations", iterations), ("epochs", epochs), ("save_every", save_every),
