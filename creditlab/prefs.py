@@ -39,6 +39,7 @@ __all__ = [
     "token_implicit_reward",
     "unlikelihood_loss",
     "traj_dpo_loss",
+    "build_pairs",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -617,3 +618,100 @@ def cut_loss(logp_with_judgment: Any, logp_without: Any, mask: Any | None = None
     misalign = unlikelihood_loss(b, flags, m, weight=weight, floor=floor, reduction="none")
     loss = 0.5 * (align_n + misalign.to(align_n.dtype))
     return _out(_reduce(loss, reduction), _is_torch(logp_with_judgment, logp_without))
+
+
+PAIR_MODES = ("self", "temporal")
+
+
+def _group_extremes(scores: Any, index: Any, name: str) -> tuple[np.ndarray, dict, dict]:
+    """Per group label: index of the best and of the worst score (ties: first)."""
+    from creditlab._backend import number_array, to_numpy
+
+    s = number_array(scores, f"{name}scores")
+    if s.ndim != 1:
+        raise ValueError(f"{name}scores must be a 1-D array of numbers, got shape {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"{name}scores must be finite")
+    idx = to_numpy(index, f"{name}index")
+    if idx.dtype.kind in "fc":
+        raise TypeError(f"{name}index must hold group labels (integers or strings), got "
+                        f"{idx.dtype}")
+    if idx.ndim != 1 or len(idx) != len(s):
+        raise ValueError(f"{name}index must be 1-D with one group id per score ({len(s)}), "
+                         f"got shape {idx.shape}")
+    best: dict = {}
+    worst: dict = {}
+    for i, (g, v) in enumerate(zip(idx.tolist(), s.tolist())):
+        if g not in best or v > s[best[g]]:
+            best[g] = i
+        if g not in worst or v < s[worst[g]]:
+            worst[g] = i
+    return idx, best, worst
+
+
+def build_pairs(scores: Any, index: Any, *, mode: str = "self",
+                anchor_scores: Any | None = None, anchor_index: Any | None = None,
+                future_scores: Any | None = None, future_index: Any | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Self-rewarding preference pairs, one per group (prompt).
+
+    ``mode="self"`` (Self-Rewarding LMs, Yuan et al. 2024): from the current model's
+    judged samples, chosen = the best-scored, rejected = the worst-scored sample of each
+    group (a group whose best and worst score are equal gives no pair).
+
+    ``mode="temporal"`` (Temporal Self-Rewarding LMs, 2025): *anchored rejection*, the
+    rejected response is the worst-scored sample of the group from the anchor pool
+    (the initial model :math:`M_0`'s samples); *future-guided chosen*, the chosen one is
+    the best-scored sample of the group from the future pool (a model one iteration
+    ahead). ``scores`` / ``index`` (the current pool) only fix which groups are asked
+    for; every group must appear in both pools.
+
+    Parameters
+    ----------
+    scores : float array [N]
+        Judge scores of the current model's samples.
+    index : array-like [N]
+        Group label (prompt id) of each sample: integers or strings.
+    mode : {"self", "temporal"}
+    anchor_scores, anchor_index : [N_a], needed for ``"temporal"``
+    future_scores, future_index : [N_f], needed for ``"temporal"``
+
+    Returns
+    -------
+    chosen, rejected : int64 arrays [P]
+        Indices of the pairs, groups in order of first appearance in ``index``. For
+        ``"self"`` both index the current pool; for ``"temporal"`` ``chosen`` indexes the
+        future pool and ``rejected`` the anchor pool.
+
+    Examples
+    --------
+    >>> build_pairs([0.1, 0.9, 0.5, 0.2, 0.2], [0, 0, 0, 1, 1])
+    (array([1]), array([0]))
+    >>> build_pairs([0.5, 0.6], [0, 0], mode="temporal", anchor_scores=[0.3, 0.1],
+    ...             anchor_index=[0, 0], future_scores=[0.7, 0.9], future_index=[0, 0])
+    (array([1]), array([1]))
+    """
+    if mode not in PAIR_MODES:
+        raise ValueError(f"mode must be one of {PAIR_MODES}, got {mode!r}")
+    idx, best, worst = _group_extremes(scores, index, "")
+    order = list(dict.fromkeys(idx.tolist()))
+    if mode == "self":
+        from creditlab._backend import number_array
+
+        s = number_array(scores, "scores")
+        pairs = [(best[g], worst[g]) for g in order if s[best[g]] > s[worst[g]]]
+    else:
+        if anchor_scores is None or anchor_index is None or future_scores is None \
+                or future_index is None:
+            raise ValueError("mode='temporal' needs anchor_scores, anchor_index, "
+                             "future_scores and future_index")
+        _, _, a_worst = _group_extremes(anchor_scores, anchor_index, "anchor_")
+        _, f_best, _ = _group_extremes(future_scores, future_index, "future_")
+        missing = [g for g in order if g not in a_worst or g not in f_best]
+        if missing:
+            raise ValueError(f"index groups {missing[:5]} are missing from anchor_index or "
+                             "future_index")
+        pairs = [(f_best[g], a_worst[g]) for g in order]
+    c = np.asarray([p[0] for p in pairs], np.int64)
+    r = np.asarray([p[1] for p in pairs], np.int64)
+    return c, r

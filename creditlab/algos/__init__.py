@@ -16,6 +16,9 @@
 ``curiosity``     tabular Q-learning on an intrinsic bonus alone; records TV time and
                   coverage on the noisy-TV grid (Ch16; import the module).
 ``offline``       weighted IQL critic, BPPO and AWR on a fixed dataset (Q-Evolve-style, Ch12).
+``guided``        learning from one's own past and future (Ch17; import the module): HeRL's
+                  bonus and off-policy loss with hinted re-attempts on a rubric StepChain,
+                  NPO-style guide mixing and S = Q/V, temporal self-rewarding DPO.
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
