@@ -1,5 +1,8 @@
 """Planning with a model: batched MCTS (PUCT and Gumbel), greedy step scoring, and k-step
-lookahead with receding-horizon commitment.
+lookahead with receding-horizon commitment; and decoding guided by a value, without
+fine-tuning (Chapter 19): :func:`value_augmented_logits` / :func:`value_augmented_sample`
+(VAS), :func:`svdd_sample` with :func:`posterior_mean_value` (SVDD), :func:`best_of_n`,
+:func:`best_of_n_kl` and :func:`soft_value`.
 
 :func:`mcts` follows mctx's ``muzero_policy`` / ``gumbel_muzero_policy`` (same tree
 fields, selection rules, Q-transforms and backup) with the select / expand / backup loop in
@@ -46,6 +49,7 @@ __all__ = [
     "SVDDOutput",
     "Trajectory",
     "best_of_n",
+    "best_of_n_kl",
     "greedy_step",
     "lookahead",
     "mcts",
@@ -53,6 +57,7 @@ __all__ = [
     "posterior_mean_value",
     "receding_horizon",
     "reward_mix",
+    "soft_value",
     "svdd_sample",
     "value_augmented_logits",
     "value_augmented_sample",
@@ -738,6 +743,58 @@ def best_of_n(candidates: Any, scores: Any) -> BestOfN:
     if len(candidates) != B or any(len(c) != N for c in candidates):
         raise ValueError(f"candidates must hold B = {B} groups of N = {N} like scores")
     return BestOfN([candidates[b][int(idx[b])] for b in range(B)], idx, best)
+
+
+def best_of_n_kl(p_success: float, n: int) -> float:
+    r"""Exact :math:`\mathrm{KL}(\pi_{\text{BoN}} \,\|\, \pi_0)` of best-of-``n``, 0/1 reward.
+
+    With base success rate :math:`p`, the chosen sample is a success with probability
+    :math:`q = 1 - (1-p)^n`, distributed as a base success; otherwise a base failure:
+
+    .. math:: \mathrm{KL} = q \log\frac{q}{p} + (1 - q)\log\frac{1 - q}{1 - p}
+              \;\le\; \log n - \frac{n-1}{n}.
+
+    ``p_success`` in (0, 1) (at 0 or 1 best-of-n is the base model: 0 is returned),
+    ``n >= 1``.
+    """
+    p = check_unit_interval(p_success, "p_success")
+    n = check_int(n, "n", 1)
+    if n == 1 or p in (0.0, 1.0):
+        return 0.0
+    q = 1.0 - (1.0 - p) ** n
+    return float(q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p)))
+
+
+def soft_value(rewards: Any, alpha: float, axis: int = -1) -> np.ndarray:
+    r"""Monte Carlo soft value :math:`\alpha \log \frac1K \sum_k e^{r_k/\alpha}` along ``axis``.
+
+    The quantity SVDD's soft value :math:`v_t(x) = \alpha\log\mathbb E[e^{r(x_0)/\alpha}
+    \mid x_t = x]` estimates from :math:`K` rollouts: the mean of the rewards as
+    :math:`\alpha \to \infty`, their max as :math:`\alpha \to 0` (``alpha = 0`` returns the
+    max). Computed stably (max subtracted before the exponential).
+
+    Parameters
+    ----------
+    rewards : float array [..., K, ...]
+        Finite.
+    alpha : float >= 0
+    axis : int
+
+    Returns
+    -------
+    np.ndarray, ``rewards``' shape without ``axis``, float64
+    """
+    r = check_finite(number_array(rewards, "rewards"), "rewards")
+    alpha = check_real(alpha, "alpha")
+    if alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    if r.ndim == 0 or r.shape[axis] == 0:
+        raise ValueError(f"rewards must have at least one entry along axis {axis}")
+    m = r.max(axis=axis, keepdims=True)
+    if alpha == 0.0:
+        return np.squeeze(m, axis=axis)
+    out = m + alpha * np.log(np.mean(np.exp((r - m) / alpha), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis)
 
 
 class DecodeOutput(NamedTuple):

@@ -16,6 +16,8 @@
 ``curiosity``     tabular Q-learning on an intrinsic bonus alone; records TV time and
                   coverage on the noisy-TV grid (Ch16; import the module).
 ``offline``       weighted IQL critic, BPPO and AWR on a fixed dataset (Q-Evolve-style, Ch12).
+``token_values``  token values Q(s, .) of a frozen TinyTextLM fitted by TD(lambda) on its own
+                  samples, for value-augmented decoding (VAS-style, Ch19; import the module).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """

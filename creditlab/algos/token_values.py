@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from creditlab._backend import check_int, check_positive, check_unit_interval, number_array
+from creditlab._backend import (
+    bool_array,
+    check_finite,
+    check_int,
+    check_positive,
+    check_unit_interval,
+    number_array,
+)
 from creditlab.models.tinylm import TinyTextLM
 from creditlab.returns import lambda_returns
 
@@ -64,15 +71,13 @@ def token_q_targets(rewards: Any, q_taken: Any, mask: Any, *, gamma: float = 1.0
         Response tokens (True up to and including EOS).
     gamma, lam : float in [0, 1]
     """
-    m = np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask)
-    if m.dtype != bool or m.ndim != 2:
-        raise ValueError(f"mask must be a bool array [B, T], got {m.dtype} {m.shape}")
-    r = number_array(rewards.detach().cpu() if hasattr(rewards, "detach") else rewards,
-                     "rewards")
+    m = np.asarray(bool_array(mask, "mask"))
+    if m.ndim != 2:
+        raise ValueError(f"mask must be a bool array [B, T], got shape {m.shape}")
+    r = check_finite(number_array(rewards, "rewards"), "rewards")
     if r.shape != (len(m),):
         raise ValueError(f"rewards must have shape [B] = ({len(m)},), got {r.shape}")
-    q = number_array(q_taken.detach().cpu() if hasattr(q_taken, "detach") else q_taken,
-                     "q_taken")
+    q = check_finite(number_array(q_taken, "q_taken"), "q_taken")
     if q.shape != m.shape:
         raise ValueError(f"q_taken must have the shape of mask {m.shape}, got {q.shape}")
     gamma = check_unit_interval(gamma, "gamma")
