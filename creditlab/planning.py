@@ -761,8 +761,8 @@ def best_of_n_kl(p_success: float, n: int) -> float:
     n = check_int(n, "n", 1)
     if n == 1 or p in (0.0, 1.0):
         return 0.0
-    q = 1.0 - (1.0 - p) ** n
-    return float(q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p)))
+    q = 1.0 - (1.0 - p) ** n  # may round to 1 for large n: the failure term is then 0
+    return float(q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0))
 
 
 def soft_value(rewards: Any, alpha: float, axis: int = -1) -> np.ndarray:

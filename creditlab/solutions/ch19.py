@@ -18,7 +18,8 @@ def bon_binary_kl(p: float, n: int) -> float:
     q = 1 - (1 - p) ** n
     if n == 1:
         return 0.0
-    return float(q * np.log(q / p) + (1 - q) * np.log((1 - q) / (1 - p)))
+    fail = (1 - q) * np.log((1 - q) / (1 - p)) if q < 1 else 0.0
+    return float(q * np.log(q / p) + fail)
 
 
 def soft_value(rewards: np.ndarray, alpha: float) -> float:
