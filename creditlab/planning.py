@@ -1,5 +1,8 @@
 """Planning with a model: batched MCTS (PUCT and Gumbel), greedy step scoring, and k-step
-lookahead with receding-horizon commitment.
+lookahead with receding-horizon commitment; and decoding guided by a value, without
+fine-tuning (Chapter 19): :func:`value_augmented_logits` / :func:`value_augmented_sample`
+(VAS), :func:`svdd_sample` with :func:`posterior_mean_value` (SVDD), :func:`best_of_n`,
+:func:`best_of_n_kl` and :func:`soft_value`.
 
 :func:`mcts` follows mctx's ``muzero_policy`` / ``gumbel_muzero_policy`` (same tree
 fields, selection rules, Q-transforms and backup) with the select / expand / backup loop in
@@ -30,6 +33,8 @@ from creditlab._backend import (
     check_unit_interval,
     compiled,
     float_array,
+    is_torch,
+    like,
     make_rng,
     number_array,
     to_numpy,
@@ -37,15 +42,25 @@ from creditlab._backend import (
 from creditlab.trees import SearchTree, reduce_up
 
 __all__ = [
+    "BestOfN",
+    "DecodeOutput",
     "PolicyOutput",
     "RecurrentOutput",
+    "SVDDOutput",
     "Trajectory",
+    "best_of_n",
+    "best_of_n_kl",
     "greedy_step",
     "lookahead",
     "mcts",
     "mcts_numpy",
+    "posterior_mean_value",
     "receding_horizon",
     "reward_mix",
+    "soft_value",
+    "svdd_sample",
+    "value_augmented_logits",
+    "value_augmented_sample",
 ]
 
 
@@ -585,3 +600,420 @@ def reward_mix(terms: dict[str, Any], weights: dict[str, float]) -> np.ndarray:
     for k, w in weights.items():
         out = out + check_real(w, f"weights[{k!r}]") * arrays[k]
     return np.asarray(out)
+
+
+# --------------------------------------------------------------------------------------
+# decoding with a value function, without fine-tuning (Chapter 19)
+
+
+def _beta_list(values: Any, beta: Any) -> tuple[list[Any], list[float]]:
+    """``values`` and ``beta`` as two equal-length lists (one entry per reward)."""
+    many = isinstance(values, (list, tuple))
+    vals = list(values) if many else [values]
+    if not vals:
+        raise ValueError("values must hold at least one array")
+    if isinstance(beta, (list, tuple, np.ndarray)):
+        betas = [check_real(b, "beta") for b in np.asarray(beta, dtype=object).ravel()]
+    else:
+        betas = [check_real(beta, "beta")]
+    if len(betas) != len(vals):
+        raise ValueError(f"beta must have one weight per value array: {len(vals)} value "
+                         f"array(s), got {len(betas)} weight(s)")
+    return vals, betas
+
+
+def value_augmented_logits(base_logits: Any, values: Any, beta: Any = 1.0,
+                           top_k: int | None = 20) -> Any:
+    r"""VAS's decoding rule: the base logits plus centred, weighted values on the top-k.
+
+    .. math::
+        z'_a = z_a + \sum_i \beta_i\,\Big(V_i(s \circ a) - \frac{1}{|K|}\sum_{a' \in K}
+        V_i(s \circ a')\Big) \ \text{for } a \in K, \qquad z'_a = -\infty \text{ otherwise},
+
+    with :math:`K` the base model's ``top_k`` tokens (every token whose logit is at least
+    the ``top_k``-th largest, so ties are kept, as in Hugging Face's top-k warper and
+    :meth:`TinyTextLM.sample`). :math:`\mathrm{softmax}(z')` is
+    :math:`\pi_0(a \mid s)\,e^{\sum_i \beta_i V_i(s\circ a)}` renormalised over :math:`K`,
+    the KL-regularised optimum :math:`\pi^\star \propto \pi_0 e^{\beta Q}` restricted to the
+    base model's top-k (Han et al. 2024, ``VASLogitsProcessor``; the centring changes
+    nothing after the softmax and keeps the logits' scale). Several rewards compose by
+    adding their weighted values; the weights can change at every call, after training.
+
+    Parameters
+    ----------
+    base_logits : float array [..., V] (numpy or torch)
+        Logits of the frozen base model for the next token.
+    values : float array [..., V], or a list of them (one per reward)
+        :math:`V_i(s \circ a)`, the value after appending each token ``a`` (only the
+        entries in :math:`K` are read; the others may hold anything, NaN included).
+    beta : float or sequence of floats
+        :math:`\beta_i`, one per value array (0 gives back the base top-k distribution).
+    top_k : int >= 1 or None
+        None keeps every token.
+
+    Returns
+    -------
+    float array [..., V], the kind (numpy / torch) and dtype of ``base_logits``
+        :math:`-\infty` outside :math:`K`.
+    """
+    vals, betas = _beta_list(values, beta)
+    if top_k is not None:
+        top_k = check_int(top_k, "top_k", 1)
+    torch_in = is_torch(base_logits)
+    z = float_array(base_logits, "base_logits")
+    if z.ndim < 1 or z.shape[-1] == 0:
+        raise ValueError(f"base_logits must have shape [..., V] with V >= 1, got {z.shape}")
+    if np.isnan(z).any() or np.isposinf(z).any():
+        raise ValueError("base_logits must not hold NaN or +inf")
+    vs = []
+    for i, v in enumerate(vals):
+        name = "values" if len(vals) == 1 else f"values[{i}]"
+        a = float_array(v, name)
+        if a.shape != z.shape:
+            raise ValueError(f"{name} must have the shape of base_logits {z.shape}, got "
+                             f"{a.shape}")
+        vs.append(a.astype(np.float64))
+    zz = z.astype(np.float64)
+    k = z.shape[-1] if top_k is None else min(top_k, z.shape[-1])
+    kth = -np.sort(-zz, axis=-1)[..., k - 1 : k]
+    keep = (zz >= kth) & np.isfinite(zz)
+    if not keep.any(-1).all():
+        raise ValueError("base_logits must have at least one finite logit in every row")
+    out = zz.copy()
+    n_keep = keep.sum(-1, keepdims=True)
+    for i, (a, b) in enumerate(zip(vs, betas)):
+        if not np.isfinite(a[keep]).all():
+            name = "values" if len(vs) == 1 else f"values[{i}]"
+            raise ValueError(f"{name} must be finite on the top-k tokens")
+        a0 = np.where(keep, a, 0.0)
+        out = out + b * (a0 - a0.sum(-1, keepdims=True) / n_keep)
+    out = np.where(keep, out, -np.inf).astype(z.dtype)
+    return like(out, base_logits) if torch_in else out
+
+
+class BestOfN(NamedTuple):
+    """What :func:`best_of_n` returns."""
+
+    chosen: Any  # the chosen candidate of each group: [B, ...] (or a list of B items)
+    index: np.ndarray  # [B] int64, the chosen position within each group
+    score: np.ndarray  # [B] float64, its score
+
+
+def best_of_n(candidates: Any, scores: Any) -> BestOfN:
+    r"""Best-of-N selection: in each group keep the candidate with the highest score.
+
+    .. math:: j^\star_b = \arg\max_{j < N} s_{b,j} \quad (\text{ties: the lowest } j)
+
+    Generic: the candidates can be token sequences, 2-D points, plans, anything indexed
+    as ``candidates[b][j]``; the scores come from whatever judges them (a reward, a value,
+    a verifier). With :math:`N` i.i.d. samples from :math:`\pi_0` the chosen one follows
+    a distribution whose KL to :math:`\pi_0` is at most :math:`\log N - (N-1)/N`
+    (Beirami et al. 2024; exact for a continuous score without ties).
+
+    Parameters
+    ----------
+    candidates : array [B, N, ...] (numpy or torch), or a sequence of B sequences of N
+    scores : float array [B, N]
+        Finite.
+
+    Returns
+    -------
+    BestOfN
+        ``chosen`` (``[B, ...]`` of the candidates' kind, or a list of B items), ``index``
+        ``[B]`` int64, ``score`` ``[B]`` float64.
+    """
+    s = check_finite(number_array(scores, "scores"), "scores")
+    if s.ndim != 2 or s.shape[1] == 0:
+        raise ValueError(f"scores must have shape [B, N] with N >= 1, got {s.shape}")
+    B, N = s.shape
+    idx = np.argmax(s, axis=1).astype(np.int64)
+    best = s[np.arange(B), idx]
+    if isinstance(candidates, np.ndarray) or is_torch(candidates):
+        if tuple(candidates.shape[:2]) != (B, N):
+            raise ValueError(f"candidates must have leading shape [B, N] = {(B, N)} like "
+                             f"scores, got {tuple(candidates.shape)}")
+        if is_torch(candidates):
+            import torch
+
+            return BestOfN(candidates[torch.arange(B), torch.as_tensor(idx)], idx, best)
+        return BestOfN(candidates[np.arange(B), idx], idx, best)
+    if not isinstance(candidates, Sequence) or isinstance(candidates, str):
+        raise TypeError(f"candidates must be an array [B, N, ...] or a sequence of B "
+                        f"sequences, got {type(candidates).__name__}")
+    if len(candidates) != B or any(len(c) != N for c in candidates):
+        raise ValueError(f"candidates must hold B = {B} groups of N = {N} like scores")
+    return BestOfN([candidates[b][int(idx[b])] for b in range(B)], idx, best)
+
+
+def best_of_n_kl(p_success: float, n: int) -> float:
+    r"""Exact :math:`\mathrm{KL}(\pi_{\text{BoN}} \,\|\, \pi_0)` of best-of-``n``, 0/1 reward.
+
+    With base success rate :math:`p`, the chosen sample is a success with probability
+    :math:`q = 1 - (1-p)^n`, distributed as a base success; otherwise a base failure:
+
+    .. math:: \mathrm{KL} = q \log\frac{q}{p} + (1 - q)\log\frac{1 - q}{1 - p}
+              \;\le\; \log n - \frac{n-1}{n}.
+
+    ``p_success`` in (0, 1) (at 0 or 1 best-of-n is the base model: 0 is returned),
+    ``n >= 1``.
+    """
+    p = check_unit_interval(p_success, "p_success")
+    n = check_int(n, "n", 1)
+    if n == 1 or p in (0.0, 1.0):
+        return 0.0
+    q = 1.0 - (1.0 - p) ** n  # may round to 1 for large n: the failure term is then 0
+    return float(q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0))
+
+
+def soft_value(rewards: Any, alpha: float, axis: int = -1) -> np.ndarray:
+    r"""Monte Carlo soft value :math:`\alpha \log \frac1K \sum_k e^{r_k/\alpha}` along ``axis``.
+
+    The quantity SVDD's soft value :math:`v_t(x) = \alpha\log\mathbb E[e^{r(x_0)/\alpha}
+    \mid x_t = x]` estimates from :math:`K` rollouts: the mean of the rewards as
+    :math:`\alpha \to \infty`, their max as :math:`\alpha \to 0` (``alpha = 0`` returns the
+    max). Computed stably (max subtracted before the exponential).
+
+    Parameters
+    ----------
+    rewards : float array [..., K, ...]
+        Finite.
+    alpha : float >= 0
+    axis : int
+
+    Returns
+    -------
+    np.ndarray, ``rewards``' shape without ``axis``, float64
+    """
+    r = check_finite(number_array(rewards, "rewards"), "rewards")
+    alpha = check_real(alpha, "alpha")
+    if alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    if r.ndim == 0 or r.shape[axis] == 0:
+        raise ValueError(f"rewards must have at least one entry along axis {axis}")
+    m = r.max(axis=axis, keepdims=True)
+    if alpha == 0.0:
+        return np.squeeze(m, axis=axis)
+    out = m + alpha * np.log(np.mean(np.exp((r - m) / alpha), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis)
+
+
+class DecodeOutput(NamedTuple):
+    """What :func:`value_augmented_sample` returns (torch tensors, batch-major)."""
+
+    responses: Any  # [B, T] int64, PAD after the first EOS
+    logp: Any  # [B, T] float32, log-prob of each token under the decoding policy
+    base_logp: Any  # [B, T] float32, ... under the frozen base model
+    mask: Any  # [B, T] bool, True up to and including the first EOS
+
+
+def _gru_start(lm: Any, p: Any, pm: Any) -> tuple[Any, Any]:
+    """Hidden state and next-token head output after ``BOS + prompt`` (TinyTextLM)."""
+    import torch
+
+    from creditlab.models.tinylm import BOS, PAD
+
+    B = len(p)
+    ids = torch.cat([torch.full((B, 1), BOS, dtype=torch.int64), torch.where(pm, p, PAD)], 1)
+    out, states = lm(ids)
+    last = pm.sum(1)
+    return states[torch.arange(B), last], out[torch.arange(B), last]
+
+
+def _gru_next(lm: Any, tok: Any, h: Any) -> tuple[Any, Any]:
+    o, hn = lm.gru(lm.emb(tok[:, None]), h.unsqueeze(0))
+    return hn.squeeze(0), lm.head(o[:, 0])
+
+
+def value_augmented_sample(base: Any, q_models: Any, prompts: Any, *, beta: Any,
+                           max_len: int, top_k: int | None = 20, seed: int = 0,
+                           eos_id: int = 2) -> DecodeOutput:
+    r"""Decode from a frozen :class:`~creditlab.models.TinyTextLM` steered by token values
+    (VAS-style): at every step sample from
+    ``softmax(value_augmented_logits(base logits, [Q_i(s, .)], beta, top_k))``.
+
+    Each ``q_models[i]`` is a TinyTextLM whose *logits head is read as values*:
+    its output after the prefix :math:`s` is :math:`Q_i(s, a) = V_i(s \circ a)` for every
+    token :math:`a` at once (fit it with :func:`creditlab.algos.fit_token_q`). The paper
+    runs a value model on each of the ``top_k`` extensions :math:`s \circ a` instead; the
+    quantity is the same, we get all of them from one forward pass.
+
+    Parameters
+    ----------
+    base : TinyTextLM
+        The frozen model; its weights are not changed.
+    q_models : TinyTextLM or list of TinyTextLM
+        One per reward; same vocabulary as ``base``.
+    prompts : ragged sequences of int [B][P_b], or int array [B, P]
+    beta : float or list of floats
+        One weight per Q model (0: the base model's top-k sampling).
+    max_len : int >= 1
+    top_k : int >= 1 or None
+    seed : int >= 0
+    eos_id : int
+
+    Returns
+    -------
+    DecodeOutput
+        ``responses``, ``logp`` (under the decoding policy, so
+        ``(logp - base_logp).sum(1)`` is a one-sample estimate of
+        :math:`\mathrm{KL}(\pi \,\|\, \pi_0)` per response), ``base_logp``, ``mask``.
+    """
+    import torch
+
+    from creditlab.models.tinylm import PAD, TinyTextLM, pad_sequences, response_mask
+
+    if not isinstance(base, TinyTextLM):
+        raise TypeError(f"base must be a TinyTextLM, got {type(base).__name__}")
+    qs = list(q_models) if isinstance(q_models, (list, tuple)) else [q_models]
+    _, betas = _beta_list(qs, beta)
+    for i, q in enumerate(qs):
+        if not isinstance(q, TinyTextLM):
+            raise TypeError(f"q_models[{i}] must be a TinyTextLM, got {type(q).__name__}")
+        if q.vocab_size != base.vocab_size:
+            raise ValueError(f"q_models[{i}] must have the base vocabulary "
+                             f"({base.vocab_size}), got {q.vocab_size}")
+    max_len = check_int(max_len, "max_len", 1)
+    seed = check_int(seed, "seed", 0)
+    p, pm = pad_sequences(prompts, "prompts")
+    base._check_ids(p, "prompts")
+    gen = torch.Generator().manual_seed(seed)
+    B = len(p)
+    with torch.no_grad():
+        h, z = _gru_start(base, p, pm)
+        hq, qv = zip(*(_gru_start(q, p, pm) for q in qs))
+        hq, qv = list(hq), list(qv)
+        out = torch.full((B, max_len), PAD, dtype=torch.int64)
+        lp_pol, lp_base = torch.zeros((B, max_len)), torch.zeros((B, max_len))
+        done = torch.zeros(B, dtype=torch.bool)
+        T = 0
+        for t in range(max_len):
+            zz = value_augmented_logits(z, qv, betas, top_k)
+            pol = torch.log_softmax(zz, -1)
+            tok = torch.multinomial(pol.exp(), 1, generator=gen).squeeze(1)
+            tok = torch.where(done, PAD, tok)
+            out[:, t] = tok
+            lp_pol[:, t] = torch.where(done, 0.0, pol.gather(1, tok[:, None]).squeeze(1))
+            lp_base[:, t] = torch.where(done, 0.0, torch.log_softmax(z, -1).gather(
+                1, tok[:, None]).squeeze(1))
+            done = done | (tok == eos_id)
+            T = t + 1
+            if bool(done.all()):
+                break
+            h, z = _gru_next(base, tok, h)
+            for i, q in enumerate(qs):
+                hq[i], qv[i] = _gru_next(q, tok, hq[i])
+    out = out[:, :T]
+    mask = response_mask(out, eos_id)
+    return DecodeOutput(out, lp_pol[:, :T].masked_fill(~mask, 0.0),
+                        lp_base[:, :T].masked_fill(~mask, 0.0), mask)
+
+
+class SVDDOutput(NamedTuple):
+    """What :func:`svdd_sample` returns (torch tensors)."""
+
+    samples: Any  # [n, 2] the final x_0
+    x: Any  # [n, T + 1, 2] the kept states x_T, ..., x_0
+    values: Any  # [n, T] the value of each kept candidate
+    calls: int  # value-function evaluations per sample (M per step)
+
+
+def posterior_mean_value(model: Any, reward_fn: Callable[[Any], Any], cond: Any = None
+                         ) -> Callable[[Any, int], Any]:
+    r"""SVDD-PM's value estimate :math:`\hat v(x_{t-1}) = r(\hat x_0(x_{t-1}, t-1))`: the
+    reward of the denoiser's posterior-mean (Tweedie) prediction, no training needed.
+
+    Returns ``value_fn(x [K, 2], t) -> [K]`` for :func:`svdd_sample` (``t`` in ``[0, T]``;
+    at ``t = 0``, :math:`\hat x_0 = x`). Costs one denoiser call per candidate.
+    ``reward_fn`` maps points ``[K, 2]`` to rewards ``[K]`` (it need not be
+    differentiable).
+    """
+    if not callable(reward_fn):
+        raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
+
+    def value_fn(x: Any, t: int) -> Any:
+        import torch
+
+        with torch.no_grad():
+            x0 = model.x0_hat(x, int(t), cond)
+        return torch.as_tensor(np.asarray(to_numpy(reward_fn(x0), "reward_fn(x0)"),
+                                          dtype=np.float32))
+
+    return value_fn
+
+
+def svdd_sample(model: Any, value_fn: Callable[[Any, int], Any], n: int, *, M: int = 10,
+                alpha: float = 0.0, cond: int | None = None,
+                seed: int = 0) -> SVDDOutput:
+    r"""Soft value-based decoding (SVDD) for a diffusion model, derivative-free.
+
+    At every reverse step :math:`t = T, \dots, 1`, draw ``M`` candidates from the frozen
+    denoiser, score each with the soft value, and keep one:
+
+    .. math::
+        x_{t-1}^{(j)} \sim p_{\text{pre}}(\cdot \mid x_t), \ j = 1..M, \qquad
+        P(\text{keep } j) \propto \exp\big(\hat v_{t-1}(x_{t-1}^{(j)}) / \alpha\big),
+
+    which samples (as :math:`M \to \infty`) from :math:`p^\star(x_{t-1} \mid x_t) \propto
+    p_{\text{pre}}(x_{t-1} \mid x_t)\,\exp(v_{t-1}(x_{t-1})/\alpha)`, the step of the
+    KL-regularised optimum (Li et al. 2024). ``alpha = 0`` keeps the argmax (ties: the
+    first candidate), which is what the released code does (it computes the softmax and
+    takes its argmax).
+
+    Parameters
+    ----------
+    model : Toy2DDiffusion
+        The frozen pretrained denoiser (anything with ``steps`` and
+        ``step(x_t, t, cond, M=, seed=)`` returning ``x_prev [n, M, 2]``).
+    value_fn : callable
+        ``value_fn(x [K, 2], t) -> [K]``: :math:`\hat v_t(x)` for states at step ``t``
+        (called with ``t - 1`` for the candidates of step ``t``): SVDD-PM's
+        :func:`posterior_mean_value`, or a network regressed on rewards (SVDD-MC).
+    n : int >= 1
+        Number of samples.
+    M : int >= 1
+        Candidates per step (``M = 1`` is plain ancestral sampling).
+    alpha : float >= 0
+        Temperature of the resampling.
+    cond : int or None
+        Class of a conditional model.
+    seed : int >= 0
+
+    Returns
+    -------
+    SVDDOutput
+        ``samples [n, 2]``, ``x [n, T + 1, 2]``, ``values [n, T]``, ``calls`` (value
+        evaluations per sample, ``M * T``).
+    """
+    import torch
+
+    if not callable(value_fn):
+        raise TypeError(f"value_fn must be callable, got {type(value_fn).__name__}")
+    n = check_int(n, "n", 1)
+    M = check_int(M, "M", 1)
+    alpha = check_real(alpha, "alpha")
+    if alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    seed = check_int(seed, "seed", 0)
+    gen = torch.Generator().manual_seed(seed)
+    T = int(model.steps)
+    x = torch.randn((n, 2), generator=gen)
+    xs, vs = [x], []
+    rows = torch.arange(n)
+    for t in range(T, 0, -1):
+        cand = model.step(x, t, cond, M=M, seed=gen).x_prev  # [n, M, 2]
+        v = torch.as_tensor(np.asarray(to_numpy(value_fn(cand.reshape(n * M, 2), t - 1),
+                                                "value_fn(x, t)"), dtype=np.float64))
+        if tuple(v.shape) != (n * M,):
+            raise ValueError(f"value_fn must return one value per candidate ({n * M}), "
+                             f"got shape {tuple(v.shape)}")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("value_fn returned NaN or inf")
+        v = v.reshape(n, M)
+        if alpha == 0.0:
+            j = v.argmax(1)
+        else:
+            j = torch.multinomial(torch.softmax(v / alpha, 1), 1, generator=gen).squeeze(1)
+        x = cand[rows, j]
+        xs.append(x)
+        vs.append(v[rows, j].float())
+    return SVDDOutput(x, torch.stack(xs, 1), torch.stack(vs, 1), M * T)

@@ -179,6 +179,7 @@ from creditlab.models import (  # noqa: E402
 hidden_answer = importlib.import_module("creditlab.envs.hidden_answer")  # Chapter 9
 exploration = importlib.import_module("creditlab.exploration")  # Chapter 16
 curiosity = importlib.import_module("creditlab.algos.curiosity")  # Chapter 16
+token_values = importlib.import_module("creditlab.algos.token_values")  # Chapter 19
 
 
 def _contrastive(pos: Any, neg: Any, steps: Any) -> float:
@@ -2071,6 +2072,74 @@ ENTRIES.update({
                    "anchor_index:very negative": "any", "future_index:huge": "any",
                    "future_index:very negative": "any"}),
 })
+
+
+ENTRIES.update({
+    # ---- Chapter 19: value-guided decoding (VAS, SVDD) and token values
+    "creditlab.planning.value_augmented_logits": Fuzz(
+        planning.value_augmented_logits,
+        lambda rng: {"base_logits": rng.normal(size=(2, 5)), "values": rng.normal(size=(2, 5)),
+                     "beta": 1.5, "top_k": 3},
+        {"base_logits": "float", "values": "float", "beta": "real", "top_k": "count?"},
+        overrides={"base_logits:-inf": "any",  # a token the base model rules out
+                   "values:nan": "any", "values:inf": "any", "values:-inf": "any"}),
+    # (values outside the top-k are never read: NaN there is fine, inside it is refused)
+    "creditlab.planning.best_of_n": Fuzz(
+        lambda **kw: planning.best_of_n(**kw).index,
+        lambda rng: {"candidates": rng.normal(size=(2, 3, 2)), "scores": rng.normal(size=(2, 3))},
+        {"candidates": "float", "scores": "num"}, nan={"candidates": "propagate"},
+        overrides={"candidates:int dtype": "same", "candidates:strings": "same",
+                   "candidates:extra axis": "same", "candidates:short last axis": "same",
+                   "candidates:masked": "any"}),  # candidates can be anything indexable
+    "creditlab.planning.best_of_n_kl": Fuzz(
+        planning.best_of_n_kl, lambda rng: {"p_success": 0.3, "n": 4},
+        {"p_success": "unit", "n": "count"}),
+    "creditlab.planning.soft_value": Fuzz(
+        planning.soft_value, lambda rng: {"rewards": rng.normal(size=(2, 4)), "alpha": 0.5},
+        {"rewards": "num", "alpha": "nonneg"},
+        overrides={"rewards:extra axis": "any", "rewards:short last axis": "any"}),
+    "creditlab.planning.value_augmented_sample": Fuzz(
+        lambda **kw: planning.value_augmented_sample(
+            _lm(), token_values.q_model(_lm()), [[3, 4], [5]], **kw).responses,
+        lambda rng: {"beta": 1.0, "max_len": 3, "top_k": 4, "seed": 0},
+        {"beta": "real", "max_len": "count", "top_k": "count?", "seed": "seed"}, examples=6),
+    "creditlab.planning.posterior_mean_value": Fuzz(
+        lambda reward_fn: planning.posterior_mean_value(_tiny_dm(), reward_fn)(
+            torch.zeros((2, 2)), 1),
+        lambda rng: {"reward_fn": lambda x: np.ones(len(x))}, {"reward_fn": "callable"}),
+    "creditlab.planning.svdd_sample": Fuzz(
+        lambda **kw: planning.svdd_sample(_tiny_dm(), **kw).samples,
+        lambda rng: {"value_fn": lambda x, t: torch.zeros(len(x)), "n": 3, "M": 2,
+                     "alpha": 0.5, "seed": 0},
+        {"value_fn": "callable", "n": "count", "M": "count", "alpha": "nonneg", "seed": "seed"},
+        examples=6),
+    "creditlab.planning.BestOfN": Exempt("a result type the library builds (NamedTuple)"),
+    "creditlab.planning.DecodeOutput": Exempt("a result type the library builds (NamedTuple)"),
+    "creditlab.planning.SVDDOutput": Exempt("a result type the library builds (NamedTuple)"),
+    "creditlab.algos.token_values.q_model": Fuzz(
+        lambda seed: token_values.q_model(_lm(), seed=seed).n_params,
+        lambda rng: {"seed": 0}, {"seed": "seed"}),
+    "creditlab.algos.token_values.token_q_targets": Fuzz(
+        token_values.token_q_targets,
+        lambda rng: {"rewards": np.array([1.0, 0.0]), "q_taken": rng.normal(size=(2, 3)),
+                     "mask": np.array([[True, True, False], [True, True, True]]),
+                     "gamma": 1.0, "lam": 0.95},
+        {"rewards": "num", "q_taken": "num", "mask": "bool", "gamma": "unit", "lam": "unit"}),
+    "creditlab.algos.token_values.fit_token_q": Fuzz(
+        lambda **kw: token_values.fit_token_q(token_values.q_model(_lm()), _lm(), [[3, 4], [5]],
+                                              **kw),
+        lambda rng: {"reward_fn": lambda p, r, m: np.ones(len(p)), "iterations": 1,
+                     "batch_size": 2, "max_len": 3, "epochs": 1, "lr": 0.01, "gamma": 1.0,
+                     "lam": 0.9, "seed": 0},
+        {"reward_fn": "callable", "iterations": "count", "batch_size": "count",
+         "max_len": "count", "epochs": "count", "lr": "pos", "gamma": "unit", "lam": "unit",
+         "seed": "seed"}, examples=6),
+})
+
+
+@functools.cache
+def _tiny_dm() -> Any:
+    return diffusion2d.Toy2DDiffusion(steps=3, hidden=4, layers=1, seed=0).requires_grad_(False)
 
 
 # Known gaps (issue 15 follow-up): these functions do not yet refuse every bad input of

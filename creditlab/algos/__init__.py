@@ -19,6 +19,8 @@
 ``guided``        learning from one's own past and future (Ch17; import the module): HeRL's
                   bonus and off-policy loss with hinted re-attempts on a rubric StepChain,
                   NPO-style guide mixing and S = Q/V, temporal self-rewarding DPO.
+``token_values``  token values Q(s, .) of a frozen TinyTextLM fitted by TD(lambda) on its own
+                  samples, for value-augmented decoding (VAS-style, Ch19; import the module).
 
 Needs torch (imported when this package is imported, not by ``import creditlab``).
 """
