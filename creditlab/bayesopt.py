@@ -26,6 +26,7 @@ from creditlab._backend import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_real,
     float_array,
     int_array,
     make_rng,
@@ -144,10 +145,7 @@ def expected_improvement(mean: Any, sd: Any, best: float, *, xi: float = 0.0) ->
         raise ValueError(f"sd must have the shape of mean {mu.shape}, got {sg.shape}")
     if (sg < 0).any():
         raise ValueError("sd must be >= 0")
-    f = float(np.float64(best)) if isinstance(best, (int, float, np.number)) else None
-    if f is None or isinstance(best, bool) or not np.isfinite(f):
-        raise TypeError(f"best must be a finite real number, got {best!r}") if f is None \
-            else ValueError(f"best must be a finite real number, got {best!r}")
+    f = check_real(best, "best")
     x = check_nonnegative(xi, "xi")
     imp = mu - f - x
     safe = np.where(sg > 0, sg, 1.0)
@@ -198,10 +196,14 @@ def warm_start(candidates: Any, prior_X: Any, prior_y: Any, n: int, *,
     """
     C = _points(candidates, "candidates", min_n=1)
     PX = _points(prior_X, "prior_X", C.shape[1], min_n=1)
+    Py = check_finite(number_array(prior_y, "prior_y"), "prior_y")
+    if Py.shape != (len(PX),):
+        raise ValueError(f"prior_y must have shape ({len(PX)},) (one reward per row of "
+                         f"prior_X), got {Py.shape}")
     k = check_int(n, "n", 1)
     if k > len(C):
         raise ValueError(f"n must be <= the number of candidates {len(C)}, got {k}")
-    mu, _ = gp_posterior(PX, prior_y, C, length_scale=length_scale, noise=noise)
+    mu, _ = gp_posterior(PX, Py, C, length_scale=length_scale, noise=noise)
     return np.argsort(-mu, kind="stable")[:k].astype(np.int64)
 
 
