@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_int, check_nonnegative, check_positive, make_rng
+from creditlab._backend import (
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    make_rng,
+    number_array,
+)
 
 __all__ = ["Competition", "config_grid", "make_competition"]
 
@@ -90,9 +97,9 @@ class Competition:
         -------
         (val [m], test [m]) float64 accuracies.
         """
-        C = np.asarray(configs, dtype=np.float64)
-        if C.ndim != 2 or C.shape[1] != 2 or not np.isfinite(C).all():
-            raise ValueError(f"configs must be a finite [m, 2] array, got shape {C.shape}")
+        C = check_finite(number_array(configs, "configs"), "configs")
+        if C.ndim != 2 or C.shape[1] != 2:
+            raise ValueError(f"configs must be an [m, 2] array, got shape {C.shape}")
         if (C < 0).any() or (C > 1).any():
             raise ValueError("configs must lie in [0, 1]^2")
         D = check_int(n_features, "n_features", 1)
