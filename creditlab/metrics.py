@@ -39,11 +39,13 @@ from creditlab.tabular import (
 
 __all__ = [
     "auroc",
+    "brier",
     "epic_canonicalise",
     "epic_distance",
     "frechet_distance",
     "l2_distance",
     "linear_probe",
+    "log_score",
     "mmd2",
     "optimal_return_range",
     "probe_accuracy",
@@ -668,3 +670,73 @@ def probe_accuracy(H: Any, labels: Any, *, train_fraction: float = 0.5,
     w = linear_probe(X[:n], y[:n], ridge=ridge)
     pred = np.c_[X[n:], np.ones(len(X) - n)] @ w > 0
     return float(np.mean(pred == y[n:]))
+
+
+# --------------------------------------------------------------------------------------
+# scoring probability forecasts (Chapter 21, FutureX)
+
+
+def _forecasts(p: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    q = check_finite(to_numpy(float_array(p, "p"), "p"), "p").astype(np.float64)
+    if q.ndim != 1 or q.size == 0:
+        raise ValueError(f"p must be 1-D with >= 1 forecast, got shape {q.shape}")
+    if (q < 0).any() or (q > 1).any():
+        raise ValueError("p must hold probabilities in [0, 1]")
+    return q, _labels(y, "y", len(q))
+
+
+def _reduce(s: np.ndarray, per_forecast: Any) -> Any:
+    if not isinstance(per_forecast, (bool, np.bool_)):
+        raise TypeError(f"per_forecast must be a bool, got {type(per_forecast).__name__}")
+    return s if per_forecast else float(s.mean())
+
+
+def brier(p: Any, y: Any, *, per_forecast: bool = False) -> Any:
+    r"""Brier score of binary probability forecasts (lower is better).
+
+    .. math:: \mathrm{BS} = \frac1N \sum_{i=1}^N (p_i - y_i)^2
+
+    0 is a perfect forecaster, 0.25 the constant forecast 1/2; a proper score (its expected
+    value is minimised by reporting the true probability).
+
+    Parameters
+    ----------
+    p : float array [N], probabilities in [0, 1] that each event happens
+    y : bool array [N], whether it happened (known only at resolution)
+    per_forecast : bool, return the N terms instead of their mean
+
+    Returns
+    -------
+    float, or float64 array [N] with ``per_forecast``.
+    """
+    q, t = _forecasts(p, y)
+    return _reduce((q - t) ** 2, per_forecast)
+
+
+def log_score(p: Any, y: Any, *, eps: float = 1e-6, per_forecast: bool = False) -> Any:
+    r"""Logarithmic score of binary probability forecasts (higher is better).
+
+    .. math:: \mathrm{LS} = \frac1N \sum_{i=1}^N \big[y_i \log \tilde p_i
+              + (1 - y_i) \log(1 - \tilde p_i)\big],\qquad
+              \tilde p_i = \min(\max(p_i, \epsilon), 1 - \epsilon)
+
+    0 is a perfect forecaster, :math:`\log \tfrac12 \approx -0.693` the constant 1/2. The
+    clip keeps a confident miss finite (:math:`\log \epsilon`); a proper score.
+
+    Parameters
+    ----------
+    p : float array [N], probabilities in [0, 1]
+    y : bool array [N]
+    eps : float in (0, 0.5), the clip
+    per_forecast : bool, return the N terms instead of their mean
+
+    Returns
+    -------
+    float (<= 0), or float64 array [N] with ``per_forecast``.
+    """
+    q, t = _forecasts(p, y)
+    e = check_real(eps, "eps")
+    if not 0 < e < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
+    q = np.clip(q, e, 1 - e)
+    return _reduce(np.where(t, np.log(q), np.log1p(-q)), per_forecast)
