@@ -761,7 +761,7 @@ def best_of_n_kl(p_success: float, n: int) -> float:
     n = check_int(n, "n", 1)
     if n == 1 or p in (0.0, 1.0):
         return 0.0
-    q = 1.0 - (1.0 - p) ** n  # may round to 1 for large n: the failure term is then 0
+    q = -math.expm1(n * math.log1p(-p))  # 1 - (1-p)^n, accurate for tiny p; may round to 1
     return float(q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0))
 
 
@@ -788,6 +788,10 @@ def soft_value(rewards: Any, alpha: float, axis: int = -1) -> np.ndarray:
     alpha = check_real(alpha, "alpha")
     if alpha < 0:
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    axis = check_int(axis, "axis", -max(r.ndim, 1))
+    if r.ndim and axis >= r.ndim:
+        raise ValueError(f"axis must be in [-{r.ndim}, {r.ndim}) for rewards of shape "
+                         f"{r.shape}, got {axis}")
     if r.ndim == 0 or r.shape[axis] == 0:
         raise ValueError(f"rewards must have at least one entry along axis {axis}")
     m = r.max(axis=axis, keepdims=True)
@@ -806,24 +810,6 @@ class DecodeOutput(NamedTuple):
     mask: Any  # [B, T] bool, True up to and including the first EOS
 
 
-def _gru_start(lm: Any, p: Any, pm: Any) -> tuple[Any, Any]:
-    """Hidden state and next-token head output after ``BOS + prompt`` (TinyTextLM)."""
-    import torch
-
-    from creditlab.models.tinylm import BOS, PAD
-
-    B = len(p)
-    ids = torch.cat([torch.full((B, 1), BOS, dtype=torch.int64), torch.where(pm, p, PAD)], 1)
-    out, states = lm(ids)
-    last = pm.sum(1)
-    return states[torch.arange(B), last], out[torch.arange(B), last]
-
-
-def _gru_next(lm: Any, tok: Any, h: Any) -> tuple[Any, Any]:
-    o, hn = lm.gru(lm.emb(tok[:, None]), h.unsqueeze(0))
-    return hn.squeeze(0), lm.head(o[:, 0])
-
-
 def value_augmented_sample(base: Any, q_models: Any, prompts: Any, *, beta: Any,
                            max_len: int, top_k: int | None = 20, seed: int = 0,
                            eos_id: int = 2) -> DecodeOutput:
@@ -833,8 +819,8 @@ def value_augmented_sample(base: Any, q_models: Any, prompts: Any, *, beta: Any,
 
     Each ``q_models[i]`` is a TinyTextLM whose *logits head is read as values*:
     its output after the prefix :math:`s` is :math:`Q_i(s, a) = V_i(s \circ a)` for every
-    token :math:`a` at once (fit it with :func:`creditlab.algos.fit_token_q`). The paper
-    runs a value model on each of the ``top_k`` extensions :math:`s \circ a` instead; the
+    token :math:`a` at once (fit it with :func:`creditlab.algos.token_values.fit_token_q`).
+    The paper runs a value model on each of the ``top_k`` extensions :math:`s \circ a` instead; the
     quantity is the same, we get all of them from one forward pass.
 
     Parameters
@@ -860,7 +846,7 @@ def value_augmented_sample(base: Any, q_models: Any, prompts: Any, *, beta: Any,
     """
     import torch
 
-    from creditlab.models.tinylm import PAD, TinyTextLM, pad_sequences, response_mask
+    from creditlab.models.tinylm import TinyTextLM, pad_sequences
 
     if not isinstance(base, TinyTextLM):
         raise TypeError(f"base must be a TinyTextLM, got {type(base).__name__}")
@@ -874,38 +860,30 @@ def value_augmented_sample(base: Any, q_models: Any, prompts: Any, *, beta: Any,
                              f"({base.vocab_size}), got {q.vocab_size}")
     max_len = check_int(max_len, "max_len", 1)
     seed = check_int(seed, "seed", 0)
+    eos_id = check_int(eos_id, "eos_id", 0)
+    if eos_id >= base.vocab_size:
+        raise ValueError(f"eos_id must be < the vocabulary size {base.vocab_size}, got {eos_id}")
     p, pm = pad_sequences(prompts, "prompts")
     base._check_ids(p, "prompts")
-    gen = torch.Generator().manual_seed(seed)
-    B = len(p)
-    with torch.no_grad():
-        h, z = _gru_start(base, p, pm)
-        hq, qv = zip(*(_gru_start(q, p, pm) for q in qs))
-        hq, qv = list(hq), list(qv)
-        out = torch.full((B, max_len), PAD, dtype=torch.int64)
-        lp_pol, lp_base = torch.zeros((B, max_len)), torch.zeros((B, max_len))
-        done = torch.zeros(B, dtype=torch.bool)
-        T = 0
-        for t in range(max_len):
-            zz = value_augmented_logits(z, qv, betas, top_k)
-            pol = torch.log_softmax(zz, -1)
-            tok = torch.multinomial(pol.exp(), 1, generator=gen).squeeze(1)
-            tok = torch.where(done, PAD, tok)
-            out[:, t] = tok
-            lp_pol[:, t] = torch.where(done, 0.0, pol.gather(1, tok[:, None]).squeeze(1))
-            lp_base[:, t] = torch.where(done, 0.0, torch.log_softmax(z, -1).gather(
-                1, tok[:, None]).squeeze(1))
-            done = done | (tok == eos_id)
-            T = t + 1
-            if bool(done.all()):
-                break
-            h, z = _gru_next(base, tok, h)
-            for i, q in enumerate(qs):
-                hq[i], qv[i] = _gru_next(q, tok, hq[i])
-    out = out[:, :T]
-    mask = response_mask(out, eos_id)
-    return DecodeOutput(out, lp_pol[:, :T].masked_fill(~mask, 0.0),
-                        lp_base[:, :T].masked_fill(~mask, 0.0), mask)
+    prompts = [row[m].tolist() for row, m in zip(p, pm)]
+    states: list = []
+    steps: list = []  # the decoding policy's logits at each step, [B, V] each
+
+    def steer(z: Any, prev: Any, t: int) -> Any:
+        """Add the Q models' values to the base logits (VAS rule); advance them on prev."""
+        if t == 0:
+            states[:] = [q.start(prompts) for q in qs]
+        else:
+            states[:] = [q.advance(h, prev) for q, (h, _) in zip(qs, states)]
+        zz = value_augmented_logits(z, [v for _, v in states], betas, top_k)
+        steps.append(zz)
+        return zz
+
+    out, lp_base, mask = base.sample(prompts, max_len, temperature=1.0, top_k=None,
+                                     seed=seed, eos_id=eos_id, logits_processor=steer)
+    pol = torch.log_softmax(torch.stack(steps, 1), -1)  # [B, T, V]
+    lp_pol = pol.gather(2, out.clamp_min(0)[:, :, None]).squeeze(2)
+    return DecodeOutput(out, lp_pol.masked_fill(~mask, 0.0), lp_base, mask)
 
 
 class SVDDOutput(NamedTuple):
@@ -927,6 +905,9 @@ def posterior_mean_value(model: Any, reward_fn: Callable[[Any], Any], cond: Any 
     ``reward_fn`` maps points ``[K, 2]`` to rewards ``[K]`` (it need not be
     differentiable).
     """
+    if not hasattr(model, "x0_hat"):
+        raise TypeError(f"model must be a diffusion model with x0_hat (Toy2DDiffusion), got "
+                        f"{type(model).__name__}")
     if not callable(reward_fn):
         raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
 
@@ -986,6 +967,9 @@ def svdd_sample(model: Any, value_fn: Callable[[Any, int], Any], n: int, *, M: i
     """
     import torch
 
+    if not (hasattr(model, "step") and hasattr(model, "steps")):
+        raise TypeError(f"model must be a diffusion model with step and steps "
+                        f"(Toy2DDiffusion), got {type(model).__name__}")
     if not callable(value_fn):
         raise TypeError(f"value_fn must be callable, got {type(value_fn).__name__}")
     n = check_int(n, "n", 1)

@@ -3,6 +3,8 @@ and soft value-based decoding (SVDD) of a 2-D diffusion model."""
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -105,10 +107,16 @@ def test_best_of_n_kl_exact_and_bounded(p, n):
 
 
 def test_best_of_n_kl_monte_carlo():
+    # best_of_n on draws of a 3-outcome base (reward 1 on outcome 2 only): the empirical KL
+    # of the chosen outcome to the base equals best_of_n_kl(p, n) within Monte Carlo error
     rng = np.random.default_rng(0)
-    p, n, K = 0.3, 4, 200_000  # empirical rate of success under best-of-n
-    hit = (rng.random((K, n)) < p).any(1).mean()
-    assert abs(hit - (1 - (1 - p) ** n)) < 0.005
+    probs, n, K = np.array([0.5, 0.2, 0.3]), 4, 200_000
+    draws = rng.choice(3, size=(K, n), p=probs)
+    chosen = planning.best_of_n(draws, (draws == 2).astype(float)).chosen
+    q = np.bincount(np.asarray(chosen), minlength=3) / K
+    kl = float(np.sum(q * np.log(q / probs)))
+    assert abs(kl - planning.best_of_n_kl(probs[2], n)) < 0.005
+    assert abs(kl - planning.best_of_n_kl(probs[2], n + 1)) > 0.02  # the check can fail
 
 
 @settings(max_examples=30, deadline=None)
@@ -195,6 +203,34 @@ def test_value_augmented_sample_matches_its_logits():
                                         beta=1.0, max_len=3)
 
 
+def test_sample_logits_processor_hook():
+    # the hook TinyTextLM.sample offers (VAS decodes through it): an identity processor
+    # changes nothing, it sees the previous step's tokens, and start/advance match logits()
+    lm = TinyTextLM(8, embed=4, hidden=8, seed=0).requires_grad_(False)
+    prompts = [[3, 4], [5], [6, 7, 3]]
+    seen = []
+
+    def ident(z, prev, t):
+        seen.append(prev)
+        return z
+
+    a = lm.sample(prompts, 6, top_k=4, seed=2)
+    b = lm.sample(prompts, 6, top_k=4, seed=2, logits_processor=ident)
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
+    assert seen[0] is None and all(torch.equal(seen[t], b[0][:, t - 1])
+                                   for t in range(1, len(seen)))
+    h, z = lm.start(prompts)
+    zs = [z]
+    for t in range(b[0].shape[1] - 1):
+        h, z = lm.advance(h, b[0][:, t])
+        zs.append(z)
+    torch.testing.assert_close(torch.stack(zs, 1), lm.logits(prompts, b[0]), rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(TypeError, match="logits_processor"):
+        lm.sample(prompts, 3, logits_processor=5)
+
+
 def test_value_augmented_sample_raises_the_value():
     base = TinyTextLM(6, embed=4, hidden=8, seed=0)
     with torch.no_grad():
@@ -259,6 +295,24 @@ def test_svdd_soft_selection_follows_exp_v_over_alpha():
     hard = planning.svdd_sample(dm, vf, n, M=M, alpha=0.0, seed=1)
     frac = [float((o.x[:, 1, 0] > thr).float().mean()) for o in (base, out, hard)]
     assert frac[0] + 0.1 < frac[1] < frac[2] - 0.02  # soft lies between base and argmax
+
+
+    # the rule itself: values drawn 0 / 1 with probability 1/2, independently of x, so k of
+    # the M candidates have v = 1 with a binomial law and the kept one has v = 1 with
+    # probability sum_k C(M, k) 2^-M k e^{1/alpha} / (k e^{1/alpha} + M - k)
+    def closed(a, p=0.5):
+        return sum(comb(M, k) * p**k * (1 - p) ** (M - k) * k * np.exp(1 / a)
+                   / (k * np.exp(1 / a) + M - k) for k in range(1, M + 1))
+
+    g = torch.Generator().manual_seed(5)
+
+    def coin(x, t):
+        return (torch.rand(len(x), generator=g) < 0.5).float()
+
+    kept = float(planning.svdd_sample(dm, coin, n, M=M, alpha=alpha, seed=2).values.mean())
+    assert abs(kept - closed(alpha)) < 0.02  # 2n draws: SE about 0.005
+    for wrong in (alpha / 2, alpha / 1.25, alpha * 1.25, alpha * 2):  # a wrong temperature fails
+        assert abs(kept - closed(wrong)) > 0.03
 
 
 def test_stored_answers_and_wrong_answers():

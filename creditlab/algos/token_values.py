@@ -2,12 +2,14 @@ r"""Token-level values of a frozen language model, fitted by TD(:math:`\lambda`)
 
 :func:`fit_token_q` fits :math:`Q(s_t, a) = V(s_t \circ a)`, the expected final reward of
 the frozen base policy :math:`\pi_0` after appending token :math:`a` to the prefix
-:math:`s_t`, on samples of :math:`\pi_0` itself, as Value Augmented Sampling does
-(Han et al. 2024): the reward sits on the last response token, the targets are the
-:math:`\lambda`-returns of ``creditlab.lambda_returns`` (:math:`\gamma = 1`,
-:math:`\lambda = 0.95` by default) computed once per batch from the current estimates,
-and the loss is :math:`\tfrac12 \overline{(Q(s_t, y_t) - G^\lambda_t)^2}` over the
-response tokens for ``epochs`` passes. The Q model is a
+:math:`s_t`, on samples of :math:`\pi_0` itself, VAS-style (Han et al. 2024): same
+targets and loss as VAS's code, but :math:`Q(s, \cdot)` is read from one logits head instead
+of running a value model on each extension :math:`s \circ a`. The reward sits on the last
+response token, the targets are the :math:`\lambda`-returns of ``creditlab.lambda_returns``
+(:math:`\gamma = 1`, :math:`\lambda = 0.95` by default) computed once per batch from the
+current estimates, and the loss is
+:math:`\tfrac12 \overline{(Q(s_t, y_t) - G^\lambda_t)^2}` over the response tokens for
+``epochs`` passes. The Q model is a
 :class:`~creditlab.models.TinyTextLM` whose logits head is read as the values of all
 next tokens (one forward pass gives :math:`Q(s_t, \cdot)` for the whole vocabulary);
 :func:`creditlab.planning.value_augmented_sample` decodes with it.
@@ -110,6 +112,8 @@ def fit_token_q(q: TinyTextLM, base: TinyTextLM, prompts: Sequence[Sequence[int]
     for name, m in (("q", q), ("base", base)):
         if not isinstance(m, TinyTextLM):
             raise TypeError(f"{name} must be a TinyTextLM, got {type(m).__name__}")
+    if q is base:
+        raise ValueError("q must be a separate model from base (base stays frozen)")
     if q.vocab_size != base.vocab_size:
         raise ValueError(f"q must have the base vocabulary ({base.vocab_size}), got "
                          f"{q.vocab_size}")

@@ -312,8 +312,33 @@ class TinyTextLM(BytesMixin, nn.Module):
         return lp.sum(1)
 
     @torch.no_grad()
+    def start(self, prompts: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Incremental decoding, step 0: the state and next-token logits after ``BOS + prompt``.
+
+        Returns ``(state [B, H] float32, logits [B, V] float32)``; feed the state and each
+        chosen token to :meth:`advance`.
+        """
+        p, pm = pad_sequences(prompts, "prompts")
+        self._check_ids(p, "prompts")
+        B = len(p)
+        ids = torch.cat([torch.full((B, 1), BOS, dtype=torch.int64),
+                         torch.where(pm, p, PAD)], 1)
+        logits, states = self(ids)
+        last = pm.sum(1)  # index of the last prompt position (BOS at 0)
+        return states[torch.arange(B), last], logits[torch.arange(B), last]
+
+    @torch.no_grad()
+    def advance(self, state: torch.Tensor, tok: torch.Tensor,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Incremental decoding: append ``tok`` ([B] int64) to each row; returns the new
+        ``(state [B, H], logits [B, V])``."""
+        o, hn = self.gru(self.emb(tok[:, None]), state.unsqueeze(0))
+        return hn.squeeze(0), self.head(o[:, 0])
+
+    @torch.no_grad()
     def sample(self, prompts: Any, max_len: int, *, temperature: float = 1.0,
                top_k: int | None = None, seed: int = 0, eos_id: int = EOS,
+               logits_processor: Any = None,
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Sample responses token by token until EOS or ``max_len``.
 
@@ -329,6 +354,13 @@ class TinyTextLM(BytesMixin, nn.Module):
         seed : int
             Seeds this call's ``torch.Generator`` (the global RNG is not used).
         eos_id : int
+        logits_processor : callable or None
+            ``logits_processor(z, prev, t) -> z'`` with ``z`` the model's logits ``[B, V]``
+            at step ``t`` and ``prev`` the tokens drawn at step ``t - 1`` (``[B]`` int64,
+            PAD for ended rows; ``None`` at ``t = 0``). Applied before temperature and
+            top-k, as Hugging Face's logits processors are; it may keep its own state (a
+            value model advanced on ``prev``, :func:`creditlab.planning.value_augmented_sample`).
+            ``logp`` stays the model's own log-probability.
 
         Returns
         -------
@@ -346,26 +378,24 @@ class TinyTextLM(BytesMixin, nn.Module):
         if top_k is not None:
             top_k = _int(top_k, "top_k", 1)
         _int(seed, "seed", 0)
-        p, pm = pad_sequences(prompts, "prompts")
-        self._check_ids(p, "prompts")
+        if logits_processor is not None and not callable(logits_processor):
+            raise TypeError("logits_processor must be callable or None, got "
+                            f"{type(logits_processor).__name__}")
         gen = torch.Generator().manual_seed(int(seed))
-        B = len(p)
-        ids = torch.cat([torch.full((B, 1), BOS, dtype=torch.int64),
-                         torch.where(pm, p, PAD)], 1)
-        logits, states = self(ids)
-        last = pm.sum(1)  # index of the last prompt position (BOS at 0)
-        h = states[torch.arange(B), last]  # [B, H]
-        z = logits[torch.arange(B), last]  # [B, V]
+        h, z = self.start(prompts)  # [B, H], [B, V]
+        B = len(h)
         out = torch.full((B, max_len), PAD, dtype=torch.int64)
         lps = torch.zeros((B, max_len))
         done = torch.zeros(B, dtype=torch.bool)
         T = 0
+        tok = None
         for t in range(max_len):
             logp_full = torch.log_softmax(z, -1)
+            zp = z if logits_processor is None else logits_processor(z, tok, t)
             if temperature == 0:
-                tok = z.argmax(-1)
+                tok = zp.argmax(-1)
             else:
-                zz = z / temperature
+                zz = zp / temperature
                 if top_k is not None and top_k < zz.shape[-1]:
                     kth = zz.topk(top_k, -1).values[:, -1:]
                     zz = zz.masked_fill(zz < kth, float("-inf"))
@@ -377,9 +407,7 @@ class TinyTextLM(BytesMixin, nn.Module):
             T = t + 1
             if bool(done.all()):
                 break
-            o, hn = self.gru(self.emb(tok[:, None]), h.unsqueeze(0))
-            h = hn.squeeze(0)
-            z = self.head(o[:, 0])
+            h, z = self.advance(h, tok)
         out, lps = out[:, :T], lps[:, :T]
         mask = response_mask(out, eos_id)
         return out, lps.masked_fill(~mask, 0.0), mask
