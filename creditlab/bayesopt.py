@@ -70,6 +70,8 @@ def gp_posterior(X: Any, y: Any, Xq: Any, *, length_scale: float = 0.2,
               \sigma^2(x_q) = 1 - k_q^\top (K + \Sigma)^{-1} k_q,
 
     with :math:`\Sigma = \mathrm{diag}(\sigma_n^2)`, then mapped back to the scale of ``y``.
+    The hyperparameters (:math:`\ell`, unit signal variance, :math:`\sigma_n^2`) are fixed,
+    not fit by maximum likelihood as in EGO (Jones et al., 1998).
 
     Parameters
     ----------

@@ -6,7 +6,7 @@ it (live) (Chapter 21, FutureX in small).
 .. math:: x_t = \\mu_{r_t} + \\phi_{r_t}(x_{t-1} - \\mu_{r_t}) + \\sigma \\varepsilon_t,
 
 where the regime :math:`r_t` switches with probability ``regime_rate`` per step and a new
-regime draws :math:`\\mu \\sim \\mathcal N(0, 1.5^2)` and :math:`\\phi \\sim U[0.5, 0.95]`.
+regime draws :math:`\\mu \\sim \\mathcal N(0, 1.5^2)` and :math:`\\phi \\sim U[0.3, 0.9]`.
 A question asked at step :math:`a` about series :math:`i` with horizon :math:`h` is "will
 :math:`x_{i, a+h}` exceed :math:`c`?", with :math:`c = x_{i,a} + \\delta`,
 :math:`\\delta \\sim \\mathcal N(0, \\sigma^2 h)`; it *resolves* at step :math:`a + h`, and
