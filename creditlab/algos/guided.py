@@ -394,9 +394,13 @@ class HindsightResult:
     """What :func:`train_hindsight` returns: ``history`` maps ``iteration``,
     ``rubric`` (mean fraction of items met, plain prompts), ``full`` (fraction with every
     item met), ``rubric_hinted`` (after one hinted re-attempt of each failure at test
-    time, the better of the two), ``zero_var`` (fraction of training groups whose
-    rubric scores are all equal) and ``inserted`` (revisions inserted per iteration) to
-    arrays over evaluations."""
+    time, the better of the two), ``rubric_retry`` (the same with an *unhinted* second
+    sample: the control for ``rubric_hinted``), ``zero_var`` (fraction of training groups
+    whose rubric scores are all equal, measured after the bonus and the insertion, so
+    lowered by construction in the HeRL-style arm) and ``inserted`` (revisions inserted
+    per iteration) to arrays over evaluations. ``extras["zero_var_sampled"]``: for every
+    training iteration, the fraction of *sampled* groups (before any bonus or insertion)
+    whose scores are all equal."""
 
     history: dict[str, np.ndarray]
     policy: HintedPolicy
@@ -412,7 +416,10 @@ def evaluate_rubric(policy: HintedPolicy, config: StepChainConfig, n: int, seed:
                     ) -> dict[str, float]:
     """Plain rubric satisfaction, full-rubric rate, and the test-time hinted
     self-improvement: every response that misses an item is re-attempted once with its
-    unmet items as the hint and the better score is kept."""
+    unmet items as the hint and the better score is kept (``rubric_hinted``). The control
+    ``rubric_retry`` re-attempts the same responses once *without* a hint (best of two
+    plain samples); it is drawn after the hinted retry, so the other values do not
+    depend on it."""
     rng = make_rng(seed)
     prm = make_prm("filler")
     K = len(RUBRIC_ITEMS)
@@ -421,8 +428,11 @@ def evaluate_rubric(policy: HintedPolicy, config: StepChainConfig, n: int, seed:
     rev = _resample(policy, config, ep.difficulty, ~items, rng)
     r2 = _rubric_score(rev, config)[0]
     best = np.where(r < 1.0, np.maximum(r, r2), r)
+    plain = _resample(policy, config, ep.difficulty, np.zeros_like(items), rng)
+    r3 = _rubric_score(plain, config)[0]
+    best_plain = np.where(r < 1.0, np.maximum(r, r3), r)
     return {"rubric": float(r.mean()), "full": float((r == 1.0).mean()),
-            "rubric_hinted": float(best.mean())}
+            "rubric_hinted": float(best.mean()), "rubric_retry": float(best_plain.mean())}
 
 
 def _resample(policy: HintedPolicy, config: StepChainConfig, difficulty: np.ndarray,
@@ -544,13 +554,25 @@ def train_hindsight(
     (ties: a random one) re-attempted once by the *same* policy with the unmet items as
     its hint; the improvement bonus :func:`improvement_bonus` (``alpha``) is added to
     that response's reward, and ``replace_top_n`` random slots of the group are
-    overwritten by the revision when it scores at least the group's best (the revision
-    keeps its guided prompt). GRPO advantages; PPO-clip (``clip``, ``epochs``) on
-    ordinary responses, :func:`offpolicy_token_loss` (``gamma``) on inserted ones.
+    overwritten by the revision when it scores at least the group's best. GRPO
+    advantages; PPO-clip (``clip``, ``epochs``) on ordinary responses,
+    :func:`offpolicy_token_loss` (``gamma``) on inserted ones.
+
+    ``train_context`` sets the input an inserted revision is trained under: ``"guided"``
+    keeps its hint (the paper's choice, the default here), ``"plain"`` trains it as if it
+    had been a plain response, so the off-policy ratio is
+    :math:`\rho = \pi_\theta(a \mid \text{no hint}) / \pi_{\mathrm{old}}(a \mid \text{hint})`
+    (numerator without, behaviour log-probability with the hint). ``hint_strength`` and
+    ``rare`` shape the SFT start (:func:`hinted_sft_init`): the share of probability the
+    SFT targets move toward the hinted behaviour, and how rarely the unhinted start plans
+    and verifies.
 
     HeRL-style, not HeRL: one revision per failed group (the paper re-attempts up to 16
-    best drafts), a revision is a fresh guided attempt (a StepChain policy cannot read its
-    draft), and the hint is the unmet-item bit vector rather than a rewrite prompt.
+    best drafts); a revision is a fresh guided attempt (a StepChain policy cannot read its
+    draft); the hint is the unmet-item bit vector rather than a rewrite prompt; a slot is
+    replaced only when the revision scores at least the group's best (the paper falls
+    back to the best original); sampling is at temperature 1 (the paper uses 0.3); and
+    the chapter runs it with ``train_context="plain"``, which the paper does not.
 
     Returns
     -------
@@ -558,11 +580,17 @@ def train_hindsight(
     """
     cfg = env_config or StepChainConfig(step_types=HINT_STEP_TYPES, difficulties=(1, 2, 3),
                                         horizon=8, error_rate=0.1, observation="full")
+    missing = [t for t in ("decompose", "pattern") if t not in cfg.step_types]
+    if missing:
+        raise ValueError(f"env_config.step_types must contain 'decompose' and 'pattern' "
+                         f"(the rubric's plan and verify items), missing {missing}")
     for k, v in (("n_prompts", n_prompts), ("group_size", group_size),
                  ("iterations", iterations), ("epochs", epochs), ("eval_every", eval_every),
                  ("eval_episodes", eval_episodes)):
         check_int(v, k, 1)
     check_int(replace_top_n, "replace_top_n", 0)
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 (GRPO needs a group), got {group_size!r}")
     if replace_top_n >= group_size:
         raise ValueError(f"replace_top_n must be < group_size ({group_size}), got "
                          f"{replace_top_n!r}")
@@ -585,6 +613,7 @@ def train_hindsight(
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     prm = make_prm("filler")
     hist: dict[str, list[float]] = {}
+    zv_sampled: list[float] = []
 
     def log(it: int, zero_var: float, inserted: float) -> None:
         stats = evaluate_rubric(policy, cfg, eval_episodes, eval_seed + it)
@@ -599,6 +628,8 @@ def train_hindsight(
         hints = np.zeros((B, K), bool)
         ep = sample_episodes(policy.with_hints(hints), cfg, prm, n_prompts, G, rng)
         r, items = _rubric_score(ep, cfg)
+        rs = r.reshape(n_prompts, G)
+        zv_sampled.append(float((rs.max(1) - rs.min(1) < 1e-12).mean()))
         obs = ep.obs
         off = np.zeros(B, bool)
         n_ins = 0
@@ -632,7 +663,8 @@ def train_hindsight(
         _pg_step(policy, opt, obs, hints.astype(np.float32), ep, A, off, epochs, clip, gamma)
         if it % eval_every == 0 or it == iterations:
             log(it, zero_var, n_ins)
-    return HindsightResult({k: np.asarray(v, float) for k, v in hist.items()}, policy)
+    return HindsightResult({k: np.asarray(v, float) for k, v in hist.items()}, policy,
+                           {"zero_var_sampled": np.asarray(zv_sampled, float)})
 
 
 # --------------------------------------------------------------------------------------
