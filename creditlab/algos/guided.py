@@ -454,33 +454,8 @@ def _resample(policy: HintedPolicy, config: StepChainConfig, difficulty: np.ndar
 
 def _sample_fixed(policy: nn.Module, config: StepChainConfig, d: int, n: int,
                   rng: np.random.Generator) -> Episodes:
-    """sample_episodes with every prompt of difficulty ``d`` (the encoding of d keeps
-    its index in ``config.difficulties``)."""
-    from creditlab.envs.stepchain import StepChainBatch
-
-    B, H = n, config.horizon
-    core = StepChainBatch(config, B, rng)
-    obs = core.reset(np.full(B, d))
-    X = np.zeros((B, H, config.obs_dim), np.float32)
-    A = np.zeros((B, H), np.int64)
-    E = np.full((B, H), -1, np.int64)
-    M = np.zeros((B, H), bool)
-    L = np.zeros((B, H), np.float32)
-    with torch.no_grad():
-        for t in range(H):
-            active = ~core.done
-            if not active.any():
-                break
-            logp_all = torch.log_softmax(policy(torch.as_tensor(obs)), -1).numpy()
-            cdf = np.cumsum(np.exp(logp_all), 1)
-            a = np.minimum((rng.random((B, 1)) * cdf[:, -1:] > cdf).sum(1),
-                           config.n_actions - 1)
-            X[:, t], A[:, t], M[:, t] = obs, a, active
-            L[:, t] = logp_all[np.arange(B), a]
-            obs, ev, _ = core.step(a)
-            E[:, t] = ev
-    return Episodes(X, A, E, M, np.zeros((B, H)), core.correct.copy(), np.zeros(B, bool),
-                    np.full(B, d), L, np.zeros((B, H), np.float32))
+    """:func:`sample_episodes` with every prompt of difficulty ``d`` and no step scores."""
+    return sample_episodes(policy, config, None, n, 1, rng, difficulty=d)
 
 
 def _empty_like(ep: Episodes, n: int) -> Episodes:
@@ -499,30 +474,18 @@ def _rows(ep: Episodes, idx: np.ndarray) -> Episodes:
                                                      "logp")), entropy=ep.entropy[idx])
 
 
-def _pg_step(policy: HintedPolicy, opt: torch.optim.Optimizer, obs: np.ndarray,
-             hints: np.ndarray, ep: Episodes, A: np.ndarray, off: np.ndarray, epochs: int,
-             clip: float, gamma: float) -> None:
-    """PPO-clip on ordinary rows, :func:`offpolicy_token_loss` on inserted rows; one
-    token-mean over all tokens."""
-    m = torch.as_tensor(ep.mask)
-    K = policy.n_hints
-    h = torch.as_tensor(np.broadcast_to(hints[:, None, :], (*ep.mask.shape, K)).astype(
-        np.float32))[m]
-    x = torch.as_tensor(obs)[m]
-    act = torch.as_tensor(ep.actions)[m]
-    adv = torch.as_tensor(np.broadcast_to(A[:, None], ep.mask.shape).astype(np.float32))[m]
-    old = torch.as_tensor(ep.logp)[m]
-    is_off = torch.as_tensor(np.broadcast_to(off[:, None], ep.mask.shape).copy())[m]
-    n_tok = float(m.sum())
-    for _ in range(epochs):
-        logp = torch.log_softmax(policy(x, h), -1).gather(1, act[:, None])[:, 0]
-        ratio = torch.exp(logp - old)
-        on = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
-        offt = adv * ratio / (ratio + gamma)
-        loss = -torch.where(is_off, offt, on).sum() / n_tok
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+def _pg_step(policy: HintedPolicy, opt: torch.optim.Optimizer, hints: np.ndarray,
+             ep: Episodes, A: np.ndarray, off: np.ndarray, epochs: int, clip: float,
+             gamma: float) -> None:
+    """:func:`creditlab.algos.stepchain_pg._update` (PPO-clip; the shaped off-policy
+    loss on the ``off`` rows) with per-row ``hints`` [B, K] fed to the policy."""
+    from creditlab.algos.stepchain_pg import PGConfig, _update
+
+    h = np.broadcast_to(hints[:, None, :], (*ep.mask.shape, hints.shape[1]))[ep.mask]
+    A_tok = np.broadcast_to(np.asarray(A, np.float32)[:, None], ep.mask.shape).copy()
+    cfg = PGConfig(ppo_clip=clip, ppo_epochs=epochs)
+    _update(policy, opt, ep, A_tok, cfg, None, offpolicy=off, gamma=gamma,
+            policy_input=lambda p: p.with_hints(h))
 
 
 def train_hindsight(
@@ -630,7 +593,6 @@ def train_hindsight(
         r, items = _rubric_score(ep, cfg)
         rs = r.reshape(n_prompts, G)
         zv_sampled.append(float((rs.max(1) - rs.min(1) < 1e-12).mean()))
-        obs = ep.obs
         off = np.zeros(B, bool)
         n_ins = 0
         if hindsight:
@@ -656,11 +618,10 @@ def train_hindsight(
                             r[s] = r_rev[j]
                             off[s] = True
                             n_ins += 1
-                obs = ep.obs
         rg2 = r.reshape(n_prompts, G)
         zero_var = float((rg2.max(1) - rg2.min(1) < 1e-12).mean())
         A = np.asarray(grpo(r, np.arange(B) // G), np.float64)
-        _pg_step(policy, opt, obs, hints.astype(np.float32), ep, A, off, epochs, clip, gamma)
+        _pg_step(policy, opt, hints.astype(np.float32), ep, A, off, epochs, clip, gamma)
         if it % eval_every == 0 or it == iterations:
             log(it, zero_var, n_ins)
     return HindsightResult({k: np.asarray(v, float) for k, v in hist.items()}, policy,
@@ -785,7 +746,7 @@ def train_with_guide(
                 off[s] = True
         r = ep.correct.astype(np.float64)
         A = np.asarray(grpo(r, np.arange(B) // G), np.float64)
-        _pg_step(_NoHint(policy), opt, ep.obs, no_hint, ep, A,
+        _pg_step(_NoHint(policy), opt, no_hint, ep, A,
                  off if offpolicy == "shaped" else np.zeros(B, bool), epochs, clip, gamma)
         if it % save_every == 0:
             ckpts.append(copy.deepcopy(policy.state_dict()))
@@ -803,6 +764,9 @@ class _NoHint(nn.Module):
 
     def forward(self, obs: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         return self.policy(obs)
+
+    def with_hints(self, hints: np.ndarray) -> nn.Module:
+        return self.policy
 
 
 def _resample_plain(policy: nn.Module, config: StepChainConfig, difficulty: np.ndarray,
