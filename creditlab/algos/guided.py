@@ -2,7 +2,8 @@ r"""Learning from one's own past and future: guided and borrowed samples in a GR
 (book Chapter 17).
 
 Three pieces, each usable on its own, and two small StepChain loops built from the
-Part II trainer's parts (:func:`creditlab.algos.stepchain_pg.sample_episodes`,
+Part II trainer's parts (:func:`creditlab.algos.stepchain_pg.sample_episodes`, with its
+``difficulty=`` for re-attempts; its ``_update``, with its off-policy row mask;
 :class:`~creditlab.algos.stepchain_pg.MLPPolicy`, :func:`creditlab.advantages.grpo`):
 
 ``improvement_bonus``
@@ -901,8 +902,10 @@ class SelfRewardResult:
     """What :func:`train_self_rewarding` returns: per iteration the true-quality gap
     between the chosen and the rejected responses (``gap`` [iters]), the mean true
     quality of the model's samples before each iteration and after the last
-    (``quality`` [iters + 1]) and the judge's error rate on the pairs (``flipped``
-    [iters]: the rejected response is truly better)."""
+    (``quality`` [iters + 1]; ``quality[:-1]`` is measured on each iteration's training
+    draw, ``quality[-1]`` on a separate probe, 64 samples of each of the task's prompts) and the judge's
+    error rate on the pairs (``flipped`` [iters]: the rejected response is truly
+    better)."""
 
     gap: np.ndarray
     quality: np.ndarray
