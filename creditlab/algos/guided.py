@@ -903,9 +903,9 @@ class SelfRewardResult:
     between the chosen and the rejected responses (``gap`` [iters]), the mean true
     quality of the model's samples before each iteration and after the last
     (``quality`` [iters + 1]; ``quality[:-1]`` is measured on each iteration's training
-    draw, ``quality[-1]`` on a separate probe, 64 samples of each of the task's prompts) and the judge's
-    error rate on the pairs (``flipped`` [iters]: the rejected response is truly
-    better)."""
+    draw, ``quality[-1]`` on a separate probe, 64 samples of each of the task's
+    prompts) and the judge's error rate on the pairs (``flipped`` [iters]: the rejected
+    response is truly better)."""
 
     gap: np.ndarray
     quality: np.ndarray
