@@ -2,7 +2,8 @@ r"""Learning from one's own past and future: guided and borrowed samples in a GR
 (book Chapter 17).
 
 Three pieces, each usable on its own, and two small StepChain loops built from the
-Part II trainer's parts (:func:`creditlab.algos.stepchain_pg.sample_episodes`,
+Part II trainer's parts (:func:`creditlab.algos.stepchain_pg.sample_episodes`, with its
+``difficulty=`` for re-attempts; its ``_update``, with its off-policy row mask;
 :class:`~creditlab.algos.stepchain_pg.MLPPolicy`, :func:`creditlab.advantages.grpo`):
 
 ``improvement_bonus``
@@ -394,9 +395,13 @@ class HindsightResult:
     """What :func:`train_hindsight` returns: ``history`` maps ``iteration``,
     ``rubric`` (mean fraction of items met, plain prompts), ``full`` (fraction with every
     item met), ``rubric_hinted`` (after one hinted re-attempt of each failure at test
-    time, the better of the two), ``zero_var`` (fraction of training groups whose
-    rubric scores are all equal) and ``inserted`` (revisions inserted per iteration) to
-    arrays over evaluations."""
+    time, the better of the two), ``rubric_retry`` (the same with an *unhinted* second
+    sample: the control for ``rubric_hinted``), ``zero_var`` (fraction of training groups
+    whose rubric scores are all equal, measured after the bonus and the insertion, so
+    lowered by construction in the HeRL-style arm) and ``inserted`` (revisions inserted
+    per iteration) to arrays over evaluations. ``extras["zero_var_sampled"]``: for every
+    training iteration, the fraction of *sampled* groups (before any bonus or insertion)
+    whose scores are all equal."""
 
     history: dict[str, np.ndarray]
     policy: HintedPolicy
@@ -412,7 +417,10 @@ def evaluate_rubric(policy: HintedPolicy, config: StepChainConfig, n: int, seed:
                     ) -> dict[str, float]:
     """Plain rubric satisfaction, full-rubric rate, and the test-time hinted
     self-improvement: every response that misses an item is re-attempted once with its
-    unmet items as the hint and the better score is kept."""
+    unmet items as the hint and the better score is kept (``rubric_hinted``). The control
+    ``rubric_retry`` re-attempts the same responses once *without* a hint (best of two
+    plain samples); it is drawn after the hinted retry, so the other values do not
+    depend on it."""
     rng = make_rng(seed)
     prm = make_prm("filler")
     K = len(RUBRIC_ITEMS)
@@ -421,8 +429,11 @@ def evaluate_rubric(policy: HintedPolicy, config: StepChainConfig, n: int, seed:
     rev = _resample(policy, config, ep.difficulty, ~items, rng)
     r2 = _rubric_score(rev, config)[0]
     best = np.where(r < 1.0, np.maximum(r, r2), r)
+    plain = _resample(policy, config, ep.difficulty, np.zeros_like(items), rng)
+    r3 = _rubric_score(plain, config)[0]
+    best_plain = np.where(r < 1.0, np.maximum(r, r3), r)
     return {"rubric": float(r.mean()), "full": float((r == 1.0).mean()),
-            "rubric_hinted": float(best.mean())}
+            "rubric_hinted": float(best.mean()), "rubric_retry": float(best_plain.mean())}
 
 
 def _resample(policy: HintedPolicy, config: StepChainConfig, difficulty: np.ndarray,
@@ -444,33 +455,8 @@ def _resample(policy: HintedPolicy, config: StepChainConfig, difficulty: np.ndar
 
 def _sample_fixed(policy: nn.Module, config: StepChainConfig, d: int, n: int,
                   rng: np.random.Generator) -> Episodes:
-    """sample_episodes with every prompt of difficulty ``d`` (the encoding of d keeps
-    its index in ``config.difficulties``)."""
-    from creditlab.envs.stepchain import StepChainBatch
-
-    B, H = n, config.horizon
-    core = StepChainBatch(config, B, rng)
-    obs = core.reset(np.full(B, d))
-    X = np.zeros((B, H, config.obs_dim), np.float32)
-    A = np.zeros((B, H), np.int64)
-    E = np.full((B, H), -1, np.int64)
-    M = np.zeros((B, H), bool)
-    L = np.zeros((B, H), np.float32)
-    with torch.no_grad():
-        for t in range(H):
-            active = ~core.done
-            if not active.any():
-                break
-            logp_all = torch.log_softmax(policy(torch.as_tensor(obs)), -1).numpy()
-            cdf = np.cumsum(np.exp(logp_all), 1)
-            a = np.minimum((rng.random((B, 1)) * cdf[:, -1:] > cdf).sum(1),
-                           config.n_actions - 1)
-            X[:, t], A[:, t], M[:, t] = obs, a, active
-            L[:, t] = logp_all[np.arange(B), a]
-            obs, ev, _ = core.step(a)
-            E[:, t] = ev
-    return Episodes(X, A, E, M, np.zeros((B, H)), core.correct.copy(), np.zeros(B, bool),
-                    np.full(B, d), L, np.zeros((B, H), np.float32))
+    """:func:`sample_episodes` with every prompt of difficulty ``d`` and no step scores."""
+    return sample_episodes(policy, config, None, n, 1, rng, difficulty=d)
 
 
 def _empty_like(ep: Episodes, n: int) -> Episodes:
@@ -489,30 +475,18 @@ def _rows(ep: Episodes, idx: np.ndarray) -> Episodes:
                                                      "logp")), entropy=ep.entropy[idx])
 
 
-def _pg_step(policy: HintedPolicy, opt: torch.optim.Optimizer, obs: np.ndarray,
-             hints: np.ndarray, ep: Episodes, A: np.ndarray, off: np.ndarray, epochs: int,
-             clip: float, gamma: float) -> None:
-    """PPO-clip on ordinary rows, :func:`offpolicy_token_loss` on inserted rows; one
-    token-mean over all tokens."""
-    m = torch.as_tensor(ep.mask)
-    K = policy.n_hints
-    h = torch.as_tensor(np.broadcast_to(hints[:, None, :], (*ep.mask.shape, K)).astype(
-        np.float32))[m]
-    x = torch.as_tensor(obs)[m]
-    act = torch.as_tensor(ep.actions)[m]
-    adv = torch.as_tensor(np.broadcast_to(A[:, None], ep.mask.shape).astype(np.float32))[m]
-    old = torch.as_tensor(ep.logp)[m]
-    is_off = torch.as_tensor(np.broadcast_to(off[:, None], ep.mask.shape).copy())[m]
-    n_tok = float(m.sum())
-    for _ in range(epochs):
-        logp = torch.log_softmax(policy(x, h), -1).gather(1, act[:, None])[:, 0]
-        ratio = torch.exp(logp - old)
-        on = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
-        offt = adv * ratio / (ratio + gamma)
-        loss = -torch.where(is_off, offt, on).sum() / n_tok
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+def _pg_step(policy: HintedPolicy, opt: torch.optim.Optimizer, hints: np.ndarray,
+             ep: Episodes, A: np.ndarray, off: np.ndarray, epochs: int, clip: float,
+             gamma: float) -> None:
+    """:func:`creditlab.algos.stepchain_pg._update` (PPO-clip; the shaped off-policy
+    loss on the ``off`` rows) with per-row ``hints`` [B, K] fed to the policy."""
+    from creditlab.algos.stepchain_pg import PGConfig, _update
+
+    h = np.broadcast_to(hints[:, None, :], (*ep.mask.shape, hints.shape[1]))[ep.mask]
+    A_tok = np.broadcast_to(np.asarray(A, np.float32)[:, None], ep.mask.shape).copy()
+    cfg = PGConfig(ppo_clip=clip, ppo_epochs=epochs)
+    _update(policy, opt, ep, A_tok, cfg, None, offpolicy=off, gamma=gamma,
+            policy_input=lambda p: p.with_hints(h))
 
 
 def train_hindsight(
@@ -544,13 +518,25 @@ def train_hindsight(
     (ties: a random one) re-attempted once by the *same* policy with the unmet items as
     its hint; the improvement bonus :func:`improvement_bonus` (``alpha``) is added to
     that response's reward, and ``replace_top_n`` random slots of the group are
-    overwritten by the revision when it scores at least the group's best (the revision
-    keeps its guided prompt). GRPO advantages; PPO-clip (``clip``, ``epochs``) on
-    ordinary responses, :func:`offpolicy_token_loss` (``gamma``) on inserted ones.
+    overwritten by the revision when it scores at least the group's best. GRPO
+    advantages; PPO-clip (``clip``, ``epochs``) on ordinary responses,
+    :func:`offpolicy_token_loss` (``gamma``) on inserted ones.
+
+    ``train_context`` sets the input an inserted revision is trained under: ``"guided"``
+    keeps its hint (the paper's choice, the default here), ``"plain"`` trains it as if it
+    had been a plain response, so the off-policy ratio is
+    :math:`\rho = \pi_\theta(a \mid \text{no hint}) / \pi_{\mathrm{old}}(a \mid \text{hint})`
+    (numerator without, behaviour log-probability with the hint). ``hint_strength`` and
+    ``rare`` shape the SFT start (:func:`hinted_sft_init`): the share of probability the
+    SFT targets move toward the hinted behaviour, and how rarely the unhinted start plans
+    and verifies.
 
     HeRL-style, not HeRL: one revision per failed group (the paper re-attempts up to 16
-    best drafts), a revision is a fresh guided attempt (a StepChain policy cannot read its
-    draft), and the hint is the unmet-item bit vector rather than a rewrite prompt.
+    best drafts); a revision is a fresh guided attempt (a StepChain policy cannot read its
+    draft); the hint is the unmet-item bit vector rather than a rewrite prompt; a slot is
+    replaced only when the revision scores at least the group's best (the paper falls
+    back to the best original); sampling is at temperature 1 (the paper uses 0.3); and
+    the chapter runs it with ``train_context="plain"``, which the paper does not.
 
     Returns
     -------
@@ -558,11 +544,17 @@ def train_hindsight(
     """
     cfg = env_config or StepChainConfig(step_types=HINT_STEP_TYPES, difficulties=(1, 2, 3),
                                         horizon=8, error_rate=0.1, observation="full")
+    missing = [t for t in ("decompose", "pattern") if t not in cfg.step_types]
+    if missing:
+        raise ValueError(f"env_config.step_types must contain 'decompose' and 'pattern' "
+                         f"(the rubric's plan and verify items), missing {missing}")
     for k, v in (("n_prompts", n_prompts), ("group_size", group_size),
                  ("iterations", iterations), ("epochs", epochs), ("eval_every", eval_every),
                  ("eval_episodes", eval_episodes)):
         check_int(v, k, 1)
     check_int(replace_top_n, "replace_top_n", 0)
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 (GRPO needs a group), got {group_size!r}")
     if replace_top_n >= group_size:
         raise ValueError(f"replace_top_n must be < group_size ({group_size}), got "
                          f"{replace_top_n!r}")
@@ -585,6 +577,7 @@ def train_hindsight(
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     prm = make_prm("filler")
     hist: dict[str, list[float]] = {}
+    zv_sampled: list[float] = []
 
     def log(it: int, zero_var: float, inserted: float) -> None:
         stats = evaluate_rubric(policy, cfg, eval_episodes, eval_seed + it)
@@ -599,7 +592,8 @@ def train_hindsight(
         hints = np.zeros((B, K), bool)
         ep = sample_episodes(policy.with_hints(hints), cfg, prm, n_prompts, G, rng)
         r, items = _rubric_score(ep, cfg)
-        obs = ep.obs
+        rs = r.reshape(n_prompts, G)
+        zv_sampled.append(float((rs.max(1) - rs.min(1) < 1e-12).mean()))
         off = np.zeros(B, bool)
         n_ins = 0
         if hindsight:
@@ -625,14 +619,14 @@ def train_hindsight(
                             r[s] = r_rev[j]
                             off[s] = True
                             n_ins += 1
-                obs = ep.obs
         rg2 = r.reshape(n_prompts, G)
         zero_var = float((rg2.max(1) - rg2.min(1) < 1e-12).mean())
         A = np.asarray(grpo(r, np.arange(B) // G), np.float64)
-        _pg_step(policy, opt, obs, hints.astype(np.float32), ep, A, off, epochs, clip, gamma)
+        _pg_step(policy, opt, hints.astype(np.float32), ep, A, off, epochs, clip, gamma)
         if it % eval_every == 0 or it == iterations:
             log(it, zero_var, n_ins)
-    return HindsightResult({k: np.asarray(v, float) for k, v in hist.items()}, policy)
+    return HindsightResult({k: np.asarray(v, float) for k, v in hist.items()}, policy,
+                           {"zero_var_sampled": np.asarray(zv_sampled, float)})
 
 
 # --------------------------------------------------------------------------------------
@@ -753,7 +747,7 @@ def train_with_guide(
                 off[s] = True
         r = ep.correct.astype(np.float64)
         A = np.asarray(grpo(r, np.arange(B) // G), np.float64)
-        _pg_step(_NoHint(policy), opt, ep.obs, no_hint, ep, A,
+        _pg_step(_NoHint(policy), opt, no_hint, ep, A,
                  off if offpolicy == "shaped" else np.zeros(B, bool), epochs, clip, gamma)
         if it % save_every == 0:
             ckpts.append(copy.deepcopy(policy.state_dict()))
@@ -771,6 +765,9 @@ class _NoHint(nn.Module):
 
     def forward(self, obs: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         return self.policy(obs)
+
+    def with_hints(self, hints: np.ndarray) -> nn.Module:
+        return self.policy
 
 
 def _resample_plain(policy: nn.Module, config: StepChainConfig, difficulty: np.ndarray,
@@ -905,8 +902,10 @@ class SelfRewardResult:
     """What :func:`train_self_rewarding` returns: per iteration the true-quality gap
     between the chosen and the rejected responses (``gap`` [iters]), the mean true
     quality of the model's samples before each iteration and after the last
-    (``quality`` [iters + 1]) and the judge's error rate on the pairs (``flipped``
-    [iters]: the rejected response is truly better)."""
+    (``quality`` [iters + 1]; ``quality[:-1]`` is measured on each iteration's training
+    draw, ``quality[-1]`` on a separate probe, 64 samples of each of the task's
+    prompts) and the judge's error rate on the pairs (``flipped`` [iters]: the rejected
+    response is truly better)."""
 
     gap: np.ndarray
     quality: np.ndarray

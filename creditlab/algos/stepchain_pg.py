@@ -282,18 +282,29 @@ class Episodes:
 def sample_episodes(
     policy: MLPPolicy,
     config: StepChainConfig,
-    prm: ProcessRewardModel,
+    prm: ProcessRewardModel | None,
     n_prompts: int,
     group_size: int,
     rng: np.random.Generator,
     verifier: OutcomeVerifier | None = None,
+    difficulty: int | None = None,
 ) -> Episodes:
-    """Sample ``group_size`` episodes for each of ``n_prompts`` prompts (rows grouped)."""
+    """Sample ``group_size`` episodes for each of ``n_prompts`` prompts (rows grouped).
+
+    ``difficulty``: None draws each prompt's difficulty from ``config.difficulties``;
+    an int gives every prompt that difficulty (no draw). ``prm`` None: no step scores
+    (``prm`` is all zeros and no random numbers are drawn for it)."""
     n_prompts = check_int(n_prompts, "n_prompts", 1)
     group_size = check_int(group_size, "group_size", 1)
     B, H = n_prompts * group_size, config.horizon
     core = StepChainBatch(config, B, rng)
-    diff = np.repeat(rng.choice(np.asarray(config.difficulties), n_prompts), group_size)
+    if difficulty is None:
+        diff = np.repeat(rng.choice(np.asarray(config.difficulties), n_prompts), group_size)
+    else:
+        if int(difficulty) not in config.difficulties:
+            raise ValueError(f"difficulty must be one of config.difficulties "
+                             f"{config.difficulties}, got {difficulty!r}")
+        diff = np.full(B, int(difficulty))
     has_vr = np.zeros(B, bool)
     if verifier is not None:
         has_vr = np.repeat(verifier.assign(n_prompts, rng), group_size)
@@ -319,7 +330,7 @@ def sample_episodes(
             Hs[:, t] = -(np.exp(logp_all) * logp_all).sum(1) * active
             obs, ev, _ = core.step(a)
             E[:, t] = ev
-    P = prm.score(E, rng)
+    P = prm.score(E, rng) if prm is not None else np.zeros((B, H))
     return Episodes(X, A, E, M, P, core.correct.copy(), has_vr, diff, L, Hs)
 
 
@@ -622,24 +633,41 @@ def _call_reward_fn(reward_fn: RewardFn, ep: Episodes, group_size: int,
 
 
 def _update(policy: MLPPolicy, opt: torch.optim.Optimizer, ep: Episodes, A: np.ndarray,
-            config: PGConfig, ref: MLPPolicy | None) -> None:
+            config: PGConfig, ref: MLPPolicy | None, offpolicy: np.ndarray | None = None,
+            gamma: float = 1.0, policy_input: Callable[[nn.Module], nn.Module] | None = None,
+            ) -> None:
+    r"""One policy update on a batch (token-mean loss, ``A`` [B, T] per token).
+
+    ``offpolicy`` (bool [B], optional): rows written by another policy (a guide, or the
+    policy under a hint); their tokens use the unclipped shaped loss
+    :math:`-A\,\rho/(\rho + \gamma)` (:func:`creditlab.algos.guided.offpolicy_token_loss`)
+    instead of the surrogate. ``policy_input`` (optional) maps ``policy`` to the module
+    that is called on the batch's masked tokens (e.g. one that appends per-token hints)."""
     m = torch.as_tensor(ep.mask)
     x = torch.as_tensor(ep.obs)[m]
     act = torch.as_tensor(ep.actions)[m]
     adv = torch.as_tensor(A, dtype=torch.float32)[m]
     old = torch.as_tensor(ep.logp)[m]
+    net = policy_input(policy) if policy_input is not None else policy
+    is_off = None
+    if offpolicy is not None:
+        is_off = torch.as_tensor(np.broadcast_to(np.asarray(offpolicy, bool)[:, None],
+                                                 ep.mask.shape).copy())[m]
     ref_logp = None
     if ref is not None:
         with torch.no_grad():
             ref_logp = torch.log_softmax(ref(x), -1).gather(1, act[:, None])[:, 0]
     for _ in range(config.ppo_epochs if config.ppo_clip is not None else 1):
-        logp = torch.log_softmax(policy(x), -1).gather(1, act[:, None])[:, 0]
+        logp = torch.log_softmax(net(x), -1).gather(1, act[:, None])[:, 0]
         if config.ppo_clip is None:
             surrogate = adv * logp  # REINFORCE (on-policy, one update)
         else:
             ratio = torch.exp(logp - old)
             eps = config.ppo_clip
             surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
+        if is_off is not None:
+            rho = torch.exp(logp - old)
+            surrogate = torch.where(is_off, adv * rho / (rho + gamma), surrogate)
         loss = -surrogate.mean()  # token-mean over the batch's steps
         if ref_logp is not None:
             d = ref_logp - logp
