@@ -899,6 +899,6 @@ def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
     delta = np.array([full - float(set_reward(x[keep[i]])) for i in range(n)])
     if not np.isfinite(delta).all():
         raise ValueError("set_reward must return finite values")
-    k = max(1, int(round(frac * n)))
+    k = max(1, min(int(round(frac * n)), n // 2))
     order = np.argsort(-delta, kind="stable")
     return order[:k].astype(np.int64), order[::-1][:k].astype(np.int64), delta

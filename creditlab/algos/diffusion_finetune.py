@@ -44,39 +44,40 @@ __all__ = ["denoising_errors", "finetune_ddpo", "finetune_prdp", "finetune_set_d
 _NORMS = ("condition", "global")
 
 
-def denoising_errors(model: Toy2DDiffusion, x0: torch.Tensor, cond: torch.Tensor,
-                     t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    r"""Per-sample denoising error, ``[B]``, with gradients.
+def denoising_errors(model: Toy2DDiffusion, x0: Any, cond: Any, t: Any, eps: Any
+                     ) -> torch.Tensor:
+    r"""Per-sample denoising error, ``[B]`` float32, with gradients through ``model``.
 
     .. math:: e_\theta(x_0) = \lVert v - v_\theta(\sqrt{\bar\alpha_t} x_0 +
               \sqrt{1 - \bar\alpha_t}\,\epsilon, t, c)\rVert^2,\qquad
               v = \sqrt{\bar\alpha_t}\,\epsilon - \sqrt{1 - \bar\alpha_t}\,x_0
 
-    the summand of :meth:`Toy2DDiffusion.loss` (summed over the 2 coordinates).
+    the summand of :meth:`Toy2DDiffusion.loss` (summed over the 2 coordinates): the
+    :math:`v`-prediction error, where Diffusion-DPO's paper writes the
+    :math:`\epsilon`-prediction error (the two differ by a weight per noise level).
 
     Parameters
     ----------
     model : Toy2DDiffusion
-    x0 : torch.Tensor [B, 2] float32
-    cond : torch.Tensor [B] int64
-    t : torch.Tensor [B] int64, in [1, T]
-    eps : torch.Tensor [B, 2] float32
+    x0 : float array [B, 2]
+    cond : None, int, or int array [B]
+    t : int in [1, T] or int array [B]
+    eps : float array [B, 2]
     """
     if not isinstance(model, Toy2DDiffusion):
         raise TypeError(f"model must be a Toy2DDiffusion, got {type(model).__name__}")
-    for x, n in ((x0, "x0"), (cond, "cond"), (t, "t"), (eps, "eps")):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{n} must be a torch.Tensor, got {type(x).__name__}")
-    B = len(x0)
-    if x0.shape != (B, 2) or eps.shape != (B, 2) or cond.shape != (B,) or t.shape != (B,):
-        raise ValueError(f"x0 and eps must be [B, 2], cond and t [B]; got {tuple(x0.shape)}, "
-                         f"{tuple(eps.shape)}, {tuple(cond.shape)}, {tuple(t.shape)}")
-    if int(t.min()) < 1 or int(t.max()) > model.steps:
-        raise ValueError(f"t must be in [1, {model.steps}]")
-    a = model.alpha_bar[t][:, None].sqrt()
-    s = (1 - model.alpha_bar[t][:, None]).sqrt()
-    v = a * eps - s * x0
-    return ((model(a * x0 + s * eps, t, cond) - v) ** 2).sum(-1)
+    x = model._x(x0, "x0")
+    e = model._x(eps, "eps")
+    if e.shape != x.shape:
+        raise ValueError(f"eps must have the shape of x0 {tuple(x.shape)}, got "
+                         f"{tuple(e.shape)}")
+    B = len(x)
+    c = model._cond(cond, B)
+    tt = model._t(t, B)
+    a = model.alpha_bar[tt][:, None].sqrt()
+    s = (1 - model.alpha_bar[tt][:, None]).sqrt()
+    v = a * e - s * x
+    return ((model(a * x + s * e, tt, c) - v) ** 2).sum(-1)
 
 
 def _common(model: Any, reward_fn: Any, conds: Any, eval_conds: Any, epochs: Any,
@@ -88,6 +89,8 @@ def _common(model: Any, reward_fn: Any, conds: Any, eval_conds: Any, epochs: Any
         raise TypeError("reward_fn must be callable (x0 [n, 2], cond [n]) -> [n]")
     out = []
     for c, n in ((conds, "conds"), (eval_conds, "eval_conds")):
+        if isinstance(c, (str, bytes, np.ma.MaskedArray)):
+            raise TypeError(f"{n} must be a 1-D list of class ids, got {type(c).__name__}")
         a = np.asarray([] if c is None else c)
         if a.ndim != 1 or (a.size and (a.dtype.kind not in "iu" or a.min() < 0
                                       or a.max() >= model.n_classes)):
