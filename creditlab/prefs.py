@@ -882,9 +882,9 @@ def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
     delta : np.ndarray [n] float64
         :math:`\Delta_i`.
     """
-    from creditlab._backend import check_finite, to_numpy
+    from creditlab._backend import check_finite, number_array
 
-    x = np.array(to_numpy(samples, "samples"), dtype=np.float64)
+    x = np.array(number_array(samples, "samples"), dtype=np.float64)
     if x.ndim != 2 or len(x) < 4:
         raise ValueError(f"samples must have shape [n >= 4, d], got {x.shape}")
     check_finite(x, "samples")

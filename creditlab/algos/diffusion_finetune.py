@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from creditlab._backend import check_int, check_real, check_seed
+from creditlab._backend import check_int, check_real, check_seed, float_array, int_array
 from creditlab.algos.pg_losses import ppo_clip_loss
 from creditlab.models.diffusion2d import Toy2DDiffusion
 from creditlab.prefs import diffusion_dpo_loss, rdp_loss
@@ -66,14 +66,16 @@ def denoising_errors(model: Toy2DDiffusion, x0: Any, cond: Any, t: Any, eps: Any
     """
     if not isinstance(model, Toy2DDiffusion):
         raise TypeError(f"model must be a Toy2DDiffusion, got {type(model).__name__}")
-    x = model._x(x0, "x0")
-    e = model._x(eps, "eps")
+    x = model._x(x0 if isinstance(x0, torch.Tensor) else float_array(x0, "x0"), "x0")
+    e = model._x(eps if isinstance(eps, torch.Tensor) else float_array(eps, "eps"), "eps")
     if e.shape != x.shape:
         raise ValueError(f"eps must have the shape of x0 {tuple(x.shape)}, got "
                          f"{tuple(e.shape)}")
     B = len(x)
-    c = model._cond(cond, B)
-    tt = model._t(t, B)
+    c = model._cond(cond if cond is None or isinstance(cond, (int, np.integer, torch.Tensor))
+                    else int_array(cond, "cond"), B)
+    tt = model._t(t if isinstance(t, (int, np.integer, torch.Tensor)) else int_array(t, "t"),
+                  B)
     a = model.alpha_bar[tt][:, None].sqrt()
     s = (1 - model.alpha_bar[tt][:, None]).sqrt()
     v = a * e - s * x
@@ -319,6 +321,8 @@ def finetune_set_dpo(model: Toy2DDiffusion, ref: Toy2DDiffusion, split_fn: Calla
         raise ValueError("ref must be a Toy2DDiffusion with the config of model")
     if not callable(split_fn):
         raise TypeError("split_fn must be callable (x0 [n, 2]) -> (pos, neg)")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     n = check_int(n, "n", 4)
     epochs = check_int(epochs, "epochs", 1)
     inner = check_int(inner, "inner", 1)
