@@ -40,6 +40,9 @@ __all__ = [
     "unlikelihood_loss",
     "traj_dpo_loss",
     "build_pairs",
+    "diffusion_dpo_loss",
+    "rdp_loss",
+    "leave_one_out_split",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -715,3 +718,187 @@ def build_pairs(scores: Any, index: Any, *, mode: str = "self",
     c = np.asarray([p[0] for p in pairs], np.int64)
     r = np.asarray([p[1] for p in pairs], np.int64)
     return c, r
+
+
+# --------------------------------------------------------------------------------------
+# rewarding generators (Chapter 24): Diffusion-DPO and PRDP's reward-difference regression
+
+
+def diffusion_dpo_loss(err_chosen: Any, ref_err_chosen: Any, err_rejected: Any,
+                       ref_err_rejected: Any, *, beta: float = 1.0,
+                       reduction: str = "mean") -> Any:
+    r"""Diffusion-DPO loss on per-sample denoising errors (Wallace et al. 2023,
+    arXiv:2311.12908, Eq. 14), the loss DRAGON trains its positive/negative sets with.
+
+    .. math:: L = -\log\sigma\Big(-\beta\,\big[(e_\theta(x_w) - e_{ref}(x_w))
+              - (e_\theta(x_l) - e_{ref}(x_l))\big]\Big)
+
+    with :math:`e(x) = \lVert \text{target} - \text{prediction}(x_t, t)\rVert^2` the
+    denoising error of the policy (:math:`\theta`) and of the frozen reference on the
+    same noised sample (the same :math:`t` and noise for both models). Lowering the
+    policy's error on the chosen sample relative to the reference, and raising it on the
+    rejected one, lowers the loss. The paper's factor :math:`T\,\omega(\lambda_t)` is
+    folded into ``beta``. Example: errors ``(0.5, 1.0, 1.0, 1.0)`` and ``beta = 2`` give
+    :math:`\log(1 + e^{-1}) = 0.3133`.
+
+    Parameters
+    ----------
+    err_chosen, ref_err_chosen, err_rejected, ref_err_rejected : array or tensor [N]
+        Gradient flows through the policy's errors.
+    beta : float > 0
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    scalar, or [N] for ``reduction="none"``; the input's kind
+    """
+    torch = _torch()
+    names = ("err_chosen", "ref_err_chosen", "err_rejected", "ref_err_rejected")
+    xs = [_t(x, n, (1,)) for x, n in zip(
+        (err_chosen, ref_err_chosen, err_rejected, ref_err_rejected), names)]
+    for x, n in zip(xs[1:], names[1:]):
+        if x.shape != xs[0].shape:
+            raise ValueError(f"{n} must have the shape of err_chosen {tuple(xs[0].shape)}, "
+                             f"got {tuple(x.shape)}")
+    dt = xs[0].dtype
+    w, rw, lo, rl = (x.to(dt) for x in xs)
+    h = (w - rw.detach()) - (lo - rl.detach())
+    loss = -torch.nn.functional.logsigmoid(-_beta(beta) * h)
+    as_torch = _is_torch(err_chosen, ref_err_chosen, err_rejected, ref_err_rejected)
+    return _out(_reduce(loss, reduction), as_torch)
+
+
+def rdp_loss(logratio_a: Any, logratio_b: Any, r_a: Any, r_b: Any, *, beta: float,
+             old_logratio_a: Any | None = None, old_logratio_b: Any | None = None,
+             clip: float | None = None, reduction: str = "mean") -> Any:
+    r"""PRDP's reward-difference-prediction loss (Deng et al. 2024, arXiv:2402.08714,
+    Eqs. 9-12 and the authors' JAX code, App. G).
+
+    For a pair of denoising trajectories :math:`a, b` with per-step log-ratios
+    :math:`\hat r_t = \log\pi_\theta(x_{t-1} \mid x_t, c) - \log\pi_{ref}(x_{t-1}
+    \mid x_t, c)`:
+
+    .. math::
+        \hat r = \frac1T\sum_t \hat r_t, \qquad
+        l = \Big(\hat r(a) - \hat r(b) - \frac{r(a) - r(b)}{\beta}\Big)^2
+
+    (the step *mean*, as the code; the paper's Eq. 9 sums, which rescales
+    :math:`\beta` by :math:`T`). Its minimiser over all pairs is
+    :math:`\pi_\theta \propto \pi_{ref}\exp(r / \beta)`, the KL-regularised RL optimum.
+    With ``clip`` :math:`= \epsilon` and the log-ratios of the sampling policy
+    :math:`\theta_{old}`, the proximal version clips every step,
+    :math:`\hat r^{clip}_t = \mathrm{clip}(\hat r_t, \hat r^{old}_t - \epsilon,
+    \hat r^{old}_t + \epsilon)`, and takes the pessimistic
+    :math:`\max(l, l^{clip})` (PPO-style).
+
+    The loss is symmetric in :math:`a \leftrightarrow b`; the code keeps the ordered
+    pairs with :math:`r(a) > r(b)`, i.e. each unordered pair once (pass each pair once).
+
+    Parameters
+    ----------
+    logratio_a, logratio_b : array or tensor [N, T] (per step) or [N] (already averaged)
+        :math:`\log\pi_\theta - \log\pi_{ref}`; gradient flows through them.
+    r_a, r_b : array or tensor [N]
+        Rewards of the final samples.
+    beta : float > 0
+    old_logratio_a, old_logratio_b : like ``logratio_a``, optional
+        The same log-ratios under :math:`\theta_{old}` (needed with ``clip``).
+    clip : float > 0 or None
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    scalar, or [N] for ``reduction="none"``; the input's kind
+
+    Examples
+    --------
+    ``logratio_a = [0.3], logratio_b = [0.1], r_a = [1.0], r_b = [0.0], beta = 10`` gives
+    :math:`(0.2 - 0.1)^2 = 0.01`.
+    """
+    torch = _torch()
+    b = _beta(beta)
+    la, lb = _t(logratio_a, "logratio_a", (1, 2)), _t(logratio_b, "logratio_b", (1, 2))
+    if la.shape != lb.shape:
+        raise ValueError(f"logratio_b must have the shape of logratio_a {tuple(la.shape)}, "
+                         f"got {tuple(lb.shape)}")
+    ra, rb = _t(r_a, "r_a", (1,)), _t(r_b, "r_b", (1,))
+    for x, n in ((ra, "r_a"), (rb, "r_b")):
+        if x.shape != la.shape[:1]:
+            raise ValueError(f"{n} must have shape [{la.shape[0]}], got {tuple(x.shape)}")
+    dt = la.dtype
+    target = (ra.to(dt) - rb.to(dt)) / b
+
+    def _pred(a: Any, c: Any) -> Any:
+        return (a.mean(-1) if a.ndim == 2 else a) - (c.mean(-1) if c.ndim == 2 else c)
+
+    loss = (_pred(la, lb.to(dt)) - target) ** 2
+    if clip is not None:
+        eps = check_real(clip, "clip")
+        if not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"clip must be a finite number > 0, got {clip!r}")
+        if old_logratio_a is None or old_logratio_b is None:
+            raise ValueError("clip needs old_logratio_a and old_logratio_b")
+        oa = _t(old_logratio_a, "old_logratio_a", (1, 2))
+        ob = _t(old_logratio_b, "old_logratio_b", (1, 2))
+        for x, n in ((oa, "old_logratio_a"), (ob, "old_logratio_b")):
+            if x.shape != la.shape:
+                raise ValueError(f"{n} must have the shape of logratio_a "
+                                 f"{tuple(la.shape)}, got {tuple(x.shape)}")
+        oa, ob = oa.detach().to(dt), ob.detach().to(dt)
+        ca = torch.minimum(torch.maximum(la, oa - eps), oa + eps)
+        cb = torch.minimum(torch.maximum(lb.to(dt), ob - eps), ob + eps)
+        loss = torch.maximum(loss, (_pred(ca, cb) - target) ** 2)
+    elif old_logratio_a is not None or old_logratio_b is not None:
+        raise ValueError("old_logratio_a / old_logratio_b need clip")
+    as_torch = _is_torch(logratio_a, logratio_b, r_a, r_b)
+    return _out(_reduce(loss, reduction), as_torch)
+
+
+def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Split a batch of generations into a positive and a negative set by each sample's
+    leave-one-out contribution to a distribution-level reward (DRAGON-style, Bai et al.
+    2025, arXiv:2504.15217; the paper does not pin the split rule).
+
+    .. math:: \Delta_i = R(X) - R(X \setminus \{x_i\})
+
+    :math:`\Delta_i > 0`: the set is better with :math:`x_i` (e.g. ``set_reward`` =
+    minus the Fréchet distance to an exemplar set). The ``k = max(1, round(frac * n))``
+    samples with the largest :math:`\Delta` form :math:`D^+`, the ``k`` smallest
+    :math:`D^-`.
+
+    Parameters
+    ----------
+    samples : float array [n, d], n >= 4 (not modified)
+    set_reward : callable ([m, d] ndarray) -> float
+        Higher is better; called ``n + 1`` times, on ``samples`` and on every
+        leave-one-out subset.
+    frac : float in (0, 0.5]
+
+    Returns
+    -------
+    pos : np.ndarray [k] int64, neg : np.ndarray [k] int64
+        Indices into ``samples`` (disjoint), best first / worst first.
+    delta : np.ndarray [n] float64
+        :math:`\Delta_i`.
+    """
+    from creditlab._backend import check_finite, number_array
+
+    x = np.array(number_array(samples, "samples"), dtype=np.float64)
+    if x.ndim != 2 or len(x) < 4:
+        raise ValueError(f"samples must have shape [n >= 4, d], got {x.shape}")
+    check_finite(x, "samples")
+    if not callable(set_reward):
+        raise TypeError("set_reward must be callable ([m, d] ndarray) -> float")
+    frac = check_real(frac, "frac")
+    if not 0 < frac <= 0.5:
+        raise ValueError(f"frac must be in (0, 0.5], got {frac!r}")
+    n = len(x)
+    full = float(set_reward(x.copy()))
+    keep = ~np.eye(n, dtype=bool)
+    delta = np.array([full - float(set_reward(x[keep[i]])) for i in range(n)])
+    if not np.isfinite(delta).all():
+        raise ValueError("set_reward must return finite values")
+    k = max(1, min(int(round(frac * n)), n // 2))
+    order = np.argsort(-delta, kind="stable")
+    return order[:k].astype(np.int64), order[::-1][:k].astype(np.int64), delta
