@@ -254,7 +254,7 @@ class TransitionDiscriminator(nn.Module):
         self.register_buffer("x_std", torch.ones(d))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`\phi(x)`: float32 ``[B, d + d(d+1)/2]`` from ``x`` ``[B, d]``."""
+        r""":math:`\phi(x)`: float32 ``[B, d + d(d+1)/2]`` from ``x`` ``[B, d]``."""
         z = (x - self.x_mean) / self.x_std
         return torch.cat([z, (z[:, :, None] * z[:, None, :])[:, self.iu[0], self.iu[1]]], 1)
 
