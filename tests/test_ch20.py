@@ -13,8 +13,12 @@ import creditlab as cl
 from creditlab.envs import HiddenTargetClutter
 from creditlab.exercises import check as check_mod
 from creditlab.exercises.checks import ch20
-from creditlab.models import (DynamicsEnsemble, JointPolicyWorldValue, TransitionDiscriminator,
-                              filtered_step)
+from creditlab.models import (
+    DynamicsEnsemble,
+    JointPolicyWorldValue,
+    TransitionDiscriminator,
+    filtered_step,
+)
 from creditlab.planning import bayes_search_update, best_of_n
 
 torch.set_num_threads(1)

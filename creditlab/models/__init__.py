@@ -29,6 +29,6 @@ from creditlab.models.nets import *  # noqa: F403
 from creditlab.models.reward_model import *  # noqa: F403
 from creditlab.models.tinylm import *  # noqa: F403
 
-__all__ = ["corpora", "diffusion2d", "dynamics", "joint", "nets", "reward_model", "tinylm", *corpora.__all__,
-           *diffusion2d.__all__, *dynamics.__all__, *joint.__all__, *nets.__all__, *reward_model.__all__,
-           *tinylm.__all__]
+__all__ = ["corpora", "diffusion2d", "dynamics", "joint", "nets", "reward_model", "tinylm",
+           *corpora.__all__, *diffusion2d.__all__, *dynamics.__all__, *joint.__all__,
+           *nets.__all__, *reward_model.__all__, *tinylm.__all__]
