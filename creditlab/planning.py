@@ -50,6 +50,7 @@ __all__ = [
     "Trajectory",
     "best_of_n",
     "best_of_n_kl",
+    "bayes_search_update",
     "greedy_step",
     "lookahead",
     "mcts",
@@ -1001,3 +1002,52 @@ def svdd_sample(model: Any, value_fn: Callable[[Any, int], Any], n: int, *, M: i
         xs.append(x)
         vs.append(v[rows, j].float())
     return SVDDOutput(x, torch.stack(xs, 1), torch.stack(vs, 1), M * T)
+
+
+def bayes_search_update(belief: Any, likelihood: Any) -> np.ndarray:
+    r"""One Bayesian update of a belief over where a hidden object is (Chapter 20).
+
+    .. math:: b'(c) = \frac{b(c)\,P(o \mid c)}{\sum_{c'} b(c')\,P(o \mid c')}
+
+    where :math:`P(o \mid c)` is the probability of what the last search action showed
+    (say "not seen" after a push revealed a set :math:`R` of cells: the miss rate
+    :math:`\epsilon` for :math:`c \in R`, 1 elsewhere) if the object were at :math:`c`.
+    A push policy that keeps updating this belief does not search the same place twice
+    (with :math:`\epsilon = 0`); one that keeps the prior does (Grasping-the-Invisible-style
+    search, Yang et al. 2020).
+
+    Parameters
+    ----------
+    belief : float array [..., C]
+        Nonnegative, finite, each row with a positive sum (normalised on the way in).
+    likelihood : float array [..., C]
+        :math:`P(o \mid c)` in [0, 1], broadcastable to ``belief``.
+
+    Returns
+    -------
+    np.ndarray
+        float64 ``[..., C]``, each row summing to 1. A row whose posterior mass is 0 (the
+        observation was impossible under the belief) raises ValueError.
+    """
+    b = check_finite(float_array(belief, "belief"), "belief").astype(np.float64)
+    lk = check_finite(float_array(likelihood, "likelihood"), "likelihood").astype(np.float64)
+    if b.ndim == 0 or b.shape[-1] == 0:
+        raise ValueError(f"belief must have shape [..., C] with C >= 1, got {b.shape}")
+    if (b < 0).any():
+        raise ValueError("belief must be nonnegative")
+    if (lk < 0).any() or (lk > 1).any():
+        raise ValueError("likelihood must lie in [0, 1]")
+    try:
+        lk = np.broadcast_to(lk, b.shape)
+    except ValueError:
+        raise ValueError(f"likelihood of shape {lk.shape} does not broadcast to belief's "
+                         f"{b.shape}") from None
+    z = b.sum(-1, keepdims=True)
+    if (z <= 0).any():
+        raise ValueError("belief must have a positive sum in every row")
+    post = (b / z) * lk
+    m = post.sum(-1, keepdims=True)
+    if (m <= 0).any():
+        raise ValueError("the observation has probability 0 under the belief (posterior "
+                         "mass 0)")
+    return post / m

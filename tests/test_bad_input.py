@@ -2225,7 +2225,7 @@ ENTRIES.update({
 diffusion_finetune = importlib.import_module("creditlab.algos.diffusion_finetune")  # Ch24
 
 
-def _tiny_dm(n_classes: int = 2) -> Any:
+def _tiny_cdm(n_classes: int = 2) -> Any:
     return diffusion2d.Toy2DDiffusion(n_classes, steps=2, hidden=4, seed=0)
 
 
@@ -2267,12 +2267,12 @@ ENTRIES.update({  # Chapter 24: rewarding generators
         {"samples": "num", "set_reward": "callable", "frac": "unit"},
         overrides={"samples:short last axis": "any"}),  # any feature dimension d >= 1
     "creditlab.algos.diffusion_finetune.denoising_errors": Fuzz(
-        lambda **kw: diffusion_finetune.denoising_errors(_tiny_dm(), **kw).detach(),
+        lambda **kw: diffusion_finetune.denoising_errors(_tiny_cdm(), **kw).detach(),
         lambda rng: {"x0": rng.normal(size=(3, 2)), "cond": np.array([0, 1, 1]),
                      "t": np.array([1, 2, 2]), "eps": rng.normal(size=(3, 2))},
         {"x0": "float", "cond": "int", "t": "int", "eps": "float"}),
     "creditlab.algos.diffusion_finetune.finetune_ddpo": Fuzz(
-        lambda **kw: diffusion_finetune.finetune_ddpo(_tiny_dm(), **kw)["reward"],
+        lambda **kw: diffusion_finetune.finetune_ddpo(_tiny_cdm(), **kw)["reward"],
         lambda rng: {"reward_fn": _ring_reward, "conds": np.array([0, 1]),
                      "eval_conds": np.array([1]), "epochs": 1, "batch": 2, "inner": 1,
                      "lr": 1e-3, "clip": 0.2, "normalize": "global", "grad_clip": 1.0,
@@ -2283,7 +2283,7 @@ ENTRIES.update({  # Chapter 24: rewarding generators
         examples=4),
     "creditlab.algos.diffusion_finetune.finetune_prdp": Fuzz(
         lambda **kw: diffusion_finetune.finetune_prdp(
-            _tiny_dm(), _tiny_dm().requires_grad_(False), **kw)["reward"],
+            _tiny_cdm(), _tiny_cdm().requires_grad_(False), **kw)["reward"],
         lambda rng: {"reward_fn": _ring_reward, "conds": np.array([0, 1]),
                      "eval_conds": np.array([1]), "epochs": 1, "batch": 3, "inner": 1,
                      "lr": 1e-3,
@@ -2293,12 +2293,63 @@ ENTRIES.update({  # Chapter 24: rewarding generators
          "grad_clip": "pos", "seed": "seed"}, examples=4),
     "creditlab.algos.diffusion_finetune.finetune_set_dpo": Fuzz(
         lambda **kw: diffusion_finetune.finetune_set_dpo(
-            _tiny_dm(1), _tiny_dm(1).requires_grad_(False), **kw)["loss"],
+            _tiny_cdm(1), _tiny_cdm(1).requires_grad_(False), **kw)["loss"],
         lambda rng: {"split_fn": _split4, "n": 4, "epochs": 1, "inner": 1, "lr": 1e-3,
                      "beta": 1.0, "sft": 0.5, "seed": 0, "callback": None},
         {"split_fn": "callable", "n": "count", "epochs": "count", "inner": "count",
          "lr": "pos", "beta": "pos", "sft": "nonneg", "seed": "seed",
          "callback": "callable?"}, examples=4),
+})
+
+
+# Chapter 20: MOREC-style transition filter, Cosmos-Policy-style joint model, Bayesian
+# search and the hidden-target clutter grid
+from creditlab.envs import clutter  # noqa: E402
+from creditlab.models import joint  # noqa: E402
+
+
+def _ens20() -> Any:
+    return dynamics.DynamicsEnsemble(2, 1, n_members=2, hidden=4, seed=0)
+
+
+ENTRIES.update({
+    "creditlab.models.dynamics.TransitionDiscriminator": Fuzz(
+        lambda states, actions, next_states, fake_next_states, steps, lr, seed: (
+            dynamics.TransitionDiscriminator(2, 1, seed=seed).fit(
+                states, actions, next_states, fake_next_states, steps=steps, lr=lr)),
+        lambda rng: {"states": rng.normal(size=(5, 2)), "actions": rng.normal(size=(5, 1)),
+                     "next_states": rng.normal(size=(5, 2)),
+                     "fake_next_states": rng.normal(size=(2, 5, 2)), "steps": 2, "lr": 0.01,
+                     "seed": 0},
+        {"states": "num", "actions": "num", "next_states": "num", "fake_next_states": "num",
+         "steps": "count", "lr": "pos", "seed": "seed"}),
+    "creditlab.models.dynamics.filtered_step": Fuzz(
+        lambda **kw: dynamics.filtered_step(_ens20(), lambda s, a, s2: s2.sum(-1), **kw),
+        lambda rng: {"states": rng.normal(size=(3, 2)), "actions": rng.normal(size=(3, 1)),
+                     "n_candidates": 2, "seed": 0},
+        {"states": "num", "actions": "num", "n_candidates": "count", "seed": "seed?"}),
+    "creditlab.models.joint.JointPolicyWorldValue": Fuzz(
+        lambda states, chunks, future_states, value_states, value_targets, steps, lr, seed: (
+            joint.JointPolicyWorldValue(2, 1, chunk=2, hidden=4, seed=seed).fit(
+                states, chunks, future_states, value_states, value_targets, steps=steps,
+                lr=lr, seed=seed)),
+        lambda rng: {"states": rng.normal(size=(5, 2)), "chunks": rng.normal(size=(5, 2)),
+                     "future_states": rng.normal(size=(5, 2)),
+                     "value_states": rng.normal(size=(4, 2)),
+                     "value_targets": rng.uniform(size=4), "steps": 2, "lr": 0.01, "seed": 0},
+        {"states": "num", "chunks": "num", "future_states": "num", "value_states": "num",
+         "value_targets": "num", "steps": "count", "lr": "pos", "seed": "seed"}),
+    "creditlab.planning.bayes_search_update": Fuzz(
+        planning.bayes_search_update,
+        lambda rng: {"belief": rng.uniform(0.1, 1.0, (2, 4)),
+                     "likelihood": rng.uniform(0.1, 1.0, (2, 4))},
+        {"belief": "float", "likelihood": "float"}),
+    "creditlab.envs.clutter.HiddenTargetClutter": Fuzz(
+        lambda **kw: clutter.HiddenTargetClutter(**kw).prior,
+        lambda rng: {"size": 4, "p_clutter": 0.5, "cue_sigma": 1.0, "miss": 0.1,
+                     "horizon": 5, "seed": 0},
+        {"size": "count", "p_clutter": "unit", "cue_sigma": "pos", "miss": "unit",
+         "horizon": "count", "seed": "seed?"}, overrides={"size:0": "error"}),
 })
 
 

@@ -9,6 +9,7 @@ from gymnasium.envs.registration import register, registry
 
 from creditlab.envs.blocksworld import BlocksworldEnv
 from creditlab.envs.chain import ChainEnv
+from creditlab.envs.clutter import HiddenTargetClutter
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
 from creditlab.envs.noisy_tv import NoisyTVGridEnv
@@ -24,6 +25,7 @@ __all__ = [
     "DeceptiveChainEnv",
     "Demos",
     "GridWorldEnv",
+    "HiddenTargetClutter",
     "NoisyTVGridEnv",
     "PointReachBatch",
     "PointReachEnv",
