@@ -232,8 +232,12 @@ class TransitionDiscriminator(nn.Module):
     Departures from MOREC (hence "-style"): the discriminator is a quadratic form, not an
     MLP (a small function class whose level sets extrapolate the way linear dynamics do:
     the reason the filter helps off the data), it is fitted once against fixed negatives
-    rather than alternated with the model in an adversarial loop, and there is no
-    ensemble of discriminators.
+    rather than alternated with the model in an adversarial loop, there is no
+    ensemble of discriminators, and the negatives are whatever the caller passes: Chapter 20
+    uses the model's next states for *another* action (another logged action, or one drawn
+    uniformly) paired with the logged ``(s, a)``, and not GAIL/MOREC's model sample for the
+    same ``(s, a)`` (with a model accurate on the data that sample is as real as the data,
+    label noise that made the filter worse).
 
     Parameters
     ----------
@@ -272,8 +276,11 @@ class TransitionDiscriminator(nn.Module):
         states, next_states : float [N, state_dim]
         actions : float [N, act_dim]
         fake_next_states : float [K, N, state_dim] or [N, state_dim]
-            Model-generated next states for the same ``(s, a)`` (K sets of negatives,
-            weighted so that positives and negatives count equally).
+            K sets of negative next states, row ``i`` of each set paired with the logged
+            ``(states[i], actions[i])`` (any negatives aligned with the rows: e.g. the model's
+            next states for another action, as in Chapter 20, or for the same ``(s, a)``, as
+            in GAIL/MOREC). The K sets are weighted so that positives and negatives count
+            equally.
         steps : int >= 1
             Full-batch Adam steps.
         lr : float > 0
