@@ -797,7 +797,8 @@ def rdp_loss(logratio_a: Any, logratio_b: Any, r_a: Any, r_b: Any, *, beta: floa
     Parameters
     ----------
     logratio_a, logratio_b : array or tensor [N, T] (per step) or [N] (already averaged)
-        :math:`\log\pi_\theta - \log\pi_{ref}`; gradient flows through them.
+        :math:`\log\pi_\theta - \log\pi_{ref}`; gradient flows through them. With [N]
+        inputs the "per-step" clip is a clip of the step mean.
     r_a, r_b : array or tensor [N]
         Rewards of the final samples.
     beta : float > 0

@@ -236,7 +236,8 @@ def finetune_prdp(model: Toy2DDiffusion, ref: Toy2DDiffusion, reward_fn: Callabl
     the per-step log-ratios :math:`\log p_\theta - \log p_{ref}` (averaged over steps),
     with targets :math:`(r_i - r_j)/\beta` and the per-step clip ``clip`` around the
     log-ratios of :math:`\theta_{old}`; ``inner`` full-batch steps; the loss is the mean
-    over pairs. No advantage normalisation: the reward scale enters through
+    over pairs (formulas.md's :math:`1/(N B^2)` sum over pairs up to a constant factor,
+    absorbed by the learning rate). No advantage normalisation: the reward scale enters through
     :math:`\beta`.
 
     Parameters
