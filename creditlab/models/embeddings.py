@@ -119,13 +119,18 @@ class SyntheticCLIP:
         if not np.isfinite(lp) or lp < 0:
             raise ValueError(f"lamp must be a finite number >= 0, got {lamp!r}")
         self.lamp = float(lp)
+        ds = check_real(done_scale, "done_scale")
+        if not np.isfinite(ds):
+            raise ValueError(f"done_scale must be a finite number, got {done_scale!r}")
         self.seed = check_seed(seed)
+        if self.seed is None:
+            raise TypeError("seed must be an int >= 0, got None")
         rng = np.random.default_rng(self.seed)
         c = (np.arange(self.grid) + 0.5) / self.grid
         self.centres = np.stack(np.meshgrid(c, c, indexing="ij"), -1).reshape(-1, 2)
         k = len(self.centres)
         self.W_task = rng.standard_normal((self.dim, k)) / np.sqrt(k) * 2.0
-        self.W_done = rng.standard_normal((self.dim, 3)) / np.sqrt(self.dim) * done_scale
+        self.W_done = rng.standard_normal((self.dim, 3)) / np.sqrt(self.dim) * ds
         self.u = _unit(rng.standard_normal(self.dim))
         self.W_nuis = rng.standard_normal((self.dim, self.n_nuisance)) / np.sqrt(self.dim)
         g = np.linspace(0.0, 1.0, 21)

@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_finite, check_int, check_real, check_seed
+from creditlab._backend import (
+    check_finite,
+    check_int,
+    check_real,
+    check_seed,
+    number_array,
+    to_numpy,
+)
 
 __all__ = [
     "goal_baseline_reward",
@@ -41,14 +48,19 @@ __all__ = [
 
 
 def _floats(x: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind not in "fiu" or a.dtype == bool:
-        raise TypeError(f"{name} must be a real array, got dtype {a.dtype}")
+    a = number_array(x, name)
     if a.ndim not in ndim:
         raise ValueError(
             f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {a.shape}"
         )
-    return check_finite(a.astype(np.float64), name)
+    return check_finite(a, name)
+
+
+def _ints(x: Any, name: str) -> np.ndarray:
+    a = to_numpy(x, name)
+    if a.dtype.kind not in "iu" or a.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D integer array, got dtype {a.dtype}, shape {a.shape}")
+    return a.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------
@@ -178,11 +190,9 @@ def select_features(feats: Any, labels: Any, k: int) -> np.ndarray:
     np.ndarray [S, k] int64, feature indices per step (best first)
     """
     f = _floats(feats, "feats", (2,))
-    y = np.asarray(labels)
-    if y.dtype.kind not in "iu" or y.shape != (len(f),):
-        raise ValueError(
-            f"labels must be an integer array of shape [{len(f)}], got {y.dtype} {y.shape}"
-        )
+    y = _ints(labels, "labels")
+    if y.shape != (len(f),):
+        raise ValueError(f"labels must have shape [{len(f)}] (one per frame), got {y.shape}")
     k = check_int(k, "k", 1)
     if k > f.shape[1]:
         raise ValueError(f"k must be <= the number of features {f.shape[1]}, got {k}")
@@ -333,9 +343,9 @@ def counterfactual_relabel(
     -------
     (wrong_goal_ids [N] int64, progress_label [N] float64 (all 0))
     """
-    g = np.asarray(goal_ids)
+    g = _ints(goal_ids, "goal_ids")
     n = check_int(n_goals, "n_goals", 2)
-    if g.dtype.kind not in "iu" or g.ndim != 1 or (g < 0).any() or (g >= n).any():
+    if (g < 0).any() or (g >= n).any():
         raise ValueError(f"goal_ids must be a 1-D integer array in 0..{n - 1}, got {g!r}")
     rng = np.random.default_rng(check_seed(seed))
     wrong = (g + rng.integers(1, n, len(g))) % n
@@ -367,8 +377,8 @@ def temporal_clip(
     (episode [N * n_clips] int64, end [N * n_clips] int64 (last kept frame),
     progress [N * n_clips] float64)
     """
-    L = np.asarray(lengths)
-    if L.dtype.kind not in "iu" or L.ndim != 1 or (L < 1).any():
+    L = _ints(lengths, "lengths")
+    if (L < 1).any():
         raise ValueError(f"lengths must be a 1-D integer array of values >= 1, got {L!r}")
     m = check_int(n_clips, "n_clips", 1)
     lo, hi = check_real(low, "low"), check_real(high, "high")
