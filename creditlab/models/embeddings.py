@@ -205,8 +205,9 @@ class SyntheticCLIP:
 
         With ``goal_positions`` ``[K, 2]``: "the agent at a goal" (the task part is the mean
         of the goals' task parts, rescaled to their mean length, so that goal and baseline
-        prompts are equally long and :math:`g - b` has no component along the context
-        :math:`u`); without: "the agent somewhere in the arena" (mean over the arena).
+        prompts are about equally long and :math:`g - b` has only a small component along
+        the context :math:`u`, from the random overlap of task and context directions);
+        without: "the agent somewhere in the arena" (mean over the arena).
         """
         if goal_positions is None:
             t = self.W_task @ self._phi_bar
