@@ -2402,6 +2402,9 @@ ENTRIES.update({
     "creditlab.rewards.perceptual.greedy_reach": Exempt(
         "runs a controller on a PointReachBatch with a score callable; its errors (not a "
         "batch, autoreset, wrong score shape) are tested in tests/test_ch22.py"),
+    "creditlab.rewards.perceptual.reinforce_reach": Exempt(
+        "trains a policy on a reward callable; its errors (not callable, wrong reward "
+        "shape, non-finite rewards, gamma, lr) are tested in tests/test_ch22.py"),
     "creditlab.models.embeddings.SyntheticCLIP": Fuzz(
         lambda **kw: embeddings.SyntheticCLIP(**kw).embed_goal(np.array([0.2, 0.8])),
         lambda rng: {"dim": 16, "grid": 3, "width": 0.3, "nuisance": 1.0, "jitter": 0.3,

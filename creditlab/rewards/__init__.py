@@ -119,6 +119,7 @@ __all__ = [
     "temporal_clip",
     "factorized_state_similarity",
     "greedy_reach",
+    "reinforce_reach",
 ]
 
 
@@ -1351,6 +1352,7 @@ from creditlab.rewards.perceptual import (  # noqa: E402  (Chapter 22)
     factorized_state_similarity,
     goal_baseline_reward,
     greedy_reach,
+    reinforce_reach,
     segment_demos,
     select_features,
     temporal_clip,
