@@ -332,3 +332,13 @@ def test_reinforce_reach_learns_the_true_reward_and_not_noise():
         reinforce_reach(true, gamma=1.5)
     with pytest.raises(ValueError, match="lr"):
         reinforce_reach(true, lr=0.0)
+
+
+def test_step_reward_model_unfitted_and_wrong_width():
+    with pytest.raises(RuntimeError, match="fit"):
+        StepRewardModel(k=1)(np.zeros((3, 4)))
+    rng = np.random.default_rng(0)
+    demos = [np.concatenate([rng.normal(0, 0.1, (5, 4)), rng.normal(2, 0.1, (5, 4))])]
+    model = StepRewardModel(k=2).fit(demos, [np.repeat([0, 1], 5)])
+    with pytest.raises(ValueError, match="features"):
+        model(np.zeros((3, 1)))

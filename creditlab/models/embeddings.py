@@ -7,7 +7,7 @@ PointReach state (agent position, which goals are done, nuisance) and two kinds 
 
 .. math::
     x(s) &= \mathrm{normalize}\big(W_t\,\phi(p) + W_d\,\delta
-            + (\kappa + \nu\,c(p, \xi))\,u + \nu\,W_n\,\xi + \sigma\,\varepsilon\big), \\
+            + (\kappa + \nu\,c(p, \xi))\,u + \eta\,W_n\,\xi + \sigma\,\varepsilon\big), \\
     g(p^*) &= \mathrm{normalize}\big(W_t\,\phi(p^*) + W_d\,\delta^* + \kappa\,u\big), \qquad
     b = \mathrm{normalize}\big(W_t\,\bar\phi + \kappa\,u\big),
 
@@ -147,7 +147,7 @@ class SyntheticCLIP:
         return np.exp(-d2 / (2 * self.width**2))
 
     def decoy_field(self, pos: Any) -> np.ndarray:
-        """The lamp's brightness at ``pos`` ``[..., 2]`` -> ``[...]`` in (0, 1]."""
+        """The lamp's brightness at ``pos`` ``[..., 2]`` -> ``[...]`` in (0, ``lamp``]."""
         p = np.asarray(pos, np.float64)
         return self.lamp * np.exp(-((p - self.decoy) ** 2).sum(-1) / (2 * 0.2**2))
 
@@ -229,7 +229,8 @@ class HashedTextEncoder:
     Cosine similarity of two embeddings then measures shared words and short phrases, as
     a small sentence encoder does, without knowing which attribute belongs to which
     object beyond ``max(ngrams)`` words (the binding problem of whole-text similarity).
-    Deterministic; no download. ``creditlab[embed]``'s MiniLM is not used here.
+    Deterministic; no download (no pretrained sentence encoder is packaged with
+    creditlab; the MiniLM encoder named in the chapter's plan is not used).
 
     Parameters
     ----------

@@ -255,6 +255,12 @@ class StepRewardModel:
             raise ValueError(f"tread must be in (0, 1], got {tread!r}")
         self.tread = float(b)
 
+    def _fitted(self) -> None:
+        if not hasattr(self, "sel"):
+            raise RuntimeError(
+                "StepRewardModel must be fitted first: call .fit(demo_feats, demo_labels)"
+            )
+
     def fit(self, demo_feats: list, demo_labels: list) -> StepRewardModel:
         """Fit from per-demo features ``[T_i, F]`` and step labels ``[T_i]`` (lists)."""
         if (
@@ -297,21 +303,29 @@ class StepRewardModel:
         return self
 
     def _z2(self, f: np.ndarray, mean: np.ndarray, sd: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        if f.shape[-1] <= int(self.sel.max()):
+            raise ValueError(
+                f"feats must have at least {int(self.sel.max()) + 1} features "
+                f"(as in fit), got shape {f.shape}"
+            )
         sel = f[..., sel]  # [..., S, k]
         return (((sel - mean) / sd) ** 2).mean(-1)
 
     def step_of(self, feats: Any) -> np.ndarray:
         r""":math:`\hat s(f)`, int64 ``[...]`` of features ``[..., F]``."""
+        self._fitted()
         f = _floats(feats, "feats", (1, 2, 3))
         return np.argmin(self._z2(f, self.m, self.v, self.sel), -1)
 
     def step_scores(self, feats: Any) -> np.ndarray:
         """:math:`c_s(f)` for every step, ``[..., S]`` of features ``[..., F]``."""
+        self._fitted()
         f = _floats(feats, "feats", (1, 2, 3))
         return np.exp(-0.5 * self._z2(f, self.mu, self.sd, self.sel_end))
 
     def __call__(self, feats: Any) -> np.ndarray:
         """The dense reward :math:`R(f)` in [0, 1], ``[...]`` of features ``[..., F]``."""
+        self._fitted()
         f = _floats(feats, "feats", (1, 2, 3))
         s = np.argmin(self._z2(f, self.m, self.v, self.sel), -1)
         c = np.take_along_axis(
