@@ -40,6 +40,7 @@ from creditlab.tabular import (
 __all__ = [
     "auroc",
     "brier",
+    "ece",
     "epic_canonicalise",
     "epic_distance",
     "frechet_distance",
@@ -740,3 +741,32 @@ def log_score(p: Any, y: Any, *, eps: float = 1e-6, per_forecast: bool = False) 
         raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
     q = np.clip(q, e, 1 - e)
     return _reduce(np.where(t, np.log(q), np.log1p(-q)), per_forecast)
+
+
+def ece(p: Any, y: Any, *, n_bins: int = 10) -> float:
+    r"""Expected calibration error of binary probability forecasts (lower is better).
+
+    .. math:: \mathrm{ECE} = \sum_{b=1}^{B} \frac{|I_b|}{N}\,
+              \Big|\frac{1}{|I_b|}\sum_{i \in I_b} p_i - \frac{1}{|I_b|}\sum_{i \in I_b} y_i\Big|
+
+    with :math:`I_b` the forecasts in the ``b``-th of ``n_bins`` equal-width bins of
+    [0, 1] (:math:`p = 1` falls in the last bin; empty bins add 0). 0 for a calibrated
+    forecaster; not a proper score (a constant forecast of the base rate has ECE 0).
+
+    Parameters
+    ----------
+    p : float array [N], probabilities in [0, 1]
+    y : bool array [N]
+    n_bins : int >= 1
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    q, t = _forecasts(p, y)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}")
+    b = np.minimum((q * n_bins).astype(np.int64), n_bins - 1)
+    sp = np.bincount(b, weights=q, minlength=n_bins)
+    sy = np.bincount(b, weights=t.astype(np.float64), minlength=n_bins)
+    return float(np.abs(sp - sy).sum() / len(q))

@@ -12,6 +12,7 @@ from creditlab.envs.chain import ChainEnv
 from creditlab.envs.clutter import HiddenTargetClutter
 from creditlab.envs.deceptive_chain import DeceptiveChainEnv
 from creditlab.envs.gridworld import GridWorldEnv
+from creditlab.envs.kitchen import KitchenTextEnv, KitchenWorld
 from creditlab.envs.noisy_tv import NoisyTVGridEnv
 from creditlab.envs.pointreach import PointReachBatch, PointReachEnv
 from creditlab.envs.pointreach_demos import Demos, demonstrations, scripted_action
@@ -26,6 +27,8 @@ __all__ = [
     "Demos",
     "GridWorldEnv",
     "HiddenTargetClutter",
+    "KitchenTextEnv",
+    "KitchenWorld",
     "NoisyTVGridEnv",
     "PointReachBatch",
     "PointReachEnv",
@@ -73,6 +76,8 @@ _REGISTRY: list[tuple[str, str, dict, int | None]] = [
      {"obs": "pixels", "distractors": 3, "colour_noise": 0.1}, 50),
     ("creditlab/PointReachMultistagePixels-v0", "creditlab.envs.pointreach:PointReachEnv",
      {"layout": "wall", "task": (0, 1, 2), "obs": "both", "distractors": 2}, 150),
+    # Chapter 22: a text kitchen (StateFactory-style object-attribute states)
+    ("creditlab/KitchenText-v0", "creditlab.envs.kitchen:KitchenTextEnv", {}, 20),
     ("creditlab/PointReachArm-v0", "creditlab.envs.pointreach:PointReachEnv",
      {"body": "arm"}, 80),
 ]

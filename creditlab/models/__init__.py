@@ -13,6 +13,9 @@
              :class:`TransitionDiscriminator` and :func:`filtered_step` (Ch20)
 ``joint``    :class:`JointPolicyWorldValue`: Cosmos-Policy-style action chunk, future state
              and value in one module (Ch20)
+``embeddings`` :class:`SyntheticCLIP` (image and text embeddings of PointReach states with
+             task, context and nuisance directions) and :class:`HashedTextEncoder` (a
+             sentence-embedding stand-in), Ch22
 ``reward_model`` Cooper-style contrastive updates of a reward model and MRMBench-style
              probe confidence (Ch8)
 ``corpora``  seeded synthetic corpora with a vocabulary and exact checkers: arithmetic
@@ -20,15 +23,26 @@
              judgments
 """
 
-from creditlab.models import corpora, diffusion2d, dynamics, joint, nets, reward_model, tinylm
+from creditlab.models import (
+    corpora,
+    diffusion2d,
+    dynamics,
+    embeddings,
+    joint,
+    nets,
+    reward_model,
+    tinylm,
+)
 from creditlab.models.corpora import *  # noqa: F403
 from creditlab.models.diffusion2d import *  # noqa: F403
 from creditlab.models.dynamics import *  # noqa: F403
+from creditlab.models.embeddings import *  # noqa: F403
 from creditlab.models.joint import *  # noqa: F403
 from creditlab.models.nets import *  # noqa: F403
 from creditlab.models.reward_model import *  # noqa: F403
 from creditlab.models.tinylm import *  # noqa: F403
 
-__all__ = ["corpora", "diffusion2d", "dynamics", "joint", "nets", "reward_model", "tinylm",
-           *corpora.__all__, *diffusion2d.__all__, *dynamics.__all__, *joint.__all__,
-           *nets.__all__, *reward_model.__all__, *tinylm.__all__]
+__all__ = ["corpora", "diffusion2d", "dynamics", "embeddings", "joint", "nets",
+           "reward_model", "tinylm", *corpora.__all__, *diffusion2d.__all__,
+           *dynamics.__all__, *embeddings.__all__, *joint.__all__, *nets.__all__,
+           *reward_model.__all__, *tinylm.__all__]

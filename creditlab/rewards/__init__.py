@@ -110,6 +110,16 @@ __all__ = [
     "FOLLOWUP_COMBINE",
     "followup_likelihood",
     "info_gain",
+    # perceptual rewards (Chapter 22): creditlab/rewards/perceptual.py
+    "goal_baseline_reward",
+    "segment_demos",
+    "select_features",
+    "StepRewardModel",
+    "counterfactual_relabel",
+    "temporal_clip",
+    "factorized_state_similarity",
+    "greedy_reach",
+    "reinforce_reach",
 ]
 
 
@@ -1334,3 +1344,16 @@ def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: An
     r = {"diff": sp.mean(1) - sn.mean(1), "pos_only": sp.mean(1),
          "neg_only": -sn.mean(1)}[combine]
     return (r, sp, sn) if return_parts else r
+
+
+from creditlab.rewards.perceptual import (  # noqa: E402  (Chapter 22)
+    StepRewardModel,
+    counterfactual_relabel,
+    factorized_state_similarity,
+    goal_baseline_reward,
+    greedy_reach,
+    reinforce_reach,
+    segment_demos,
+    select_features,
+    temporal_clip,
+)
