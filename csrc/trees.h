@@ -852,9 +852,9 @@ node_t puct_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg
 template <class F, int KA = 0>
 node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::int64_t b,
                      node_t node, bool at_root, F* scratch) {
-  // A from t.A even when KA fixes it: the PUCT rows below run faster as the scalar loops
-  // a runtime length gives than vectorised.
-  const std::int64_t A = t.A, row = b * t.N + node, o = row * A;
+  // A from t.A even when KA fixes it for PUCT: its rows run faster as the scalar loops a
+  // runtime length gives than vectorised; the Gumbel root takes KA (its loops unroll).
+  const std::int64_t A = KA > 0 && cfg.gumbel ? KA : t.A, row = b * t.N + node, o = row * A;
   if (cfg.gumbel && !at_root) return gumbel_interior_action<F, KA>(t, cfg, row, scratch);
   if constexpr (KA > 0)
     if (!cfg.gumbel && !at_root) return puct_interior_action<F, KA>(t, cfg, row);
