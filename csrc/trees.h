@@ -333,9 +333,11 @@ inline void qtransform_parent_siblings_row(const F* q, const count_t* n, std::in
 
 // The shared end of the completed-Q transforms: unvisited actions get `value`, optional
 // min-max rescale over actions, then times (maxvisit_init + max N) * value_scale.
-template <class F>
-inline void complete_q_row(const F* q, const count_t* n, std::int64_t A, F value, F maxn,
+// KA > 0 fixes A = KA at compile time (the loops unroll); the arithmetic is the same.
+template <class F, int KA = 0>
+inline void complete_q_row(const F* q, const count_t* n, std::int64_t A_, F value, F maxn,
                            F value_scale, F maxvisit_init, bool rescale, F eps, F* out) {
+  const std::int64_t A = KA > 0 ? KA : A_;
   F lo = std::numeric_limits<F>::infinity(), hi = -lo;
   int nan = 0;
   for (std::int64_t a = 0; a < A; ++a) {
@@ -483,11 +485,13 @@ inline void softmax_row(const F* logits, std::int64_t A, F* p) {
 
 // qtransform_mix_value_row with the node's prior probabilities given (softmax_row of its
 // logits, cached at expansion) instead of recomputed from the logits at every visit.
-template <class F>
+// (KA > 0: A = KA fixed at compile time, as complete_q_row.)
+template <class F, int KA = 0>
 inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F* probs,
-                                           std::int64_t A, F raw_value, F node_value,
+                                           std::int64_t A_, F raw_value, F node_value,
                                            F value_scale, F maxvisit_init, bool rescale,
                                            bool use_mixed, F eps, F* out) {
+  const std::int64_t A = KA > 0 ? KA : A_;
   std::int64_t isum = 0, imax = 0;
   for (std::int64_t a = 0; a < A; ++a) {
     isum += n[a];
@@ -503,7 +507,7 @@ inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F
     for (std::int64_t a = 0; a < A; ++a) out[a] = n[a] > 0 ? out[a] * q[a] / sp : F(0);
     value = (raw_value + sumn * pairwise_sum(out, A)) / (sumn + 1);
   }
-  complete_q_row(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
+  complete_q_row<F, KA>(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -884,9 +888,10 @@ node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::
     }
     return best;
   }
-  qtransform_mix_value_probs_row(q, n, probs, A, t.raw_values[row], t.node_values[row],
-                                 cfg.value_scale, cfg.maxvisit_init, cfg.rescale_values,
-                                 cfg.use_mixed_value, F(1e-8), qt);
+  qtransform_mix_value_probs_row<F, KA>(q, n, probs, A, t.raw_values[row],
+                                        t.node_values[row], cfg.value_scale,
+                                        cfg.maxvisit_init, cfg.rescale_values,
+                                        cfg.use_mixed_value, F(1e-8), qt);
   {
     // Root: sequential halving: among actions whose visit count equals the scheduled one,
     // argmax of gumbel + logits + completed q.
