@@ -88,34 +88,49 @@ def _busy_and_self():
     return (sum(fields[:8]) - idle) / tick, t.user + t.system
 
 
+MIN_SAMPLE = 0.025  # seconds: /proc/stat counts 10 ms ticks, so a sample must span several
+
+
 def interleaved(variants, rounds):
     """Warm each variant, then ``rounds`` rounds calling each once (order rotated per round).
 
-    Returns {name: {"median", "min", "max", "other", "self"}} with seconds per call,
+    A variant faster than MIN_SAMPLE is called ``reps`` times back to back per round (one
+    sample, its mean per call), so that the load read from /proc/stat over the sample is not
+    one 10 ms tick more or less than the truth (with 1.5 ms calls it would be +-0.4 core).
+
+    Returns {name: {"median", "min", "max", "other", "self", "reps"}} with seconds per call,
     ``other`` the CPU (in cores) that other processes used during that variant's calls, and
     ``self`` this process's CPU time over the calls' wall time (below 1 when it waited for its
     core: pinned to one core, a share of that core went to someone else)."""
     names = list(variants)
+    reps = {}
     for n in names:
         variants[n]()  # compile / warm caches
+        t0 = time.perf_counter()
+        variants[n]()
+        reps[n] = max(1, int(np.ceil(MIN_SAMPLE / max(time.perf_counter() - t0, 1e-6))))
     times = {n: [] for n in names}
     other = {n: [] for n in names}
     own = {n: [] for n in names}
+    wall = {n: [] for n in names}  # per sample (reps calls)
     for k in range(rounds):
         for n in names[k % len(names):] + names[:k % len(names)]:
+            fn, m = variants[n], reps[n]
             b0, s0 = _busy_and_self()
             c0, t0 = time.process_time(), time.perf_counter()
-            variants[n]()
+            for _ in range(m):
+                fn()
             dt, c1 = time.perf_counter() - t0, time.process_time()
             b1, s1 = _busy_and_self()
-            times[n].append(dt)
+            times[n].append(dt / m)
+            wall[n].append(dt)
             other[n].append((b1 - b0) - (s1 - s0))
             own[n].append(c1 - c0)  # process_time: ns resolution, not ticks
     # /proc/stat and os.times count in ticks (10 ms): the load is the sum over a variant's
     # calls divided by their total time, not a mean of per-call ratios (the same for `self`)
     return {n: {"median": float(np.median(times[n])), "min": min(times[n]),
-                "max": max(times[n]), "other": max(0.0, sum(other[n]) / sum(times[n])),
-                "self": sum(own[n]) / sum(times[n])}
+                "max": max(times[n]), "other": max(0.0, sum(other[n]) / sum(wall[n])),
+                "self": sum(own[n]) / sum(wall[n]), "reps": reps[n]}
             for n in names}
 
 
@@ -196,7 +211,9 @@ def main():
              "CPU use during that variant's calls (in cores) / this process's CPU time over "
              f"wall time (`!`: other above {MAX_OTHER_LOAD} or own below {MIN_SELF}: "
              "unreliable). Ratios are ratios of medians; (min) is the ratio of the fastest "
-             "rounds.", "",
+             f"rounds. A variant faster than {MIN_SAMPLE * 1e3:.0f} ms is called several times "
+             "per round (one sample, its mean per call), so that the load reading spans "
+             "several 10 ms ticks.", "",
              "| S | B | rounds | creditlab MuZero | creditlab Gumbel | mctx MuZero | mctx Gumbel | "
              "numpy MuZero | mctx / creditlab, Gumbel | mctx / creditlab, MuZero |",
              "|---|---|---|---|---|---|---|---|---|---|"]
