@@ -967,8 +967,9 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
 // node's choice depends only on its own row (its children's visits, rewards, discounts and
 // values, its own value, visits and priors) and, at the root, on the noise and the halving
 // schedule, which is indexed by the root's visit sum. A simulation changes rows only on its
-// path: the expanded node and its ancestors. So after each backup exactly those nodes are
-// re-decided, and the descent of the next simulation only follows `chosen` (two dependent
+// path: the expanded node and its ancestors. So after each backup the ancestors are
+// re-decided, the expanded node is marked undecided (-1: decided by the first descent that
+// reaches it), and the descent of the next simulation only follows `chosen` (two dependent
 // loads a level, no arithmetic). The choices are the ones a descent that decides at every
 // level would make, bit for bit (the same functions on the same rows).
 //
@@ -1072,7 +1073,10 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg_in, Mc
           for (std::int64_t i = 0; i < n_active; ++i) {
             const std::int64_t b = active[i];
             const node_t node = io.parent_index[b];
-            const node_t action = chosen[b * N + node];
+            node_t action = chosen[b * N + node];
+            if (action < 0)  // a leaf reached again for the first time: decide it now
+              action = chosen[b * N + node] =
+                  select_action<F, KA>(t, cfg, b, node, false, scratch + b * 3 * A);
             io.action[b] = action;
             const node_t next = t.children_index[(b * N + node) * A + action];
             ++depth[b];
@@ -1094,6 +1098,9 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg_in, Mc
         node_t action = 0;
         for (;;) {
           action = chosen[b * N + node];
+          if (action < 0)
+            action = chosen[b * N + node] =
+                select_action<F, KA>(t, cfg, b, node, false, scratch + b * 3 * A);
           const node_t next = t.children_index[(b * N + node) * A + action];
           ++d;
           if (next < 0 || d >= cfg.max_depth) break;
@@ -1126,7 +1133,9 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg_in, Mc
       t.children_index[prow * A + a] = c;
       t.children_rewards[prow * A + a] = io.reward[b];
       t.children_discounts[prow * A + a] = io.discount[b];
-      if (!decide_in_descent) chosen[crow] = select_action<F, KA>(t, cfg, b, c, c == 0, scr);
+      // The new node is decided lazily, when a descent first reaches it again (about half
+      // of the nodes never are); its ancestors now.
+      chosen[crow] = -1;
       // mctx backward: from the new node up to the root; each node is re-decided once its
       // row is final for this simulation (the parent's row changes in the step above it).
       F G = t.node_values[crow];
