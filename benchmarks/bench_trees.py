@@ -10,13 +10,15 @@ mctx is imported if present (e.g. a venv under /tmp with ``pip install jax mctx`
 repo's runtime deps). Before timing, the Gumbel search with zero Gumbel noise is checked to give
 mctx's visit counts exactly.
 
-Protocol (issue 36). Run it pinned to one core: ``taskset -c 0``. Within one (S, B) cell every
+Protocol (issue 36). Run it pinned to one core: ``taskset -c 0`` (without it the script pins
+itself to its lowest allowed core; ``--no-pin`` disables that). Within one (S, B) cell every
 variant is compiled and warmed, then timed round-robin: round k calls each variant once, in an
 order that rotates with k, so a busy moment of the machine falls on all variants alike. A cell
 reports each variant's median over the rounds with its spread (min-max); the ratios are ratios
 of medians (min-of-rounds is a secondary column). During every call the script also reads how
 much CPU the *other* processes used (/proc/stat minus this process, in cores); a variant whose
-calls saw more than 0.2 of a core of other load on average is marked unreliable, and
+calls saw more than 0.2 of a core of other load on average, or whose process got less than
+0.8 of its core (CPU time over wall time: it waited for its core), is marked unreliable, and
 ``results/trees.md`` is not written if any mctx-vs-creditlab cell is (``--force`` writes it
 with the marks).
 """
@@ -29,7 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-# Pinned to one core (taskset -c 0) the peers get one thread each.
+# One core, one thread per peer. Without `taskset -c 0` the script pins itself to the lowest
+# core it may use, before numpy / jax start any thread (threads inherit the affinity);
+# --no-pin leaves the affinity alone. The CUDA mode is not pinned.
+if __name__ == "__main__" and "--no-pin" not in sys.argv and "--device" not in sys.argv:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
@@ -82,38 +88,65 @@ def _busy_and_self():
     return (sum(fields[:8]) - idle) / tick, t.user + t.system
 
 
+MIN_SAMPLE = 0.025  # seconds: /proc/stat counts 10 ms ticks, so a sample must span several
+
+
 def interleaved(variants, rounds):
     """Warm each variant, then ``rounds`` rounds calling each once (order rotated per round).
 
-    Returns {name: {"median", "min", "max", "other"}} with seconds per call and ``other`` the
-    CPU (in cores) that other processes used during that variant's calls."""
+    A variant faster than MIN_SAMPLE is called ``reps`` times back to back per round (one
+    sample, its mean per call), so that the load read from /proc/stat over the sample is not
+    one 10 ms tick more or less than the truth (with 1.5 ms calls it would be +-0.4 core).
+
+    Returns {name: {"median", "min", "max", "other", "self", "reps"}} with seconds per call,
+    ``other`` the CPU (in cores) that other processes used during that variant's calls, and
+    ``self`` this process's CPU time over the calls' wall time (below 1 when it waited for its
+    core: pinned to one core, a share of that core went to someone else)."""
     names = list(variants)
+    reps = {}
     for n in names:
         variants[n]()  # compile / warm caches
+        t0 = time.perf_counter()
+        variants[n]()
+        reps[n] = max(1, int(np.ceil(MIN_SAMPLE / max(time.perf_counter() - t0, 1e-6))))
     times = {n: [] for n in names}
     other = {n: [] for n in names}
+    own = {n: [] for n in names}
+    wall = {n: [] for n in names}  # per sample (reps calls)
     for k in range(rounds):
         for n in names[k % len(names):] + names[:k % len(names)]:
+            fn, m = variants[n], reps[n]
             b0, s0 = _busy_and_self()
-            t0 = time.perf_counter()
-            variants[n]()
-            dt = time.perf_counter() - t0
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(m):
+                fn()
+            dt, c1 = time.perf_counter() - t0, time.process_time()
             b1, s1 = _busy_and_self()
-            times[n].append(dt)
+            times[n].append(dt / m)
+            wall[n].append(dt)
             other[n].append((b1 - b0) - (s1 - s0))
-    # /proc/stat counts in ticks (10 ms): the load is the sum over a variant's calls divided by
-    # their total time, not a mean of per-call ratios
+            own[n].append(c1 - c0)  # process_time: ns resolution, not ticks
+    # /proc/stat and os.times count in ticks (10 ms): the load is the sum over a variant's
+    # calls divided by their total time, not a mean of per-call ratios (the same for `self`)
     return {n: {"median": float(np.median(times[n])), "min": min(times[n]),
-                "max": max(times[n]), "other": max(0.0, sum(other[n]) / sum(times[n]))}
+                "max": max(times[n]), "other": max(0.0, sum(other[n]) / sum(wall[n])),
+                "self": sum(own[n]) / sum(wall[n]), "reps": reps[n]}
             for n in names}
+
+
+MIN_SELF = 0.8  # a variant that got less of its (pinned) core than this is unreliable too
+
+
+def unreliable_run(r):
+    return r["other"] > MAX_OTHER_LOAD or r["self"] < MIN_SELF
 
 
 def cell_text(r):
     if r is None:
         return "-"
-    flag = " !" if r["other"] > MAX_OTHER_LOAD else ""
+    flag = " !" if unreliable_run(r) else ""
     return (f"{fmt(r['median'])} [{fmt(r['min'])}-{fmt(r['max'])}], "
-            f"{r['other']:.2f}{flag}")
+            f"{r['other']:.2f} / {r['self']:.2f}{flag}")
 
 
 def fmt(t):
@@ -175,8 +208,12 @@ def main():
              "", "Parity: " + check_parity(), "",
              "## MCTS: full search call (toy recurrent function, A = 8, float32)", "",
              "Each cell: median over interleaved rounds [min-max], then the other processes' "
-             "CPU use during that variant's calls (in cores; `!` above 0.2: unreliable). "
-             "Ratios are ratios of medians; (min) is the ratio of the fastest rounds.", "",
+             "CPU use during that variant's calls (in cores) / this process's CPU time over "
+             f"wall time (`!`: other above {MAX_OTHER_LOAD} or own below {MIN_SELF}: "
+             "unreliable). Ratios are ratios of medians; (min) is the ratio of the fastest "
+             f"rounds. A variant faster than {MIN_SAMPLE * 1e3:.0f} ms is called several times "
+             "per round (one sample, its mean per call), so that the load reading spans "
+             "several 10 ms ticks.", "",
              "| S | B | rounds | creditlab MuZero | creditlab Gumbel | mctx MuZero | mctx Gumbel | "
              "numpy MuZero | mctx / creditlab, Gumbel | mctx / creditlab, MuZero |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -207,7 +244,7 @@ def main():
                     ratios.append(f"{r_med:.1f}x ({r_min:.1f}x)")
                     if (S, B) == (256, 64):
                         targets[peer] = r_med
-                    if max(res[peer]["other"], res[mine]["other"]) > MAX_OTHER_LOAD:
+                    if unreliable_run(res[peer]) or unreliable_run(res[mine]):
                         unreliable.append((S, B, peer))
                 else:
                     ratios.append("-")
@@ -222,7 +259,7 @@ def main():
                   f"{'met' if m >= 40 else 'not met'}."]
     if unreliable:
         lines += ["", "Unreliable cells (other processes used more than "
-                  f"{MAX_OTHER_LOAD} of a core): "
+                  f"{MAX_OTHER_LOAD} of a core, or this one got less than {MIN_SELF} of its own): "
                   + ", ".join(f"S={S} B={B} {p}" for S, B, p in unreliable) + "."]
     lines += ["", "## Whole-tree kernels vs their plain-Python references (float64)", "",
               "| kernel | trees x nodes | creditlab (C++) | reference (Python loops) | speed-up |",

@@ -311,31 +311,32 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
     io = {"parent_index": np.zeros(B, np.int32), "action": np.zeros(B, np.int32),
           "node_index": np.zeros(B, np.int32), "reward": np.zeros(B, dt),
           "discount": np.zeros(B, dt), "prior_logits": np.zeros((B, A), dt),
-          "value": np.zeros(B, dt), "prior_probs": st.prior_probs}
+          "value": np.zeros(B, dt), "prior_probs": st.prior_probs,
+          "gather_index": np.zeros(B, np.int64), "scatter_index": np.zeros(B, np.int64),
+          "action64": np.zeros(B, np.int64)}
     emb = t.embeddings
-    # The callback runs once per simulation: keep it to a gather, one model call, four
-    # shape-checked copies into the C++ loop's buffers (allocated once, above) and a scatter.
-    parent_index, node_index, action = io["parent_index"], io["node_index"], io["action"]
+    # The callback runs once per simulation: a gather by the row indices the C++ loop wrote
+    # (b * N + node), the model call and the tuple checks. The C++ side then copies the
+    # outputs into its buffers and scatters the new embeddings itself when they are arrays of
+    # the exact dtype and shape; anything else takes fill_slow (conversion, shape checks).
+    gather, scatter, action = io["gather_index"], io["scatter_index"], io["action64"]
     bufs = (io["reward"], io["discount"], io["prior_logits"], io["value"])
     emb_flat = None if emb is None else emb.reshape((B * N,) + emb.shape[2:])
-    row0 = np.arange(B, dtype=np.int64) * N
-    flat = np.empty(B, np.int64)
     shapes = ((B,), (B,), (B, A), (B,))
     names = ("reward", "discount", "prior_logits", "value")
+    bad = ("recurrent_fn must return (RecurrentOutput(reward, discount, prior_logits, value), "
+           "new_embedding)")
 
-    def evaluate(sim: int) -> None:
-        e = None
-        if emb_flat is not None:
-            np.add(row0, parent_index, out=flat)
-            e = emb_flat.take(flat, axis=0)
-        res = recurrent_fn(e, action.astype(np.int64))
+    def evaluate(sim: int) -> tuple:
+        res = recurrent_fn(None if emb_flat is None else emb_flat.take(gather, axis=0),
+                           action.copy())
         if not isinstance(res, tuple) or len(res) != 2:
-            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
-                            "prior_logits, value), new_embedding)")
-        out, new = res
-        if not isinstance(out, tuple) or len(out) != 4:
-            raise TypeError("recurrent_fn must return (RecurrentOutput(reward, discount, "
-                            "prior_logits, value), new_embedding)")
+            raise TypeError(bad)
+        if not isinstance(res[0], tuple) or len(res[0]) != 4:
+            raise TypeError(bad)
+        return res
+
+    def fill_slow(out: tuple, new: Any) -> None:
         for x, buf, shape, name in zip(out, bufs, shapes, names):
             xs = x.shape if isinstance(x, np.ndarray) else np.shape(x)
             if xs != shape:
@@ -343,8 +344,7 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
                                  f"expected {shape}")
             buf[...] = x  # the C++ loop checks discount in [0, 1] after the call
         if emb_flat is not None:
-            np.add(row0, node_index, out=flat)
-            emb_flat[flat] = new
+            emb_flat[scatter] = new
 
     fn = getattr(C, f"tree_mcts_{'f32' if dt == np.float32 else 'f64'}")
     arrays = t.as_dict()
@@ -352,7 +352,8 @@ def mcts(root_prior_logits: Any, root_value: Any, recurrent_fn: RecurrentFn,
     fn(arrays, io, B, N, A, int(algorithm == "gumbel"), st.S, st.max_depth,
        float(pb_c_init), float(pb_c_base), float(value_scale), float(maxvisit_init),
        bool(rescale_values), bool(use_mixed_value), st.gumbel,
-       st.table, 0 if st.table is None else len(st.table), st.max_considered, evaluate)
+       st.table, 0 if st.table is None else len(st.table), st.max_considered, evaluate,
+       emb_flat, fill_slow)
     return _finish(st, algorithm)
 
 

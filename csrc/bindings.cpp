@@ -290,13 +290,69 @@ void tree_qtransform(int kind, const py::object& q, const py::object& visits,
   }
 }
 
+// The evaluator's results into the search's buffers. `pair` is what the Python callback
+// returned: (RecurrentOutput(reward, discount, prior_logits, value), new_embedding), already
+// checked to be a 2-tuple holding a 4-tuple. When every output is a C-contiguous array of
+// this kernel's dtype and the exact shape, and the new embeddings a plain numeric array
+// shaped like the embedding rows, they are copied here (no Python work); anything else goes
+// to fill_slow(out, new), which converts, checks and raises as the Python loop always did.
+bool is_exact_array(const py::handle& obj, const py::dtype& dt, index_t d0, index_t d1) {
+  if (!py::isinstance<py::array>(obj)) return false;
+  const auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!arr.dtype().is(dt) || !(arr.flags() & py::array::c_style)) return false;
+  if (arr.ndim() != (d1 < 0 ? 1 : 2) || arr.shape(0) != d0) return false;
+  return d1 < 0 || arr.shape(1) == d1;
+}
+
+template <class F>
+void fill_outputs(const py::object& pair, tk::MctsIO<F>& o, index_t B, index_t A,
+                  const py::object& emb_flat, const std::int64_t* scatter_index,
+                  const py::function& fill_slow) {
+  const auto tup = py::reinterpret_borrow<py::tuple>(pair);
+  const py::object out = tup[0], nw = tup[1];
+  const auto outs = py::reinterpret_borrow<py::tuple>(out);
+  const py::dtype dt = py::dtype::of<F>();
+  F* dst[4] = {o.reward, o.discount, o.prior_logits, o.value};
+  bool fast = true;
+  for (int k = 0; k < 4 && fast; ++k) fast = is_exact_array(outs[k], dt, B, k == 2 ? A : -1);
+  py::array emb, nwa;
+  if (fast && !emb_flat.is_none()) {
+    emb = py::reinterpret_borrow<py::array>(emb_flat);
+    const char kind = emb.dtype().kind();
+    fast = (kind == 'b' || kind == 'i' || kind == 'u' || kind == 'f' || kind == 'c') &&
+           py::isinstance<py::array>(nw);
+    if (fast) {
+      nwa = py::reinterpret_borrow<py::array>(nw);
+      fast = nwa.dtype().is(emb.dtype()) && (nwa.flags() & py::array::c_style) &&
+             nwa.ndim() == emb.ndim() && nwa.shape(0) == B;
+      for (py::ssize_t d = 1; fast && d < emb.ndim(); ++d) fast = nwa.shape(d) == emb.shape(d);
+    }
+  }
+  if (!fast) {
+    fill_slow(out, nw);
+    return;
+  }
+  for (int k = 0; k < 4; ++k) {
+    const auto arr = py::reinterpret_borrow<py::array>(outs[k]);
+    std::memcpy(dst[k], arr.data(), static_cast<size_t>(k == 2 ? B * A : B) * sizeof(F));
+  }
+  if (!emb_flat.is_none()) {
+    const size_t row = static_cast<size_t>(nwa.nbytes() / B);
+    const char* src = static_cast<const char*>(nwa.data());
+    char* base = static_cast<char*>(emb.mutable_data());
+    for (index_t b = 0; b < B; ++b)
+      std::memcpy(base + scatter_index[b] * static_cast<std::int64_t>(row), src + b * row, row);
+  }
+}
+
 template <class F>
 void tree_mcts(const py::dict& tree, const py::dict& io, index_t B, index_t N, index_t A,
                int gumbel, index_t num_simulations, index_t max_depth, double pb_c_init,
                double pb_c_base, double value_scale, double maxvisit_init, bool rescale_values,
                bool use_mixed_value, const py::object& gumbel_noise,
                const py::object& considered_table, index_t table_rows,
-               index_t max_num_considered, const py::function& callback) {
+               index_t max_num_considered, const py::function& callback,
+               const py::object& emb_flat, const py::function& fill_slow) {
   tk::SearchTreeView<F> t;
   t.B = B; t.N = N; t.A = A;
   const index_t BN = B * N, BNA = B * N * A;
@@ -339,11 +395,30 @@ void tree_mcts(const py::dict& tree, const py::dict& io, index_t B, index_t N, i
   o.value = data_of<F>(io["value"], "value", B);
   t.prior_probs = data_of<F>(io["prior_probs"], "prior_probs", BNA);
   if (!t.prior_probs) throw std::invalid_argument("prior_probs: workspace array required");
-  std::vector<F> scratch(static_cast<size_t>(B * 3 * A));
-  std::vector<tk::node_t> work(static_cast<size_t>(2 * B));
+  std::vector<F> scratch(static_cast<size_t>(B * 3 * A + N + 1));
+  std::vector<tk::node_t> work(static_cast<size_t>(B * (N + 2)));
+  // Flat row indices (b * N + node) and int64 actions for the Python side, filled here
+  // before each call so the callback does no index arithmetic.
+  auto* gather = data_of<std::int64_t>(io["gather_index"], "gather_index", B);
+  auto* scatter = data_of<std::int64_t>(io["scatter_index"], "scatter_index", B);
+  auto* action64 = data_of<std::int64_t>(io["action64"], "action64", B);
+  if (!gather || !scatter || !action64)
+    throw std::invalid_argument("gather_index, scatter_index, action64: arrays required");
+  if (!emb_flat.is_none()) {
+    if (!py::isinstance<py::array>(emb_flat))
+      throw std::invalid_argument("emb_flat: expected a numpy array");
+    const auto e = py::reinterpret_borrow<py::array>(emb_flat);
+    if (!(e.flags() & py::array::c_style) || !e.writeable() || e.ndim() < 1 || e.shape(0) != BN)
+      throw std::invalid_argument("emb_flat: a writeable C-contiguous [B * N, ...] array");
+  }
   auto eval = [&](std::int64_t sim) {
+    for (index_t b = 0; b < B; ++b) {
+      gather[b] = b * N + o.parent_index[b];
+      scatter[b] = b * N + o.node_index[b];
+      action64[b] = o.action[b];
+    }
     py::gil_scoped_acquire acquire;
-    callback(sim);
+    fill_outputs<F>(callback(sim), o, B, A, emb_flat, scatter, fill_slow);
   };
   int status = 0;
   {

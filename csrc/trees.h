@@ -312,10 +312,20 @@ template <class F>
 inline void qtransform_parent_siblings_row(const F* q, const count_t* n, std::int64_t A,
                                            F node_value, F eps, F* out) {
   F lo = node_value, hi = node_value;
-  for (std::int64_t a = 0; a < A; ++a) {
-    const F s = n[a] > 0 ? q[a] : node_value;
-    lo = nan_min(lo, s);  // a NaN node value or visited q makes the row NaN (as mctx)
-    hi = nan_max(hi, s);
+  int nan = node_value != node_value;
+  for (std::int64_t a = 0; a < A; ++a) nan |= n[a] > 0 && q[a] != q[a];
+  if (nan) {
+    for (std::int64_t a = 0; a < A; ++a) {
+      const F s = n[a] > 0 ? q[a] : node_value;
+      lo = nan_min(lo, s);  // a NaN node value or visited q makes the row NaN (as mctx)
+      hi = nan_max(hi, s);
+    }
+  } else {
+    for (std::int64_t a = 0; a < A; ++a) {  // no NaN: nan_min / nan_max as plain selects
+      const F s = n[a] > 0 ? q[a] : node_value;
+      lo = s < lo ? s : lo;
+      hi = s > hi ? s : hi;
+    }
   }
   const F den = std::max(hi - lo, eps);
   for (std::int64_t a = 0; a < A; ++a) out[a] = ((n[a] > 0 ? q[a] : lo) - lo) / den;
@@ -323,14 +333,27 @@ inline void qtransform_parent_siblings_row(const F* q, const count_t* n, std::in
 
 // The shared end of the completed-Q transforms: unvisited actions get `value`, optional
 // min-max rescale over actions, then times (maxvisit_init + max N) * value_scale.
-template <class F>
-inline void complete_q_row(const F* q, const count_t* n, std::int64_t A, F value, F maxn,
+// KA > 0 fixes A = KA at compile time (the loops unroll); the arithmetic is the same.
+template <class F, int KA = 0>
+inline void complete_q_row(const F* q, const count_t* n, std::int64_t A_, F value, F maxn,
                            F value_scale, F maxvisit_init, bool rescale, F eps, F* out) {
+  const std::int64_t A = KA > 0 ? KA : A_;
   F lo = std::numeric_limits<F>::infinity(), hi = -lo;
+  int nan = 0;
   for (std::int64_t a = 0; a < A; ++a) {
     out[a] = n[a] > 0 ? q[a] : value;
-    lo = nan_min(lo, out[a]);  // NaN propagates through the rescale (as mctx)
-    hi = nan_max(hi, out[a]);
+    nan |= out[a] != out[a];
+  }
+  if (nan) {
+    for (std::int64_t a = 0; a < A; ++a) {
+      lo = nan_min(lo, out[a]);  // NaN propagates through the rescale (as mctx)
+      hi = nan_max(hi, out[a]);
+    }
+  } else {
+    for (std::int64_t a = 0; a < A; ++a) {  // no NaN: the same bounds, branch-free
+      lo = out[a] < lo ? out[a] : lo;
+      hi = out[a] > hi ? out[a] : hi;
+    }
   }
   if (rescale)
     for (std::int64_t a = 0; a < A; ++a) out[a] = (out[a] - lo) / std::max(hi - lo, eps);
@@ -462,11 +485,13 @@ inline void softmax_row(const F* logits, std::int64_t A, F* p) {
 
 // qtransform_mix_value_row with the node's prior probabilities given (softmax_row of its
 // logits, cached at expansion) instead of recomputed from the logits at every visit.
-template <class F>
+// (KA > 0: A = KA fixed at compile time, as complete_q_row.)
+template <class F, int KA = 0>
 inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F* probs,
-                                           std::int64_t A, F raw_value, F node_value,
+                                           std::int64_t A_, F raw_value, F node_value,
                                            F value_scale, F maxvisit_init, bool rescale,
                                            bool use_mixed, F eps, F* out) {
+  const std::int64_t A = KA > 0 ? KA : A_;
   std::int64_t isum = 0, imax = 0;
   for (std::int64_t a = 0; a < A; ++a) {
     isum += n[a];
@@ -482,7 +507,7 @@ inline void qtransform_mix_value_probs_row(const F* q, const count_t* n, const F
     for (std::int64_t a = 0; a < A; ++a) out[a] = n[a] > 0 ? out[a] * q[a] / sp : F(0);
     value = (raw_value + sumn * pairwise_sum(out, A)) / (sumn + 1);
   }
-  complete_q_row(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
+  complete_q_row<F, KA>(q, n, A, value, maxn, value_scale, maxvisit_init, rescale, eps, out);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +545,18 @@ struct MctsConfig {
   const count_t* considered_table = nullptr;  // [table_rows, S]: visits per (m, sim index)
   std::int64_t table_rows = 0;
   std::int64_t max_num_considered = 0;
+  // Optional table of PUCT's exploration coefficient sqrt(N) (c1 + log((N + c2 + 1) / c2))
+  // for N = 0 .. puct_len - 1 (puct_table fills it): the same expression, so the same value.
+  const F* puct_coef = nullptr;
+  std::int64_t puct_len = 0;
 };
+
+template <class F>
+inline F puct_coefficient(const MctsConfig<F>& cfg, count_t visits) {
+  const F nv = static_cast<F>(visits);
+  const F pb_c = cfg.pb_c_init + std::log((nv + cfg.pb_c_base + F(1)) / cfg.pb_c_base);
+  return std::sqrt(nv) * pb_c;
+}
 
 // Per-simulation buffers shared with the evaluator (the Python callback).
 template <class F>
@@ -773,15 +809,59 @@ void gumbel_interior_actions(const SearchTreeView<F>& t, const MctsConfig<F>& cf
   for (int l = 0; l < W; ++l) act[l] = best[l];
 }
 
+// MuZero's PUCT choice at an interior node (no invalid actions) with A = KA fixed at compile
+// time: the same arithmetic as qtransform_parent_siblings_row and select_action's PUCT loop,
+// in the same order, but the per-action steps (q, the two divisions) are fixed-length loops
+// the compiler vectorises; only the bounds and the argmax stay sequential.
+template <class F, int KA>
+node_t puct_interior_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg,
+                            std::int64_t row) {
+  const std::int64_t o = row * KA;
+  const count_t* n = t.children_visits + o;
+  const F* probs = t.prior_probs + o;
+  const F* cr = t.children_rewards + o;
+  const F* cd = t.children_discounts + o;
+  const F* cv = t.children_values + o;
+  const F node_value = t.node_values[row];
+  F q[KA], x[KA], s[KA], cnt[KA];
+  for (int a = 0; a < KA; ++a) q[a] = cr[a] + cd[a] * cv[a];
+  for (int a = 0; a < KA; ++a) x[a] = n[a] > 0 ? q[a] : node_value;
+  // A NaN among the bounds' inputs makes the bounds, hence every score, NaN: the argmax
+  // below then keeps action 0. Without NaN, nan_min / nan_max are plain selects, which
+  // compile to branch-free min / max (the bounds' branches were this function's main cost).
+  int nan = node_value != node_value;
+  for (int a = 0; a < KA; ++a) nan |= x[a] != x[a];
+  if (nan) return 0;
+  F lo = node_value, hi = node_value;
+  for (int a = 0; a < KA; ++a) {
+    lo = x[a] < lo ? x[a] : lo;
+    hi = x[a] > hi ? x[a] : hi;
+  }
+  const F den = std::max(hi - lo, F(1e-8));
+  const count_t nv = t.node_visits[row];
+  const F c = nv >= 0 && nv < cfg.puct_len ? cfg.puct_coef[nv] : puct_coefficient(cfg, nv);
+  for (int a = 0; a < KA; ++a) cnt[a] = static_cast<F>(n[a]) + F(1);
+  for (int a = 0; a < KA; ++a) s[a] = ((n[a] > 0 ? q[a] : lo) - lo) / den + c * probs[a] / cnt[a];
+  node_t best = 0;
+  F best_score = s[0];
+  for (int a = 1; a < KA; ++a) {
+    best = s[a] > best_score ? static_cast<node_t>(a) : best;
+    best_score = s[a] > best_score ? s[a] : best_score;
+  }
+  return best;
+}
+
 // One action choice at node `node` of tree b; scratch has 3A elements. The node's prior
 // probabilities are read from t.prior_probs (filled when the node was expanded).
 template <class F, int KA = 0>
 node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::int64_t b,
                      node_t node, bool at_root, F* scratch) {
-  // A from t.A even when KA fixes it: the PUCT rows below run faster as the scalar loops
-  // a runtime length gives (one tree's descent is a latency chain) than vectorised.
-  const std::int64_t A = t.A, row = b * t.N + node, o = row * A;
+  // A from t.A even when KA fixes it for PUCT: its rows run faster as the scalar loops a
+  // runtime length gives than vectorised; the Gumbel root takes KA (its loops unroll).
+  const std::int64_t A = KA > 0 && cfg.gumbel ? KA : t.A, row = b * t.N + node, o = row * A;
   if (cfg.gumbel && !at_root) return gumbel_interior_action<F, KA>(t, cfg, row, scratch);
+  if constexpr (KA > 0)
+    if (!cfg.gumbel && !at_root) return puct_interior_action<F, KA>(t, cfg, row);
   F* q = scratch;
   F* qt = scratch + A;
   child_q(t, row, A, q);
@@ -796,19 +876,22 @@ node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::
   bool any = false;
   if (!cfg.gumbel) {
     qtransform_parent_siblings_row(q, n, A, t.node_values[row], F(1e-8), qt);
-    const F nv = static_cast<F>(t.node_visits[row]);
-    const F pb_c = cfg.pb_c_init + std::log((nv + cfg.pb_c_base + F(1)) / cfg.pb_c_base);
-    const F c = std::sqrt(nv) * pb_c;
+    const count_t nv = t.node_visits[row];
+    const F c = nv >= 0 && nv < cfg.puct_len ? cfg.puct_coef[nv] : puct_coefficient(cfg, nv);
     for (std::int64_t a = 0; a < A; ++a) {
-      if (invalid && invalid[a]) continue;
       const F s = qt[a] + c * probs[a] / (static_cast<F>(n[a]) + F(1));
-      if (!any || s > best_score) { best = static_cast<node_t>(a); best_score = s; any = true; }
+      // branch-free: skip invalid actions, else take the first valid one or a larger score
+      const bool take = !(invalid && invalid[a]) && (!any || s > best_score);
+      best = take ? static_cast<node_t>(a) : best;
+      best_score = take ? s : best_score;
+      any = any || take;
     }
     return best;
   }
-  qtransform_mix_value_probs_row(q, n, probs, A, t.raw_values[row], t.node_values[row],
-                                 cfg.value_scale, cfg.maxvisit_init, cfg.rescale_values,
-                                 cfg.use_mixed_value, F(1e-8), qt);
+  qtransform_mix_value_probs_row<F, KA>(q, n, probs, A, t.raw_values[row],
+                                        t.node_values[row], cfg.value_scale,
+                                        cfg.maxvisit_init, cfg.rescale_values,
+                                        cfg.use_mixed_value, F(1e-8), qt);
   {
     // Root: sequential halving: among actions whose visit count equals the scheduled one,
     // argmax of gumbel + logits + completed q.
@@ -829,7 +912,10 @@ node_t select_action(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, std::
       if (invalid && invalid[a]) s = ninf;
       else s = std::max(F(-1e9), g[a] + (logits[a] - lmax) + qt[a]);
       if (n[a] != considered) s = ninf;
-      if (!any || s > best_score) { best = static_cast<node_t>(a); best_score = s; any = true; }
+      const bool take = !any || s > best_score;  // branch-free argmax
+      best = take ? static_cast<node_t>(a) : best;
+      best_score = take ? s : best_score;
+      any = true;
     }
     return best;
   }
@@ -861,88 +947,148 @@ inline void prefetch_node(const SearchTreeView<F>& t, std::int64_t b, node_t nod
   prefetch_bytes(t.children_index + o, t.A * static_cast<std::int64_t>(sizeof(node_t)));
 }
 
+// Per-phase timing hook for profiling builds (benchmarks/mcts_phases.h defines it; a normal
+// build compiles it away): CREDITLAB_MCTS_PHASE(k) marks the start of phase k of a
+// simulation: 0 descent, 1 evaluator (Python callback), 2 expansion and backup (with the
+// cached choices' re-decisions), 4 the simulation's end.
+#ifndef CREDITLAB_MCTS_PHASE
+#define CREDITLAB_MCTS_PHASE(k)
+#endif
+
 // Run cfg.num_simulations simulations. `eval(sim)` is called once per simulation, after
 // io.parent_index / io.action / io.node_index are filled for all B trees; it must fill
-// io.reward, io.discount, io.prior_logits and io.value. scratch: B * 3A elements;
-// work: 2B node_t; t.prior_probs: B * N * A elements (the root rows are filled here, the
+// io.reward, io.discount, io.prior_logits and io.value. Workspace (the caller's, so nothing
+// is allocated here): scratch B * 3A + N + 1 elements; work B * (N + 2) node_t;
+// t.prior_probs: B * N * A elements (the root rows are filled here, the
 // others on expansion). Returns 0, or 1 (and stops) if the evaluator returned a discount
 // outside [0, 1].
 //
-// Below 512 trees (and for a Gumbel search with KA > 0 on one thread), the descent runs
-// level by level across the batch (a wavefront): the rows every active tree reads at the next level are prefetched before any
-// tree selects, so the cache misses of different trees overlap instead of queueing one tree
-// at a time, and Gumbel's interior choices for a level run 16 or 8 trees at a time
-// (gumbel_interior_actions). Each tree's choices are the same, bit for bit, as a
-// tree-by-tree descent's.
+// Every expanded node keeps the action its selection rule picks now (`chosen`, [B, N]). A
+// node's choice depends only on its own row (its children's visits, rewards, discounts and
+// values, its own value, visits and priors) and, at the root, on the noise and the halving
+// schedule, which is indexed by the root's visit sum. A simulation changes rows only on its
+// path: the expanded node and its ancestors. So after each backup the ancestors are
+// re-decided, the expanded node is marked undecided (-1: decided by the first descent that
+// reaches it), and the descent of the next simulation only follows `chosen` (two dependent
+// loads a level, no arithmetic). The choices are the ones a descent that decides at every
+// level would make, bit for bit (the same functions on the same rows).
+//
+// A Gumbel search backed up serially (one thread, or below 512 trees) keeps deciding during
+// the descent, level by level across the batch: the rows every active tree reads at the next
+// level are prefetched before any tree decides, and the interior choices of a level run 16
+// or 8 trees at a time (gumbel_interior_actions). PUCT's exploration coefficient is read
+// from a table indexed by the node's visit count (puct_coefficient, computed once per call).
 template <class F, int KA, class Eval>
-int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsIO<F>& io,
+int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg_in, MctsIO<F>& io,
                      Eval&& eval, F* scratch, node_t* work) {
-  const std::int64_t B = t.B, N = t.N, A = KA > 0 ? KA : t.A, M = B * N;
-  (void)M;
+  const std::int64_t B = t.B, N = t.N, A = KA > 0 ? KA : t.A;
+  MctsConfig<F> cfg = cfg_in;
+  F* puct = scratch + B * 3 * A;
+  if (!cfg.gumbel) {
+    for (std::int64_t v = 0; v <= N; ++v) puct[v] = puct_coefficient(cfg, static_cast<count_t>(v));
+    cfg.puct_coef = puct;
+    cfg.puct_len = N + 1;
+  }
   for (std::int64_t b = 0; b < B; ++b)
     softmax_row(t.children_prior_logits + b * N * A, A, t.prior_probs + b * N * A);
   node_t* depth = work;
   node_t* active = work + B;
-  // 512 trees or more: one tree at a time (OpenMP over trees), except for a Gumbel search
-  // with lane groups (KA > 0) on one thread, where the wavefront's lane groups win.
+  node_t* chosen = work + 2 * B;  // [B, N]
 #if defined(_OPENMP)
   const bool one_thread = omp_get_max_threads() == 1;
 #else
   const bool one_thread = true;
 #endif
-  const bool wavefront = B < 512 || (KA > 0 && cfg.gumbel && one_thread);
+  // The backup loop runs in parallel from 512 trees on (CREDITLAB_MCTS_PARALLEL); below
+  // that, or on one thread, it is serial.
+  const bool serial = one_thread || B < 512;
+  // A Gumbel search on one thread (or below 512 trees) decides during the descent instead:
+  // its interior rule costs the same per row in the backup (measured: batched 16 rows at a
+  // time there, it was 3% slower), and deciding level by level over the batch skips the
+  // fresh leaf's decision. MuZero, and a Gumbel search across threads, follow the cache.
+  const bool decide_in_descent = cfg.gumbel && serial;
+  if (!decide_in_descent)
+    for (std::int64_t b = 0; b < B; ++b)
+      chosen[b * N] = select_action<F, KA>(t, cfg, b, 0, true, scratch + b * 3 * A);
   node_t lane_action[16];
   for (std::int64_t sim = 0; sim < cfg.num_simulations; ++sim) {
-    if (wavefront) {
+    CREDITLAB_MCTS_PHASE(0);
+    // Descent. Serially level by level across the batch (the loads of different trees
+    // overlap); with threads, one tree at a time.
+    if (serial) {
       std::int64_t n_active = B;
       for (std::int64_t b = 0; b < B; ++b) {
         io.parent_index[b] = 0;
         depth[b] = 0;
         active[b] = static_cast<node_t>(b);
       }
-      while (n_active > 0) {
-        for (std::int64_t i = 0; i < n_active; ++i)
-          prefetch_node(t, active[i], io.parent_index[active[i]]);
-        std::int64_t kept = 0;
-        // Below the root every active tree is at an interior node (all descend in step):
-        // Gumbel's interior choice then runs 16 or 8 trees at a time (a short group repeats
-        // its last tree in the spare lanes); the last few trees of a level go one by one.
-        // Every path computes the same choices, bit for bit.
-        const bool lanes = KA > 0 && cfg.gumbel && depth[active[0]] > 0;
-        std::int64_t group_begin = 0, group_end = 0;  // lane_action covers [begin, end)
-        for (std::int64_t i = 0; i < n_active; ++i) {
-          const std::int64_t b = active[i];
-          const node_t node = io.parent_index[b];
-          if constexpr (KA > 0) {
-            if (lanes && i >= group_end) {
-              const std::int64_t rem = n_active - i;
-              const int width = rem >= 12 ? 16 : rem >= 4 ? 8 : 0;
-              std::int64_t rows[16];
-              for (int l = 0; l < width; ++l) {
-                const std::int64_t bl = active[std::min<std::int64_t>(i + l, n_active - 1)];
-                rows[l] = bl * N + io.parent_index[bl];
+      if (decide_in_descent) {
+        while (n_active > 0) {
+          for (std::int64_t i = 0; i < n_active; ++i)
+            prefetch_node(t, active[i], io.parent_index[active[i]]);
+          std::int64_t kept = 0;
+          // Below the root every active tree is at an interior node (all descend in step):
+          // Gumbel's interior choice then runs 16 or 8 trees at a time (a short group repeats
+          // its last tree in the spare lanes); the last few trees of a level go one by one.
+          // Every path computes the same choices, bit for bit.
+          const bool lanes = KA > 0 && cfg.gumbel && depth[active[0]] > 0;
+          std::int64_t group_begin = 0, group_end = 0;  // lane_action covers [begin, end)
+          for (std::int64_t i = 0; i < n_active; ++i) {
+            const std::int64_t b = active[i];
+            const node_t node = io.parent_index[b];
+            if constexpr (KA > 0) {
+              if (lanes && i >= group_end) {
+                const std::int64_t rem = n_active - i;
+                const int width = rem >= 12 ? 16 : rem >= 4 ? 8 : 0;
+                std::int64_t rows[16];
+                for (int l = 0; l < width; ++l) {
+                  const std::int64_t bl = active[std::min<std::int64_t>(i + l, n_active - 1)];
+                  rows[l] = bl * N + io.parent_index[bl];
+                }
+                if (width == 16) gumbel_interior_actions<F, KA, 16>(t, cfg, rows, lane_action);
+                if (width == 8) gumbel_interior_actions<F, KA, 8>(t, cfg, rows, lane_action);
+                group_begin = i;
+                group_end = i + std::min<std::int64_t>(width, rem);
               }
-              if (width == 16) gumbel_interior_actions<F, KA, 16>(t, cfg, rows, lane_action);
-              if (width == 8) gumbel_interior_actions<F, KA, 8>(t, cfg, rows, lane_action);
-              group_begin = i;
-              group_end = i + std::min<std::int64_t>(width, rem);
             }
+            const node_t action =
+                lanes && i < group_end
+                    ? lane_action[i - group_begin]
+                    : select_action<F, KA>(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
+            io.action[b] = action;
+            const node_t next = t.children_index[(b * N + node) * A + action];
+            ++depth[b];
+            // Branch-free: whether a tree stops here is data dependent (unpredictable).
+            const bool stop = next < 0 || depth[b] >= cfg.max_depth;
+            io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
+            io.parent_index[b] = stop ? node : next;
+            active[kept] = static_cast<node_t>(b);
+            kept += stop ? 0 : 1;
           }
-          const node_t action =
-              lanes && i < group_end
-                  ? lane_action[i - group_begin]
-                  : select_action<F, KA>(t, cfg, b, node, depth[b] == 0, scratch + b * 3 * A);
-          io.action[b] = action;
-          const node_t next = t.children_index[(b * N + node) * A + action];
-          ++depth[b];
-          // Branch-free: whether a tree stops here is data dependent (unpredictable).
-          const bool stop = next < 0 || depth[b] >= cfg.max_depth;
-          io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
-          io.parent_index[b] = stop ? node : next;
-          active[kept] = static_cast<node_t>(b);
-          kept += stop ? 0 : 1;
+          n_active = kept;
         }
-        n_active = kept;
+      } else {
+        while (n_active > 0) {
+          std::int64_t kept = 0;
+          for (std::int64_t i = 0; i < n_active; ++i) {
+            const std::int64_t b = active[i];
+            const node_t node = io.parent_index[b];
+            node_t action = chosen[b * N + node];
+            if (action < 0)  // a leaf reached again for the first time: decide it now
+              action = chosen[b * N + node] =
+                  select_action<F, KA>(t, cfg, b, node, false, scratch + b * 3 * A);
+            io.action[b] = action;
+            const node_t next = t.children_index[(b * N + node) * A + action];
+            ++depth[b];
+            // Branch-free: whether a tree stops here is data dependent (unpredictable).
+            const bool stop = next < 0 || depth[b] >= cfg.max_depth;
+            io.node_index[b] = next >= 0 ? next : static_cast<node_t>(sim + 1);
+            io.parent_index[b] = stop ? node : next;
+            active[kept] = static_cast<node_t>(b);
+            kept += stop ? 0 : 1;
+          }
+          n_active = kept;
+        }
       }
     } else {
       CREDITLAB_MCTS_PARALLEL
@@ -951,7 +1097,10 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
         std::int64_t d = 0;
         node_t action = 0;
         for (;;) {
-          action = select_action<F, KA>(t, cfg, b, node, d == 0, scratch + b * 3 * A);
+          action = chosen[b * N + node];
+          if (action < 0)
+            action = chosen[b * N + node] =
+                select_action<F, KA>(t, cfg, b, node, false, scratch + b * 3 * A);
           const node_t next = t.children_index[(b * N + node) * A + action];
           ++d;
           if (next < 0 || d >= cfg.max_depth) break;
@@ -963,13 +1112,16 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
         io.node_index[b] = existing >= 0 ? existing : static_cast<node_t>(sim + 1);
       }
     }
+    CREDITLAB_MCTS_PHASE(1);
     eval(sim);
+    CREDITLAB_MCTS_PHASE(2);
     for (std::int64_t b = 0; b < B; ++b)
       if (io.discount[b] < F(0) || io.discount[b] > F(1)) return 1;
     CREDITLAB_MCTS_PARALLEL
     for (std::int64_t b = 0; b < B; ++b) {
       const node_t p = io.parent_index[b], a = io.action[b], c = io.node_index[b];
       const std::int64_t crow = b * N + c, prow = b * N + p;
+      F* scr = scratch + b * 3 * A;
       for (std::int64_t k = 0; k < A; ++k)
         t.children_prior_logits[crow * A + k] = io.prior_logits[b * A + k];
       softmax_row(io.prior_logits + b * A, A, t.prior_probs + crow * A);
@@ -981,7 +1133,11 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
       t.children_index[prow * A + a] = c;
       t.children_rewards[prow * A + a] = io.reward[b];
       t.children_discounts[prow * A + a] = io.discount[b];
-      // mctx backward: from the new node up to the root.
+      // The new node is decided lazily, when a descent first reaches it again (about half
+      // of the nodes never are); its ancestors now.
+      chosen[crow] = -1;
+      // mctx backward: from the new node up to the root; each node is re-decided once its
+      // row is final for this simulation (the parent's row changes in the step above it).
       F G = t.node_values[crow];
       node_t idx = c;
       while (idx != 0) {
@@ -995,9 +1151,12 @@ int mcts_search_impl(const SearchTreeView<F>& t, const MctsConfig<F>& cfg, MctsI
         t.node_visits[b * N + par] = cnt + 1;
         t.children_values[e] = t.node_values[b * N + idx];
         t.children_visits[e] += 1;
+        if (!decide_in_descent)
+          chosen[b * N + par] = select_action<F, KA>(t, cfg, b, par, par == 0, scr);
         idx = par;
       }
     }
+    CREDITLAB_MCTS_PHASE(4);
   }
   return 0;
 }
