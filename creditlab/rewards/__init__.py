@@ -110,6 +110,13 @@ __all__ = [
     "FOLLOWUP_COMBINE",
     "followup_likelihood",
     "info_gain",
+    "time_progress_labels",
+    "procedure_progress_labels",
+    "progress_delta",
+    "direction_alignment",
+    "kinematic_smoothness",
+    "wm_goal_reward",
+    "action_deviation",
 ]
 
 
@@ -1334,3 +1341,14 @@ def followup_likelihood(lm: Any, prompts: Any, responses: Any, pos_followups: An
     r = {"diff": sp.mean(1) - sn.mean(1), "pos_only": sp.mean(1),
          "neg_only": -sn.mean(1)}[combine]
     return (r, sp, sn) if return_parts else r
+
+
+from creditlab.rewards.robot import (  # noqa: E402  (robot rewards, book Chapter 23)
+    action_deviation,
+    direction_alignment,
+    kinematic_smoothness,
+    procedure_progress_labels,
+    progress_delta,
+    time_progress_labels,
+    wm_goal_reward,
+)
