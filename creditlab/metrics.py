@@ -804,7 +804,8 @@ def policy_eval_rank_corr(est: Any, true: Any) -> float:
     -------
     float in [-1, 1]
     """
-    e, t = number_array(est, "est"), number_array(true, "true")
+    e = check_finite(number_array(est, "est"), "est")
+    t = check_finite(number_array(true, "true"), "true")
     if e.ndim != 1 or e.shape != t.shape or len(e) < 2:
         raise ValueError(f"est and true must be 1-D of the same length >= 2, got {e.shape} "
                          f"and {t.shape}")

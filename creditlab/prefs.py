@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_real
+from creditlab._backend import check_finite, check_real, number_array
 
 __all__ = [
     "bradley_terry_loss",
@@ -884,8 +884,6 @@ def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
     delta : np.ndarray [n] float64
         :math:`\Delta_i`.
     """
-    from creditlab._backend import check_finite, number_array
-
     x = np.array(number_array(samples, "samples"), dtype=np.float64)
     if x.ndim != 2 or len(x) < 4:
         raise ValueError(f"samples must have shape [n >= 4, d], got {x.shape}")
@@ -936,6 +934,15 @@ def dpo_loss_gaussian(policy: Any, ref_policy: Any, obs: Any, a_chosen: Any, a_r
         if not callable(getattr(p, "log_prob", None)):
             raise TypeError(f"{name} must have a log_prob(obs, actions) method, got "
                             f"{type(p).__name__}")
+    shapes = {}
+    for name, x in (("obs", obs), ("a_chosen", a_chosen), ("a_rejected", a_rejected)):
+        shapes[name] = check_finite(number_array(x, name), name).shape
+    if len(shapes["a_chosen"]) != 2 or shapes["a_chosen"] != shapes["a_rejected"]:
+        raise ValueError(f"a_chosen and a_rejected must be [B, act_dim] of the same shape, got "
+                         f"{shapes['a_chosen']} and {shapes['a_rejected']}")
+    if len(shapes["obs"]) < 2 or shapes["obs"][0] != shapes["a_chosen"][0]:
+        raise ValueError(f"obs must have one row per action pair ({shapes['a_chosen'][0]}), "
+                         f"got shape {shapes['obs']}")
     lw = policy.log_prob(obs, a_chosen)
     ll = policy.log_prob(obs, a_rejected)
     with torch.no_grad():
