@@ -1,6 +1,6 @@
 r"""Rewards for robot policies: progress, executability and world-model rewards (Chapter 23).
 
-Progress labels (ProcVLM-style, Ma et al. 2026)
+Progress labels (ProcVLM-style, Feng et al. 2026)
     :func:`time_progress_labels` spreads progress uniformly over a demonstration's time,
     :math:`y_t = t / L`; :func:`procedure_progress_labels` gives each stage (subtask) of
     the procedure a budget :math:`b_k` and spreads it inside the stage by the cumulative
@@ -130,7 +130,7 @@ def procedure_progress_labels(stage: Any, feats: Any, valid: Any, n_stages: int,
 
     Notes
     -----
-    ProcVLM (Ma et al. 2026) assigns budgets from the procedure's structure and spreads
+    ProcVLM (Feng et al. 2026) assigns budgets from the procedure's structure and spreads
     them by intra-subtask visual change of real video; here the stage index is known and
     the features are what the caller passes.
     """
