@@ -99,8 +99,9 @@ def time_progress_labels(valid: Any) -> np.ndarray:
     return np.where(v, t / np.maximum(L, 1)[:, None], 1.0).clip(0.0, 1.0)
 
 
-def procedure_progress_labels(stage: Any, feats: Any, valid: Any, n_stages: int,
-                              budgets: Any = None) -> np.ndarray:
+def procedure_progress_labels(
+    stage: Any, feats: Any, valid: Any, n_stages: int, budgets: Any = None
+) -> np.ndarray:
     r"""Procedure-grounded progress labels (ProcVLM-style; the module docstring's formula).
 
     Parameters
@@ -172,10 +173,10 @@ def procedure_progress_labels(stage: Any, feats: Any, valid: Any, n_stages: int,
             frac = c / total if total > 0 else np.linspace(0.0, 1.0, len(c))
             if len(c) == 1:
                 frac = np.zeros(1)
-            out[i, t0:t1 + 1] = start[k] + b[k] * frac[: t1 + 1 - t0]
+            out[i, t0 : t1 + 1] = start[k] + b[k] * frac[: t1 + 1 - t0]
         done = st[i, : last + 1] >= K
         out[i, : last + 1][done] = 1.0
-        out[i, last + 1:] = out[i, last]
+        out[i, last + 1 :] = out[i, last]
     return out.clip(0.0, 1.0)
 
 
@@ -199,8 +200,7 @@ def progress_delta(p_hat: Any) -> np.ndarray:
     return np.diff(p, axis=-1)
 
 
-def direction_alignment(a: Any, s: Any, s_future_hat: Any, *, eps: float = 1e-8
-                        ) -> np.ndarray:
+def direction_alignment(a: Any, s: Any, s_future_hat: Any, *, eps: float = 1e-8) -> np.ndarray:
     r"""SC-VLA-style alignment of an action with a predicted future:
     :math:`\cos(a_t,\ \hat s_{t+k} - s_t)`.
 
@@ -221,8 +221,10 @@ def direction_alignment(a: Any, s: Any, s_future_hat: Any, *, eps: float = 1e-8
     sv = _float(s, "s")
     fv = _float(s_future_hat, "s_future_hat")
     if not (av.shape == sv.shape == fv.shape):
-        raise ValueError(f"a, s and s_future_hat must have the same shape, got {av.shape}, "
-                         f"{sv.shape} and {fv.shape}")
+        raise ValueError(
+            f"a, s and s_future_hat must have the same shape, got {av.shape}, "
+            f"{sv.shape} and {fv.shape}"
+        )
     eps = check_positive(eps, "eps")
     d = fv - sv
     na, nd = np.linalg.norm(av, axis=-1), np.linalg.norm(d, axis=-1)
@@ -231,9 +233,16 @@ def direction_alignment(a: Any, s: Any, s_future_hat: Any, *, eps: float = 1e-8
     return np.where(ok, cos, 0.0).clip(-1.0, 1.0)
 
 
-def kinematic_smoothness(q: Any, dt: float = 1.0, *, w_vel: float = 0.0,
-                         w_acc: float = 0.0, w_jerk: float = 1.0, limits: Any = None,
-                         penalty: float = 1.0) -> np.ndarray:
+def kinematic_smoothness(
+    q: Any,
+    dt: float = 1.0,
+    *,
+    w_vel: float = 0.0,
+    w_acc: float = 0.0,
+    w_jerk: float = 1.0,
+    limits: Any = None,
+    penalty: float = 1.0,
+) -> np.ndarray:
     r"""EVA-style executability reward of joint trajectories (module docstring).
 
     Parameters
@@ -265,8 +274,9 @@ def kinematic_smoothness(q: Any, dt: float = 1.0, *, w_vel: float = 0.0,
     if x.shape[1] < 4:
         raise ValueError(f"q needs T >= 4 steps for the jerk, got shape {x.shape}")
     dt = check_positive(dt, "dt")
-    w = [check_nonnegative(v, n) for v, n in ((w_vel, "w_vel"), (w_acc, "w_acc"),
-                                               (w_jerk, "w_jerk"))]
+    w = [
+        check_nonnegative(v, n) for v, n in ((w_vel, "w_vel"), (w_acc, "w_acc"), (w_jerk, "w_jerk"))
+    ]
     lam = check_nonnegative(penalty, "penalty")
     r = np.zeros(len(x))
     d = x
@@ -276,17 +286,23 @@ def kinematic_smoothness(q: Any, dt: float = 1.0, *, w_vel: float = 0.0,
     if limits is not None:
         lim = _float(limits, "limits", ndim=2)
         if lim.shape != (x.shape[2], 2) or (lim[:, 0] > lim[:, 1]).any():
-            raise ValueError(f"limits must be [J, 2] = [{x.shape[2]}, 2] with low <= high, "
-                             f"got {lim.shape}")
+            raise ValueError(
+                f"limits must be [J, 2] = [{x.shape[2]}, 2] with low <= high, got {lim.shape}"
+            )
         bad = ((x < lim[:, 0]) | (x > lim[:, 1])).any((1, 2))
         r -= lam * bad
     return r
 
 
-def wm_goal_reward(wm: Callable[[np.ndarray, np.ndarray], Any], s: Any, a_chunk: Any,
-                   goal: Any, *, pos: slice = slice(0, 2),
-                   distance: Callable[[np.ndarray, np.ndarray], Any] | None = None
-                   ) -> np.ndarray:
+def wm_goal_reward(
+    wm: Callable[[np.ndarray, np.ndarray], Any],
+    s: Any,
+    a_chunk: Any,
+    goal: Any,
+    *,
+    pos: slice = slice(0, 2),
+    distance: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+) -> np.ndarray:
     r"""NORA-1.5-style world-model reward :math:`-d(\hat s_{t+H}[\text{pos}], g)`.
 
     Parameters
