@@ -49,12 +49,14 @@ __all__ = [
     "log_score",
     "mmd2",
     "optimal_return_range",
+    "policy_eval_rank_corr",
     "probe_accuracy",
     "regret",
     "spearman",
     "starc_canonicalise",
     "starc_distance",
     "starc_regret_bound",
+    "traj_discrimination",
     "vendi_score",
 ]
 
@@ -770,3 +772,71 @@ def ece(p: Any, y: Any, *, n_bins: int = 10) -> float:
     sp = np.bincount(b, weights=q, minlength=n_bins)
     sy = np.bincount(b, weights=t.astype(np.float64), minlength=n_bins)
     return float(np.abs(sp - sy).sum() / len(q))
+
+
+# ---------------------------------------------------------------------------------------
+# judging trajectories and evaluators (Chapter 23: progress rewards, world models)
+
+
+def traj_discrimination(pred: Any, valid: Any, success: Any, *, score: str = "final"
+                        ) -> float:
+    r"""How well a progress estimate separates successful from failed trajectories (AUROC).
+
+    Each trajectory is scored by its predicted progress at its last valid frame
+    (``score="final"``), its maximum (``"max"``) or its mean over valid frames (``"mean"``),
+    and :func:`auroc` of those scores against ``success`` is returned.
+
+    Parameters
+    ----------
+    pred : float [N, T+1]
+        Predicted progress per frame.
+    valid : bool [N, T+1]
+        Frames inside each episode (at least the first).
+    success : bool [N]
+        Both classes present.
+    score : {"final", "max", "mean"}
+
+    Returns
+    -------
+    float in [0, 1]: 1 when every success outscores every failure, 0.5 chance.
+    """
+    p = check_finite(number_array(pred, "pred"), "pred").astype(np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"pred must be 2-D [N, T+1], got shape {p.shape}")
+    v = to_numpy(valid, "valid")
+    if v.dtype != np.bool_ or v.shape != p.shape:
+        raise ValueError(f"valid must be a boolean array of shape {p.shape}")
+    if not v[:, 0].all():
+        raise ValueError("valid must be True at the first frame of every trajectory")
+    if score == "final":
+        s = p[np.arange(len(p)), v.sum(1) - 1]
+    elif score == "max":
+        s = np.where(v, p, -np.inf).max(1)
+    elif score == "mean":
+        s = (p * v).sum(1) / v.sum(1)
+    else:
+        raise ValueError(f"score must be 'final', 'max' or 'mean', got {score!r}")
+    return auroc(s, _labels(success, "success", len(p)))
+
+
+def policy_eval_rank_corr(est: Any, true: Any) -> float:
+    """Spearman rank correlation between estimated and true policy values.
+
+    How well an evaluator (a learned world model rolled out with each policy, Chapter 23)
+    orders a set of policies; :func:`spearman` with the arguments named for this use.
+
+    Parameters
+    ----------
+    est, true : float [P], P >= 2
+        Estimated and true value (return, success rate) of each policy.
+
+    Returns
+    -------
+    float in [-1, 1]
+    """
+    e = check_finite(number_array(est, "est"), "est")
+    t = check_finite(number_array(true, "true"), "true")
+    if e.ndim != 1 or e.shape != t.shape or len(e) < 2:
+        raise ValueError(f"est and true must be 1-D of the same length >= 2, got {e.shape} "
+                         f"and {t.shape}")
+    return spearman(e, t)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from creditlab._backend import check_real
+from creditlab._backend import check_finite, check_real, number_array
 
 __all__ = [
     "bradley_terry_loss",
@@ -43,6 +43,7 @@ __all__ = [
     "diffusion_dpo_loss",
     "rdp_loss",
     "leave_one_out_split",
+    "dpo_loss_gaussian",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -883,8 +884,6 @@ def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
     delta : np.ndarray [n] float64
         :math:`\Delta_i`.
     """
-    from creditlab._backend import check_finite, number_array
-
     x = np.array(number_array(samples, "samples"), dtype=np.float64)
     if x.ndim != 2 or len(x) < 4:
         raise ValueError(f"samples must have shape [n >= 4, d], got {x.shape}")
@@ -903,3 +902,50 @@ def leave_one_out_split(samples: Any, set_reward: Any, *, frac: float = 0.25
     k = max(1, min(int(round(frac * n)), n // 2))
     order = np.argsort(-delta, kind="stable")
     return order[:k].astype(np.int64), order[::-1][:k].astype(np.int64), delta
+
+
+def dpo_loss_gaussian(policy: Any, ref_policy: Any, obs: Any, a_chosen: Any, a_rejected: Any,
+                      *, beta: float = 0.1, reduction: str = "mean") -> Any:
+    r"""DPO for a Gaussian (continuous-action) policy on (state, chosen, rejected) triples.
+
+    .. math:: L = -\log\sigma\Big(\beta\big[\log\tfrac{\pi_\theta(a_w\mid s)}
+              {\pi_{ref}(a_w\mid s)} - \log\tfrac{\pi_\theta(a_l\mid s)}
+              {\pi_{ref}(a_l\mid s)}\big]\Big)
+
+    :func:`dpo_loss` with :math:`\log\pi(a\mid s)` the diagonal Gaussian's log-density
+    summed over action dimensions (NORA-1.5 trains its action expert with DPO on pairs
+    ranked by world-model and deviation rewards; here the policy is a Gaussian MLP).
+
+    Parameters
+    ----------
+    policy, ref_policy : :class:`~creditlab.models.GaussianPolicy` (anything with
+        ``log_prob(obs, actions) -> [B]``); the reference is evaluated without gradient.
+    obs : float [B, obs_dim]
+    a_chosen, a_rejected : float [B, act_dim]
+    beta : float > 0
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    torch scalar (or [B] for ``reduction="none"``), differentiable in ``policy``.
+    """
+    torch = _torch()
+    for name, p in (("policy", policy), ("ref_policy", ref_policy)):
+        if not callable(getattr(p, "log_prob", None)):
+            raise TypeError(f"{name} must have a log_prob(obs, actions) method, got "
+                            f"{type(p).__name__}")
+    shapes = {}
+    for name, x in (("obs", obs), ("a_chosen", a_chosen), ("a_rejected", a_rejected)):
+        shapes[name] = check_finite(number_array(x, name), name).shape
+    if len(shapes["a_chosen"]) != 2 or shapes["a_chosen"] != shapes["a_rejected"]:
+        raise ValueError(f"a_chosen and a_rejected must be [B, act_dim] of the same shape, got "
+                         f"{shapes['a_chosen']} and {shapes['a_rejected']}")
+    if len(shapes["obs"]) < 2 or shapes["obs"][0] != shapes["a_chosen"][0]:
+        raise ValueError(f"obs must have one row per action pair ({shapes['a_chosen'][0]}), "
+                         f"got shape {shapes['obs']}")
+    lw = policy.log_prob(obs, a_chosen)
+    ll = policy.log_prob(obs, a_rejected)
+    with torch.no_grad():
+        rw = ref_policy.log_prob(obs, a_chosen)
+        rl = ref_policy.log_prob(obs, a_rejected)
+    return dpo_loss(lw, rw, ll, rl, beta=beta, reduction=reduction)

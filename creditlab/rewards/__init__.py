@@ -65,6 +65,14 @@ Likelihood and information as reward (book Chapter 15)
 the observed next token over a no-thought (EMA) baseline. :func:`followup_likelihood` is
 an FLR-style reward: the likelihood of a user's positive follow-ups minus that of the
 negative ones, under a dialogue model (a reconstruction of the paper's combination).
+
+Rewards for robot policies (book Chapter 23)
+--------------------------------------------
+:mod:`creditlab.rewards.robot`: ProcVLM-style progress labels
+(:func:`time_progress_labels`, :func:`procedure_progress_labels`), SC-VLA-style refinement
+terms (:func:`progress_delta`, :func:`direction_alignment`), EVA-style executability
+(:func:`kinematic_smoothness`) and NORA-1.5-style world-model and imitation rewards
+(:func:`wm_goal_reward`, :func:`action_deviation`), re-exported here.
 """
 
 from __future__ import annotations
@@ -120,6 +128,14 @@ __all__ = [
     "factorized_state_similarity",
     "greedy_reach",
     "reinforce_reach",
+    # robot rewards (Chapter 23): creditlab/rewards/robot.py
+    "time_progress_labels",
+    "procedure_progress_labels",
+    "progress_delta",
+    "direction_alignment",
+    "kinematic_smoothness",
+    "wm_goal_reward",
+    "action_deviation",
 ]
 
 
@@ -1356,4 +1372,13 @@ from creditlab.rewards.perceptual import (  # noqa: E402  (Chapter 22)
     segment_demos,
     select_features,
     temporal_clip,
+)
+from creditlab.rewards.robot import (  # noqa: E402  (robot rewards, book Chapter 23)
+    action_deviation,
+    direction_alignment,
+    kinematic_smoothness,
+    procedure_progress_labels,
+    progress_delta,
+    time_progress_labels,
+    wm_goal_reward,
 )
