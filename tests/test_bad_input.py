@@ -2399,10 +2399,10 @@ ENTRIES.update({
     "creditlab.rewards.perceptual.factorized_state_similarity": Exempt(
         "takes mappings {object: {attribute: value}} and a similarity function; its type "
         "and empty-goal errors are tested in tests/test_ch22.py"),
-    "creditlab.rewards.perceptual.greedy_reach": Exempt(
+    "creditlab.algos.control.greedy_reach": Exempt(
         "runs a controller on a PointReachBatch with a score callable; its errors (not a "
         "batch, autoreset, wrong score shape) are tested in tests/test_ch22.py"),
-    "creditlab.rewards.perceptual.reinforce_reach": Exempt(
+    "creditlab.algos.control.reinforce_reach": Exempt(
         "trains a policy on a reward callable; its errors (not callable, wrong reward "
         "shape, non-finite rewards, gamma, lr) are tested in tests/test_ch22.py"),
     "creditlab.models.embeddings.SyntheticCLIP": Fuzz(

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import creditlab as cl
+from creditlab.algos.control import greedy_reach, reinforce_reach
 from creditlab.envs import PointReachBatch
 from creditlab.envs.kitchen import (
     OBJECTS,
@@ -29,8 +30,6 @@ from creditlab.rewards import (
     counterfactual_relabel,
     factorized_state_similarity,
     goal_baseline_reward,
-    greedy_reach,
-    reinforce_reach,
     segment_demos,
     select_features,
     temporal_clip,

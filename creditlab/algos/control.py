@@ -7,7 +7,9 @@ r"""Behaviour cloning and a compact PPO for continuous control on PointReach (Ch
   (:func:`creditlab.gae`), a separate value MLP, advantage normalisation per minibatch,
   gradient clipping, on :class:`~creditlab.envs.PointReachBatch` (state observations,
   auto-reset, truncation bootstrapped from the final observation's value);
-- :func:`evaluate_policy` — success rate and mean episode length of a policy.
+- :func:`evaluate_policy` — success rate and mean episode length of a policy;
+- :func:`greedy_reach`, :func:`reinforce_reach` — a reward-greedy controller and a tabular
+  REINFORCE learner that judge a (learned) reward by what it makes an agent do (Ch22).
 
 The bar (``tests/test_control.py``, ``benchmarks/bench_substrates.py``): with the defaults
 of :class:`PPOConfig` on the single-stage task (``creditlab/PointReach-v0``: random
@@ -19,6 +21,7 @@ core (measured 2026-12-05: see the benchmark's table).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +33,8 @@ from creditlab.envs.pointreach import PointReachBatch
 from creditlab.models.nets import MLP, GaussianPolicy, as_tensor
 from creditlab.returns import gae
 
-__all__ = ["behaviour_cloning", "PPOConfig", "PPOResult", "train_ppo", "evaluate_policy"]
+__all__ = ["behaviour_cloning", "PPOConfig", "PPOResult", "train_ppo", "evaluate_policy",
+           "greedy_reach", "reinforce_reach"]
 
 
 def behaviour_cloning(policy: GaussianPolicy, obs: Any, actions: Any, *, steps: int = 500,
@@ -264,3 +268,181 @@ def train_ppo(config: PPOConfig | None = None,
         if last:
             break
     return PPOResult(policy, value, hist, time.perf_counter() - t0, steps)
+
+
+# ---------------------------------------------------------------------------------------
+# controllers that score a reward by what it makes an agent do (Chapter 22)
+
+
+def greedy_reach(
+    batch: Any,
+    score_fn: Callable,
+    *,
+    lookahead: int = 4,
+    n_dirs: int = 8,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    r"""Run a reward-greedy controller on an open-layout :class:`PointReachBatch`; return success.
+
+    At every step, for each of ``n_dirs`` unit actions (and "no push"), predict the
+    position after holding it for ``lookahead`` steps with the point mass's dynamics
+    (:math:`v' = 0.7 v + 0.02 a`, :math:`p' = p + v'`, clipped to the arena; walls
+    ignored), score the predictions with ``score_fn(pred, batch)`` (``pred`` float64
+    ``[n, n_dirs + 1, 2]`` -> scores ``[n, n_dirs + 1]``) and apply the best action.
+    A stand-in for "train a policy on the reward": it follows the reward's local
+    gradient, so it fails exactly where the reward points the wrong way or is flat.
+
+    Parameters
+    ----------
+    batch : PointReachBatch, freshly reset, ``autoreset=False``, ``layout="open"``
+    score_fn : callable
+    lookahead : int >= 1
+    n_dirs : int >= 2
+    max_steps : int, optional (default: until every episode is done)
+
+    Returns
+    -------
+    np.ndarray [n] bool, which episodes completed their task
+    """
+    from creditlab.envs.pointreach import ACCEL, DAMPING, PointReachBatch
+
+    if not isinstance(batch, PointReachBatch):
+        raise TypeError(f"batch must be a PointReachBatch, got {type(batch).__name__}")
+    if batch.autoreset or batch.layout != "open" or batch.body != "point":
+        raise ValueError("batch must be an open-layout point-mass batch with autoreset=False")
+    if not callable(score_fn):
+        raise TypeError(f"score_fn must be callable, got {type(score_fn).__name__}")
+    H = check_int(lookahead, "lookahead", 1)
+    K = check_int(n_dirs, "n_dirs", 2)
+    ang = 2 * np.pi * np.arange(K) / K
+    dirs = np.concatenate([np.stack([np.cos(ang), np.sin(ang)], 1), np.zeros((1, 2))])
+    steps = 0
+    while not batch.done.all():
+        if max_steps is not None and steps >= max_steps:
+            break
+        p = np.repeat(batch.pos[:, None, :], K + 1, 1)
+        v = np.repeat(batch.vel[:, None, :], K + 1, 1)
+        for _ in range(H):
+            v = (1 - DAMPING) * v + ACCEL * dirs
+            p = np.clip(p + v, 0.0, 1.0)
+        s = np.asarray(score_fn(p, batch), np.float64)
+        if s.shape != p.shape[:2]:
+            raise ValueError(f"score_fn must return shape {p.shape[:2]}, got {s.shape}")
+        batch.step(dirs[np.argmax(s, 1)].astype(np.float32))
+        steps += 1
+    return batch.success.copy()
+
+
+def reinforce_reach(
+    reward_fn: Callable,
+    *,
+    iterations: int = 150,
+    n_episodes: int = 128,
+    horizon: int = 40,
+    cells: int = 8,
+    gamma: float = 0.95,
+    lr: float = 1.0,
+    n_eval: int = 300,
+    seed: int = 0,
+) -> float:
+    r"""Train a tabular softmax policy on a learned reward with REINFORCE; return its success.
+
+    The open PointReach arena (goals A, B, C; point-mass dynamics
+    :math:`v' = 0.7 v + 0.02 a`, :math:`p' = \mathrm{clip}(p + v', 0, 1)`), a random start and
+    a random goal per episode, ``horizon`` steps, no termination. The policy
+    :math:`\pi(a \mid \text{goal}, \text{cell})` is a softmax table over the 8 unit pushes
+    and "no push", the state being the goal and the agent's cell in a ``cells`` x ``cells``
+    grid. Each iteration rolls out ``n_episodes`` episodes, rewards every visited position
+    with ``reward_fn(pos, goal)`` (``pos`` float64 ``[horizon, n, 2]``, ``goal`` int64
+    ``[n]`` in 0..2 -> rewards ``[horizon, n]``), and takes a REINFORCE step on
+    :math:`G_t = \sum_{k \ge t} \gamma^{k-t} r_k` with a per-time baseline (the batch mean)
+    and advantages scaled by their standard deviation (so the reward's scale does not set
+    the step size). Unlike :func:`greedy_reach`, the learner sees sums of rewards over
+    whole episodes, so per-frame noise in the reward is averaged away.
+
+    Returns the success rate of the greedy (arg-max) policy over ``n_eval`` fresh
+    episodes: the share that comes within the goal radius (0.07) at some step.
+
+    Parameters
+    ----------
+    reward_fn : callable, as above
+    iterations, n_episodes, horizon, cells, n_eval : ints >= 1
+    gamma : float in [0, 1]
+    lr : float > 0
+    seed : int >= 0
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    from creditlab.envs.pointreach import ACCEL, DAMPING, GOAL_RADIUS, LAYOUTS
+
+    if not callable(reward_fn):
+        raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
+    iters = check_int(iterations, "iterations", 1)
+    N = check_int(n_episodes, "n_episodes", 1)
+    H = check_int(horizon, "horizon", 1)
+    C = check_int(cells, "cells", 1)
+    n_ev = check_int(n_eval, "n_eval", 1)
+    gam = check_real(gamma, "gamma")
+    if not 0.0 <= gam <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+    step = check_real(lr, "lr")
+    if not step > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    sd = check_seed(seed)
+    if sd is None:
+        raise TypeError("seed must be an int >= 0, got None")
+    goals = np.asarray(LAYOUTS["open"]["goals"], np.float64)
+    ang = 2 * np.pi * np.arange(8) / 8
+    dirs = np.concatenate([np.stack([np.cos(ang), np.sin(ang)], 1), np.zeros((1, 2))])
+    theta = np.zeros((len(goals), C * C, len(dirs)))
+
+    def rollout(n: int, rng: np.random.Generator, greedy: bool) -> tuple:
+        p, v = rng.uniform(0.03, 0.97, (n, 2)), np.zeros((n, 2))
+        gi = rng.integers(0, len(goals), n)
+        P, S, A = np.zeros((H, n, 2)), np.zeros((H, n), np.int64), np.zeros((H, n), np.int64)
+        reached = np.zeros(n, bool)
+        for t in range(H):
+            c = np.minimum((p * C).astype(np.int64), C - 1)
+            S[t] = c[:, 0] * C + c[:, 1]
+            logit = theta[gi, S[t]]
+            if greedy:
+                A[t] = logit.argmax(1)
+            else:
+                pr = np.exp(logit - logit.max(1, keepdims=True))
+                pr /= pr.sum(1, keepdims=True)
+                A[t] = np.minimum((pr.cumsum(1) < rng.uniform(size=(n, 1))).sum(1), len(dirs) - 1)
+            v = (1 - DAMPING) * v + ACCEL * dirs[A[t]]
+            p = np.clip(p + v, 0.0, 1.0)
+            P[t] = p
+            reached |= np.linalg.norm(p - goals[gi], axis=1) < GOAL_RADIUS
+        return P, S, A, gi, reached
+
+    rng = np.random.default_rng(sd)
+    steps = np.arange(H)[:, None]
+    for _ in range(iters):
+        P, S, A, gi, _ = rollout(N, rng, False)
+        r = np.asarray(reward_fn(P, gi), np.float64)
+        if r.shape != (H, N):
+            raise ValueError(f"reward_fn must return shape {(H, N)}, got {r.shape}")
+        if not np.isfinite(r).all():
+            raise ValueError("reward_fn returned non-finite rewards")
+        G = np.zeros_like(r)
+        acc = np.zeros(N)
+        for t in range(H - 1, -1, -1):
+            acc = r[t] + gam * acc
+            G[t] = acc
+        adv = G - G.mean(1, keepdims=True)
+        adv /= adv.std() + 1e-8
+        G_idx = np.broadcast_to(gi, (H, N))
+        logit = theta[G_idx, S]
+        pr = np.exp(logit - logit.max(-1, keepdims=True))
+        pr /= pr.sum(-1, keepdims=True)
+        grad = -pr * adv[..., None]
+        grad[steps, np.arange(N)[None], A] += adv
+        cell = (G_idx * C * C + S).ravel()  # accumulate per (goal, cell), as np.add.at
+        flat = theta.reshape(-1, len(dirs))
+        for k in range(len(dirs)):
+            flat[:, k] += np.bincount(cell, grad[..., k].ravel(), len(flat)) * (step / N)
+    return float(rollout(n_ev, np.random.default_rng(sd + 1), True)[4].mean())

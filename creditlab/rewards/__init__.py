@@ -126,8 +126,6 @@ __all__ = [
     "counterfactual_relabel",
     "temporal_clip",
     "factorized_state_similarity",
-    "greedy_reach",
-    "reinforce_reach",
     # robot rewards (Chapter 23): creditlab/rewards/robot.py
     "time_progress_labels",
     "procedure_progress_labels",
@@ -1367,8 +1365,6 @@ from creditlab.rewards.perceptual import (  # noqa: E402  (Chapter 22)
     counterfactual_relabel,
     factorized_state_similarity,
     goal_baseline_reward,
-    greedy_reach,
-    reinforce_reach,
     segment_demos,
     select_features,
     temporal_clip,
